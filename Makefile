@@ -1,0 +1,46 @@
+# Meshwork — the whole mesh with `make run`, every test with `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+GO ?= go
+BIN := $(CURDIR)/bin
+# Tools are pinned in tools/go.mod (and protoc-gen-go in contracts/go.mod, matching the runtime).
+TOOLS_GO := cd $(CURDIR)/tools && GOWORK=off $(GO)
+MODULES = $(shell $(GO) list -m -f '{{.Dir}}')
+
+.PHONY: all run test test-unit proto proto-check lint vet bench tools clean
+
+all: test
+
+$(BIN)/buf $(BIN)/protoc-gen-go-grpc $(BIN)/grpcurl $(BIN)/nats $(BIN)/benchstat &: tools/go.mod tools/go.sum
+	@mkdir -p $(BIN)
+	$(TOOLS_GO) build -o $(BIN)/ github.com/bufbuild/buf/cmd/buf google.golang.org/grpc/cmd/protoc-gen-go-grpc \
+		github.com/fullstorydev/grpcurl/cmd/grpcurl github.com/nats-io/natscli/nats golang.org/x/perf/cmd/benchstat
+
+$(BIN)/protoc-gen-go: contracts/go.mod contracts/go.sum
+	@mkdir -p $(BIN)
+	cd contracts && $(GO) build -o $(BIN)/ google.golang.org/protobuf/cmd/protoc-gen-go
+
+tools: $(BIN)/buf $(BIN)/protoc-gen-go
+
+## proto: regenerate contracts/gen/go from contracts/proto
+proto: tools
+	cd contracts && $(BIN)/buf lint && $(BIN)/buf generate
+
+## proto-check: lint, breaking changes against main, and drift of the committed generated code
+proto-check: tools
+	./scripts/proto-check.sh
+
+vet:
+	$(GO) vet $(addsuffix /...,$(MODULES))
+
+## test: every module's tests against real servers, proto checks, vet, and the race detector on platform/
+test: proto-check vet
+	$(GO) test -count=1 -timeout 15m $(addsuffix /...,$(MODULES))
+	cd platform && $(GO) test -count=1 -race -timeout 15m ./...
+
+## bench: benchmarks behind docs/benchmarks.md
+bench:
+	./scripts/bench.sh
+
+clean:
+	rm -rf $(BIN)

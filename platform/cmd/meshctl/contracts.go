@@ -1,0 +1,8 @@
+package main
+
+// The contracts' generated packages, linked in so that `meshctl lint --contracts` finds
+// their messages in the global protobuf registry. Add every new package under
+// contracts/gen/go here: TestContractsLinked fails until it is.
+import (
+	_ "meshwork.dev/contracts/gen/go/mesh/platform/v1"
+)

@@ -1,0 +1,77 @@
+package dataproduct
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Headers a dead-lettered message carries on top of the original message's headers.
+const (
+	// HeaderDLQReason says why the message was dead-lettered.
+	HeaderDLQReason = "dlq-reason"
+	// HeaderDLQStream and HeaderDLQSequence locate the original in its product stream.
+	HeaderDLQStream   = "dlq-stream"
+	HeaderDLQSequence = "dlq-sequence"
+	// HeaderDLQSubject is the subject the original was published on.
+	HeaderDLQSubject = "dlq-subject"
+	// HeaderDLQConsumer is the durable consumer that gave up on it.
+	HeaderDLQConsumer = "dlq-consumer"
+	// HeaderDLQDeliveries is how many times it had been delivered to that consumer.
+	HeaderDLQDeliveries = "dlq-deliveries"
+	// HeaderDLQTime is when it was dead-lettered (RFC 3339, UTC).
+	HeaderDLQTime = "dlq-time"
+)
+
+// maxReasonLen bounds the reason header and the termination reason.
+const maxReasonLen = 1024
+
+// deadLetterTimeout bounds one dead-letter publish; it does not follow the subscription's
+// context, so an event failing during shutdown is still parked or handed back.
+const deadLetterTimeout = 10 * time.Second
+
+// deadLetter copies msg to the consumer's dead-letter subject, then terminates it so the
+// consumer moves on. The copy is stored before the termination: if the publish fails, the
+// event is handed back with backoff instead, and dead-lettered on a later delivery.
+//
+// The copy's Nats-Msg-Id is <consumer>:<stream>:<sequence>, not the event id: a repeated
+// attempt for the same delivery is dropped by the DEADLETTER stream's duplicate window, while
+// the same event given up by two consumer domains is kept twice.
+func (s *Subscription) deadLetter(msg jetstream.Msg, meta *jetstream.MsgMetadata, reason string) {
+	if len(reason) > maxReasonLen {
+		reason = reason[:maxReasonLen]
+	}
+	orig := msg.Headers()
+	h := make(nats.Header, len(orig)+8)
+	for k, v := range orig {
+		h[k] = v
+	}
+	seq := strconv.FormatUint(meta.Sequence.Stream, 10)
+	h.Set(HeaderDLQReason, reason)
+	h.Set(HeaderDLQStream, meta.Stream)
+	h.Set(HeaderDLQSequence, seq)
+	h.Set(HeaderDLQSubject, msg.Subject())
+	h.Set(HeaderDLQConsumer, s.durable)
+	h.Set(HeaderDLQDeliveries, strconv.FormatUint(meta.NumDelivered, 10))
+	h.Set(HeaderDLQTime, time.Now().UTC().Format(time.RFC3339Nano))
+	h.Set(HeaderMsgID, s.durable+":"+meta.Stream+":"+seq)
+
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), deadLetterTimeout)
+	defer cancel()
+	if _, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: s.dlq, Header: h, Data: msg.Data()}); err != nil {
+		s.cfg.Logger.Error("dataproduct: dead-letter publish failed, event handed back",
+			"consumer", s.durable, "seq", meta.Sequence.Stream, "reason", reason, "error", err)
+		s.nak(msg, meta, s.backoff(meta.NumDelivered))
+		return
+	}
+	s.cfg.Logger.Warn("dataproduct: event dead-lettered",
+		"consumer", s.durable, "seq", meta.Sequence.Stream, "subject", s.dlq, "reason", reason)
+	if err := msg.TermWithReason(reason); err != nil {
+		// The copy is parked; at worst the event comes back and is parked again, which the
+		// DEADLETTER duplicate window absorbs.
+		s.cfg.Logger.Warn("dataproduct: term", "consumer", s.durable, "seq", meta.Sequence.Stream, "error", err)
+	}
+}

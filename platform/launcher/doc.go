@@ -1,0 +1,45 @@
+// Package launcher runs the whole mesh on one machine without Docker: it is what `meshctl up`
+// (and so `make run`) does.
+//
+// Run starts, in order:
+//
+//  1. the infrastructure, with its data kept in a directory (.mesh by default) so that it
+//     survives restarts: NATS with JetStream and MQTT and FerretDB (both inside this process),
+//     Postgres and Redis (child processes from the machine's Debian packages), on the
+//     non-default ports of DefaultPorts. Postgres gets one database per owner (Databases) and
+//     Redis its append-only file. Their logs go to <dir>/logs/*.log and every URL to
+//     <dir>/endpoints.json;
+//  2. the catalog, and waits until its HTTP /readyz answers 200;
+//  3. every other service of the mesh's table (Services) whose binary exists, and waits for all
+//     of them; a missing binary is skipped with a note, since domains arrive one by one;
+//  4. the simulators, unless NoSim.
+//
+// Then it prints one line starting with "mesh ready", the endpoints and example commands, and
+// supervises until its context is cancelled.
+//
+// Children are configured through the environment only, with the names the architecture fixes
+// (GRPC_ADDR, HTTP_ADDR, NATS_URL, DATABASE_URL, REDIS_URL, MONGODB_URI, CATALOG_ADDR,
+// IDENTITY_ADDR, JWKS_URL, OTEL_SERVICE_NAME) plus PATH and HOME; nothing else of the launcher's
+// environment leaks into them. Each line a child writes is copied to the launcher's output with
+// the child's name in front ("[quality]    ..."); the launcher's own lines start with "[mesh]".
+//
+// Supervision: a child that exits after start-up is reported and restarted after a backoff
+// (1 s, doubling), at most Options.MaxRestarts times in a row; a child that ran for a minute
+// before dying starts a fresh count. When a child exhausts its restarts the launcher stops the
+// whole mesh and Run returns an *ExitError, so a broken service is never silently missing.
+// A child that exits during start-up fails Run at once with an *ExitError holding its last lines.
+//
+// Stopping (Run's context cancelled): SIGTERM goes to the simulators, then the domain services,
+// then the catalog, each group waited for (up to its share of the time left, so that one stuck
+// child cannot deny the catalog its graceful stop) before the next; whatever still runs when
+// Options.StopTimeout (8 s) has passed since the stop began is killed. Then Redis, Postgres,
+// FerretDB and NATS stop, within 1.5 s more. Children run in their own process group, so a Ctrl-C in the terminal
+// reaches them only through the launcher, and have a parent-death signal (Linux), so a killed
+// launcher leaves no orphans.
+//
+// As root, Postgres runs as the postgres OS user, which must be able to enter every directory
+// above its data directory. When it cannot (a clone under /root, mode 0700) the launcher does
+// not change the modes of the user's directories: it keeps the Postgres data under
+// /var/tmp/meshwork-<hash of the absolute dir>/postgres instead, says so, and finds it again on
+// the next run.
+package launcher

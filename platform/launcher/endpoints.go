@@ -1,0 +1,98 @@
+package launcher
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Endpoints are the URLs of a running mesh. Run writes them to <dir>/endpoints.json (the JSON
+// names are the field tags) once the infrastructure is up, and again with the services once
+// they are ready.
+type Endpoints struct {
+	// NATS is the client URL, nats://127.0.0.1:4222.
+	NATS string `json:"nats"`
+	// NATSMonitor is the monitoring base URL, http://127.0.0.1:8222.
+	NATSMonitor string `json:"nats_monitor"`
+	// MQTT is NATS's MQTT listener, mqtt://127.0.0.1:1883.
+	MQTT string `json:"mqtt"`
+	// MongoDB is FerretDB's connection string without a database, mongodb://127.0.0.1:27027/.
+	MongoDB string `json:"mongodb"`
+	// Postgres is the server's URL without a database, postgres://postgres@127.0.0.1:15432.
+	Postgres string `json:"postgres"`
+	// Databases maps each owner's database to its URL.
+	Databases map[string]string `json:"databases"`
+	// PostgresData is the cluster's data directory (see the package doc for when it is not
+	// under Dir).
+	PostgresData string `json:"postgres_data"`
+	// Redis is the server's URL without a database number, redis://127.0.0.1:16379.
+	Redis string `json:"redis"`
+	// Logs is the directory of the infrastructure's logs.
+	Logs string `json:"logs"`
+	// Services maps each started service to its addresses (simulators are left out).
+	Services map[string]ServiceEndpoints `json:"services,omitempty"`
+}
+
+// ServiceEndpoints are one service's addresses.
+type ServiceEndpoints struct {
+	GRPC string `json:"grpc"` // host:port, for grpcurl -plaintext
+	HTTP string `json:"http"` // base URL of /readyz, /metrics and the service's extras
+}
+
+// PostgresURL is the URL of database db, as the superuser postgres without TLS.
+func (e Endpoints) PostgresURL(db string) string {
+	return e.Postgres + "/" + db + "?sslmode=disable"
+}
+
+// RedisURL is the URL of Redis database number db.
+func (e Endpoints) RedisURL(db int) string { return e.Redis + "/" + strconv.Itoa(db) }
+
+// MongoURI is the connection string naming database db.
+func (e Endpoints) MongoURI(db string) string {
+	return strings.TrimSuffix(e.MongoDB, "/") + "/" + db
+}
+
+// withServices returns a copy of e listing the services' addresses.
+func (e Endpoints) withServices(svcs []Service) Endpoints {
+	e.Services = map[string]ServiceEndpoints{}
+	for _, s := range svcs {
+		if s.HTTPPort != 0 {
+			e.Services[s.Name] = ServiceEndpoints{GRPC: s.GRPCAddr(), HTTP: "http://" + s.HTTPAddr()}
+		}
+	}
+	return e
+}
+
+// EndpointsFile is the name of the endpoints file in the launcher's directory.
+const EndpointsFile = "endpoints.json"
+
+// writeEndpoints writes e to dir/endpoints.json, replacing it atomically.
+func writeEndpoints(dir string, e Endpoints) error {
+	b, err := json.MarshalIndent(e, "", "  ")
+	if err != nil {
+		return fmt.Errorf("launcher: endpoints: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".endpoints-*")
+	if err != nil {
+		return fmt.Errorf("launcher: endpoints: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("launcher: endpoints: %w", err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("launcher: endpoints: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("launcher: endpoints: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, EndpointsFile)); err != nil {
+		return fmt.Errorf("launcher: endpoints: %w", err)
+	}
+	return nil
+}

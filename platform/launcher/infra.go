@@ -1,0 +1,211 @@
+package launcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"meshwork.dev/platform/localserver"
+)
+
+// InfraOptions configures StartInfra.
+type InfraOptions struct {
+	// Dir holds the servers' data (nats/, ferretdb/, postgres/, redis/) and logs/; it must be
+	// absolute.
+	Dir string
+	// Ports are the servers' ports; zero ports are picked free.
+	Ports Ports
+	// Databases are created in Postgres if missing.
+	Databases []string
+	// PostgresFallback is the root of the Postgres data directory when the postgres user cannot
+	// reach Dir (see the package doc); "" means /var/tmp.
+	PostgresFallback string
+	// Say receives the launcher's notes, one line each, without the "[mesh] " prefix; nil drops them.
+	Say func(format string, args ...any)
+}
+
+// Infra is the running infrastructure: NATS, FerretDB, Postgres and Redis.
+type Infra struct {
+	nats  *localserver.NATS
+	ferr  *localserver.FerretDB
+	pg    *localserver.Postgres
+	redis *localserver.Redis
+	logs  []*os.File
+	ep    Endpoints
+}
+
+// StartInfra starts the four servers in Dir, creates the databases and returns once every
+// server answers. A port already in use fails it before anything starts, with one line naming
+// the port and the server. On any error what was started is stopped again.
+func StartInfra(ctx context.Context, opts InfraOptions) (inf *Infra, err error) {
+	const op = "launcher: infrastructure"
+	if !filepath.IsAbs(opts.Dir) {
+		return nil, fmt.Errorf("%s: Dir %q is not absolute", op, opts.Dir)
+	}
+	say := opts.Say
+	if say == nil {
+		say = func(string, ...any) {}
+	}
+	if opts.PostgresFallback == "" {
+		opts.PostgresFallback = "/var/tmp"
+	}
+	if err := checkPorts(infraPorts(opts.Ports)); err != nil {
+		return nil, err
+	}
+	logDir := filepath.Join(opts.Dir, "logs")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	inf = &Infra{ep: Endpoints{Logs: logDir}}
+	defer func() {
+		if err != nil {
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			_ = inf.Stop(stopCtx)
+		}
+	}()
+	log := func(name string) (io.Writer, error) {
+		f, err := os.OpenFile(filepath.Join(logDir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		inf.logs = append(inf.logs, f)
+		fmt.Fprintf(f, "--- meshctl up %s ---\n", time.Now().Format(time.RFC3339))
+		return f, nil
+	}
+	w, err := log("nats")
+	if err != nil {
+		return inf, err
+	}
+	p := opts.Ports
+	inf.nats, err = localserver.StartNATS(localserver.NATSOptions{Dir: filepath.Join(opts.Dir, "nats"),
+		Port: p.NATS, MonitorPort: p.NATSMonitor, MQTTPort: p.MQTT, Log: w})
+	if err != nil {
+		return inf, fmt.Errorf("%s: %w", op, err)
+	}
+	if w, err = log("ferretdb"); err != nil {
+		return inf, err
+	}
+	inf.ferr, err = localserver.StartFerretDB(ctx, localserver.FerretDBOptions{Dir: filepath.Join(opts.Dir, "ferretdb"), Port: p.FerretDB, Log: w})
+	if err != nil {
+		return inf, fmt.Errorf("%s: %w", op, err)
+	}
+	pgDir, why, err := postgresDataDir(opts.Dir, opts.PostgresFallback, p.Postgres)
+	if err != nil {
+		return inf, fmt.Errorf("%s: %w", op, err)
+	}
+	if why != "" {
+		say("Postgres data in %s (%s)", pgDir, why)
+	}
+	if w, err = log("postgres"); err != nil {
+		return inf, err
+	}
+	inf.pg, err = localserver.StartPostgres(ctx, localserver.PostgresOptions{Dir: pgDir, Port: p.Postgres, Stdout: w, Stderr: w})
+	if err != nil {
+		return inf, fmt.Errorf("%s: %w", op, err)
+	}
+	for _, db := range opts.Databases {
+		if err := inf.pg.CreateDatabase(ctx, db); err != nil {
+			return inf, fmt.Errorf("%s: %w", op, err)
+		}
+	}
+	if w, err = log("redis"); err != nil {
+		return inf, err
+	}
+	inf.redis, err = localserver.StartRedis(ctx, localserver.RedisOptions{Dir: filepath.Join(opts.Dir, "redis"), Port: p.Redis, Persist: true, Stdout: w, Stderr: w})
+	if err != nil {
+		return inf, fmt.Errorf("%s: %w", op, err)
+	}
+	inf.ep = inf.endpoints(opts.Databases, logDir)
+	return inf, nil
+}
+
+func (inf *Infra) endpoints(dbs []string, logDir string) Endpoints {
+	e := Endpoints{
+		NATS:         inf.nats.URL(),
+		NATSMonitor:  inf.nats.MonitorURL(),
+		MongoDB:      inf.ferr.URI(),
+		Postgres:     "postgres://postgres@" + net.JoinHostPort("127.0.0.1", strconv.Itoa(inf.pg.Port())),
+		Databases:    map[string]string{},
+		PostgresData: inf.pg.Dir(),
+		Redis:        "redis://" + inf.redis.Addr(),
+		Logs:         logDir,
+	}
+	if a := inf.nats.MQTTAddr(); a != "" {
+		e.MQTT = "mqtt://" + a
+	}
+	for _, db := range dbs {
+		e.Databases[db] = e.PostgresURL(db)
+	}
+	return e
+}
+
+// Endpoints returns the servers' URLs.
+func (inf *Infra) Endpoints() Endpoints { return inf.ep }
+
+// Stop stops Redis, Postgres, FerretDB and NATS, in that order, and closes the logs. A server
+// still running when ctx ends is killed. It is safe to call more than once.
+func (inf *Infra) Stop(ctx context.Context) error {
+	var errs []error
+	if inf.redis != nil {
+		errs = append(errs, inf.redis.Stop(ctx))
+	}
+	if inf.pg != nil {
+		errs = append(errs, inf.pg.Stop(ctx))
+	}
+	if inf.ferr != nil {
+		errs = append(errs, inf.ferr.Stop(ctx))
+	}
+	if inf.nats != nil {
+		inf.nats.Shutdown()
+	}
+	for _, f := range inf.logs {
+		_ = f.Close() // a second Stop gets os.ErrClosed, which is no news
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("launcher: stop infrastructure: %w", err)
+	}
+	return nil
+}
+
+// namedPort is a port and the server that wants it, for the port-in-use message.
+type namedPort struct {
+	port   int
+	server string
+}
+
+func infraPorts(p Ports) []namedPort {
+	return []namedPort{{p.NATS, "NATS"}, {p.NATSMonitor, "NATS monitoring"}, {p.MQTT, "NATS MQTT"},
+		{p.FerretDB, "FerretDB"}, {p.Postgres, "Postgres"}, {p.Redis, "Redis"}}
+}
+
+// checkPorts returns one line naming the first non-zero port that cannot be bound on 127.0.0.1.
+func checkPorts(ports []namedPort) error {
+	var busy []string
+	for _, np := range ports {
+		if np.port == 0 {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(np.port)))
+		if err != nil {
+			busy = append(busy, fmt.Sprintf("port %d (%s)", np.port, np.server))
+			continue
+		}
+		_ = l.Close()
+	}
+	if len(busy) == 0 {
+		return nil
+	}
+	verb := "is"
+	if len(busy) > 1 {
+		verb = "are"
+	}
+	return fmt.Errorf("launcher: %s %s already in use: is another `meshctl up` running?", strings.Join(busy, ", "), verb)
+}

@@ -1,0 +1,119 @@
+package launcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// infraStopTime is what the infrastructure gets to stop after the children, on top of
+// StopTimeout, so that a whole stop stays within 10 s.
+const infraStopTime = 1500 * time.Millisecond
+
+// Run starts the infrastructure and the planned services as the package doc describes, prints
+// the "mesh ready" summary and supervises until ctx is cancelled; then it stops everything and
+// returns nil. It returns an error when something cannot start, when a child exits during
+// start-up (an *ExitError with its last lines) or when a child exhausts its restarts (also an
+// *ExitError, after stopping the mesh). A ctx cancelled during start-up is a clean stop too.
+func Run(ctx context.Context, opts Options) error {
+	opts = opts.withDefaults()
+	if err := opts.absDirs(); err != nil {
+		return fmt.Errorf("launcher: %w", err)
+	}
+	pl, err := selectServices(opts.Services, opts.BinDir, opts.NoSim, opts.Only)
+	if err != nil {
+		return err
+	}
+	all := pl.all()
+	ports := infraPorts(opts.Ports)
+	for _, s := range all {
+		ports = append(ports, namedPort{s.GRPCPort, s.Name + " gRPC"}, namedPort{s.HTTPPort, s.Name + " HTTP"})
+	}
+	if err := checkPorts(ports); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return fmt.Errorf("launcher: %w", err)
+	}
+	c := newConsole(opts.Stdout, names(all))
+	for _, name := range pl.skipped {
+		c.say("%s skipped: no %s/%s yet", name, opts.BinDir, name)
+	}
+	c.say("starting NATS, FerretDB, Postgres and Redis in %s (their logs: %s/logs/*.log)", opts.Dir, opts.Dir)
+	inf, err := StartInfra(ctx, InfraOptions{Dir: opts.Dir, Ports: opts.Ports, Databases: Databases(opts.Services),
+		PostgresFallback: opts.PostgresFallback, Say: c.say})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	ep := inf.Endpoints()
+	sup := newSupervisor(opts, c, ep)
+	groups := [][]*child{{sup.newChild(pl.catalog)}, nil, nil}
+	for _, s := range pl.services {
+		groups[1] = append(groups[1], sup.newChild(s))
+	}
+	for _, s := range pl.sims {
+		groups[2] = append(groups[2], sup.newChild(s))
+	}
+
+	err = writeEndpoints(opts.Dir, ep)
+	for _, g := range groups {
+		if err != nil {
+			break
+		}
+		err = sup.startGroup(ctx, g)
+	}
+	if err == nil {
+		err = writeEndpoints(opts.Dir, ep.withServices(all))
+	}
+	if err == nil {
+		c.block(readySummary(ep, append([]Service{pl.catalog}, pl.services...), pl.sims, opts.Dir))
+		select {
+		case <-ctx.Done():
+		case err = <-sup.fatal:
+		}
+	}
+
+	begin := time.Now()
+	c.say("stopping")
+	sup.stop(groups, begin.Add(opts.StopTimeout))
+	stopCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), laterOf(begin.Add(opts.StopTimeout+infraStopTime), time.Now().Add(infraStopTime)))
+	defer cancel()
+	stopErr := inf.Stop(stopCtx)
+	c.say("stopped in %s", time.Since(begin).Round(time.Millisecond))
+	if err != nil && ctx.Err() != nil && !isExit(err) {
+		err = nil // cancelled during start-up: a clean stop
+	}
+	if stopErr == nil {
+		return err
+	}
+	return errors.Join(err, stopErr)
+}
+
+func isExit(err error) bool {
+	var ee *ExitError
+	return errors.As(err, &ee)
+}
+
+func laterOf(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// Only parses the --only flag's comma-separated list, dropping blanks.
+func Only(list string) []string {
+	var out []string
+	for _, f := range strings.Split(list, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,106 @@
+package launcher
+
+import (
+	"io"
+	"path/filepath"
+	"time"
+)
+
+// Ports are the infrastructure's TCP ports on 127.0.0.1. A zero port lets the server pick a free
+// one (tests do this); `meshctl up` uses DefaultPorts.
+type Ports struct {
+	NATS        int // client connections
+	NATSMonitor int // HTTP monitoring
+	MQTT        int // NATS's MQTT listener
+	FerretDB    int // MongoDB wire protocol
+	Postgres    int
+	Redis       int
+}
+
+// DefaultPorts returns the ports of architecture §5, chosen so as not to collide with servers
+// installed on the machine (Postgres 15432, Redis 16379, FerretDB 27027).
+func DefaultPorts() Ports {
+	return Ports{NATS: 4222, NATSMonitor: 8222, MQTT: 1883, FerretDB: 27027, Postgres: 15432, Redis: 16379}
+}
+
+// Options configures Run. The zero value runs the mesh of Services from ./bin with its data in
+// ./.mesh, but on free infrastructure ports: set Ports to DefaultPorts() for the fixed ones.
+type Options struct {
+	// Dir holds the data and logs; "" means ".mesh". It is created if missing.
+	Dir string
+	// BinDir holds the services' binaries, each named after its service; "" means "bin".
+	BinDir string
+	// NoSim leaves the simulators out.
+	NoSim bool
+	// Only, when not empty, names the services and simulators to start (the catalog always
+	// starts: every service registers its data products there). A name not in the table, or
+	// whose binary is missing, is an error.
+	Only []string
+	// Ports are the infrastructure's ports.
+	Ports Ports
+	// Services is the table of processes; nil means Services().
+	Services []Service
+	// Stdout receives the children's prefixed lines and the launcher's own; nil discards them.
+	Stdout io.Writer
+	// ReadyTimeout bounds the wait for one service's /readyz; 0 means 2 minutes.
+	ReadyTimeout time.Duration
+	// StopTimeout is how long children get from the start of a stop before they are killed;
+	// 0 means 8 s.
+	StopTimeout time.Duration
+	// MaxRestarts is how many times in a row a child that dies is restarted before the mesh is
+	// stopped; 0 means 3, negative means never restart.
+	MaxRestarts int
+	// RestartBackoff is the wait before the first restart, doubling for each next one; 0 means 1 s.
+	RestartBackoff time.Duration
+	// Getenv reads the PATH and HOME passed on to the children; nil passes neither.
+	Getenv func(string) string
+	// PostgresFallback is where the Postgres data goes when the postgres user cannot reach Dir
+	// (see the package doc); "" means /var/tmp.
+	PostgresFallback string
+}
+
+// withDefaults returns o with every zero field that has a default filled in.
+func (o Options) withDefaults() Options {
+	if o.Dir == "" {
+		o.Dir = ".mesh"
+	}
+	if o.BinDir == "" {
+		o.BinDir = "bin"
+	}
+	if o.Services == nil {
+		o.Services = Services()
+	}
+	if o.Stdout == nil {
+		o.Stdout = io.Discard
+	}
+	if o.ReadyTimeout == 0 {
+		o.ReadyTimeout = 2 * time.Minute
+	}
+	if o.StopTimeout == 0 {
+		o.StopTimeout = 8 * time.Second
+	}
+	switch {
+	case o.MaxRestarts == 0:
+		o.MaxRestarts = 3
+	case o.MaxRestarts < 0:
+		o.MaxRestarts = 0
+	}
+	if o.RestartBackoff == 0 {
+		o.RestartBackoff = time.Second
+	}
+	if o.PostgresFallback == "" {
+		o.PostgresFallback = "/var/tmp"
+	}
+	return o
+}
+
+// absDirs makes Dir and BinDir absolute, so that messages and children do not depend on the
+// working directory.
+func (o *Options) absDirs() error {
+	var err error
+	if o.Dir, err = filepath.Abs(o.Dir); err != nil {
+		return err
+	}
+	o.BinDir, err = filepath.Abs(o.BinDir)
+	return err
+}

@@ -1,0 +1,257 @@
+package launcher
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"meshwork.dev/platform/localserver"
+)
+
+// syncBuffer is an output written by the launcher while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// running is a Run in the background.
+type running struct {
+	t      *testing.T
+	out    *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+	opts   Options
+}
+
+// startRun runs the launcher on free ports with the given table, fakes linked into its bin.
+func startRun(t *testing.T, table []Service, opts Options) *running {
+	t.Helper()
+	var fakeNames []string
+	for _, s := range table {
+		if _, ok := fakes[s.Name]; ok {
+			fakeNames = append(fakeNames, s.Name)
+		}
+	}
+	opts.Dir = filepath.Join(reachableDir(t), ".mesh")
+	opts.BinDir = linkFakes(t, fakeNames...)
+	opts.Services = table
+	r := &running{t: t, out: &syncBuffer{}, done: make(chan error, 1)}
+	opts.Stdout = r.out
+	r.opts = opts
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	go func() { r.done <- Run(ctx, opts) }()
+	t.Cleanup(func() {
+		cancel()
+		<-r.done
+	})
+	return r
+}
+
+// waitFor waits until the output holds s, failing the test if Run returns or a minute passes.
+func (r *running) waitFor(s string) {
+	r.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(r.out.String(), s) {
+		select {
+		case err := <-r.done:
+			r.done <- err
+			r.t.Fatalf("Run returned %v before printing %q; output:\n%s", err, s, r.out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("no %q after a minute; output:\n%s", s, r.out.String())
+		}
+	}
+}
+
+// wait returns Run's error.
+func (r *running) wait() error {
+	select {
+	case err := <-r.done:
+		r.done <- err
+		return err
+	case <-time.After(time.Minute):
+		r.t.Fatalf("Run did not return; output:\n%s", r.out.String())
+		return nil
+	}
+}
+
+func svc(t *testing.T, name string) Service {
+	t.Helper()
+	i := slices.IndexFunc(Services(), func(s Service) bool { return s.Name == name })
+	s := Services()[i]
+	if s.HTTPPort != 0 {
+		s.GRPCPort, s.HTTPPort = freePort(t), freePort(t)
+	}
+	return s
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	p, err := localserver.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestRunStartsSupervisesAndStops runs a catalog, a service, a service that ignores SIGTERM and
+// a simulator (fakes), with two services left out for want of a binary, then cancels the context.
+func TestRunStartsSupervisesAndStops(t *testing.T) {
+	t.Parallel()
+	stubborn := svc(t, "quality")
+	stubborn.Name = "stubborn"
+	table := []Service{svc(t, "catalog"), svc(t, "identity"), svc(t, "files"), svc(t, "quality"), stubborn, svc(t, "quality-sim")}
+	r := startRun(t, table, Options{StopTimeout: 6 * time.Second, Getenv: func(k string) string {
+		return map[string]string{"PATH": "/usr/bin:/bin", "HOME": "/home/dev", "SECRET": "x"}[k]
+	}})
+	r.waitFor("\nmesh ready")
+	r.waitFor("[quality-sim] simulating\n") // simulators count as up once started
+	out := r.out.String()
+	bin := r.opts.BinDir
+	for _, want := range []string{
+		"[mesh]        identity skipped: no " + bin + "/identity yet\n",
+		"[mesh]        files skipped: no " + bin + "/files yet\n",
+		"[catalog]     a line on stderr\n",
+		"\nmesh ready: 3 services, NATS nats://127.0.0.1:",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if a, b := strings.Index(out, "[catalog]     readyz: not yet"), strings.Index(out, "mesh ready"); a < 0 || a > b {
+		t.Errorf("the catalog's unready answers should come before mesh ready")
+	}
+
+	var ep Endpoints
+	b, err := os.ReadFile(filepath.Join(r.opts.Dir, EndpointsFile))
+	if err != nil || json.Unmarshal(b, &ep) != nil {
+		t.Fatalf("endpoints.json: %v\n%s", err, b)
+	}
+	if len(ep.Services) != 3 || ep.Services["stubborn"].GRPC != stubborn.GRPCAddr() || len(ep.Databases) != 3 {
+		t.Errorf("endpoints.json services %v, databases %v: want catalog, quality, stubborn; catalog, identity, quality", ep.Services, ep.Databases)
+	}
+	cat, id := table[0], table[1]
+	wantEnv := []string{"CATALOG_ADDR=" + cat.GRPCAddr(), "DATABASE_URL=" + ep.Databases["catalog"],
+		"GRPC_ADDR=" + cat.GRPCAddr(), "HOME=/home/dev", "HTTP_ADDR=" + cat.HTTPAddr(), "IDENTITY_ADDR=" + id.GRPCAddr(),
+		"JWKS_URL=http://" + id.HTTPAddr() + "/.well-known/jwks.json", "NATS_URL=" + ep.NATS,
+		"OTEL_SERVICE_NAME=catalog", "PATH=/usr/bin:/bin", "SHUTDOWN_TIMEOUT=6s"}
+	if m := regexp.MustCompile(`\[catalog\] +env: (.*)\n`).FindStringSubmatch(out); m == nil || m[1] != strings.Join(wantEnv, " ") {
+		t.Errorf("catalog's environment %q, want %q", m, strings.Join(wantEnv, " "))
+	}
+
+	r.cancel()
+	if err := r.wait(); err != nil {
+		t.Fatalf("Run after cancel = %v, want nil", err)
+	}
+	out = r.out.String()
+	if !strings.Contains(out, "[mesh]        stubborn did not stop within 6s: killing it\n") ||
+		!strings.Contains(out, "[catalog]     and a last line without newline\n") {
+		t.Errorf("output lacks the kill or the unfinished line:\n%s", out)
+	}
+	sim, q, c := strings.Index(out, "[quality-sim] terminated"), strings.Index(out, "[quality]     terminated"), strings.Index(out, "[catalog]     terminated")
+	if sim < 0 || q < 0 || c < 0 || sim > q || q > c {
+		t.Errorf("want the simulator, then quality, then the catalog terminated (at %d, %d, %d):\n%s", sim, q, c, out)
+	}
+	pids := regexp.MustCompile(`\] +pid=(\d+)`).FindAllStringSubmatch(out, -1)
+	if len(pids) != 4 {
+		t.Errorf("%d pids printed, want 4", len(pids))
+	}
+	for _, m := range pids {
+		pid, _ := strconv.Atoi(m[1])
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("child %d still there after Run: %v", pid, err)
+		}
+	}
+	var infra []namedPort
+	for _, u := range []string{ep.NATS, ep.Postgres, ep.Redis, ep.MongoDB} {
+		port, _ := strconv.Atoi(regexp.MustCompile(`:(\d+)`).FindStringSubmatch(strings.TrimPrefix(u, "postgres://postgres@"))[1])
+		infra = append(infra, namedPort{port, u})
+	}
+	if err := checkPorts(infra); err != nil {
+		t.Errorf("infrastructure still listening after Run: %v", err)
+	}
+}
+
+// TestRunRestartsThenGivesUp crashes a service twice with one restart allowed.
+func TestRunRestartsThenGivesUp(t *testing.T) {
+	t.Parallel()
+	quality := svc(t, "quality")
+	r := startRun(t, []Service{svc(t, "catalog"), quality}, Options{MaxRestarts: 1, RestartBackoff: 10 * time.Millisecond})
+	r.waitFor("\nmesh ready")
+	crash := func() { _, _ = http.Get("http://" + quality.HTTPAddr() + "/crash") } // it exits without answering
+	crash()
+	r.waitFor("[mesh]    quality exited (exit status 3): restarting in 10ms (restart 1 of 1)\n")
+	r.waitFor("[mesh]    quality ready again\n")
+	crash()
+	err := r.wait()
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Name != "quality" || ee.Times != 2 || ee.StartUp || !slices.Contains(ee.Tail, "crashing on request") {
+		t.Fatalf("Run = %#v, want quality's *ExitError after 2 exits", err)
+	}
+	if want := "launcher: quality exited 2 times in a row (last: exit status 3); the mesh was stopped"; err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+	if !strings.Contains(r.out.String(), "[catalog] terminated\n") {
+		t.Errorf("the catalog was not stopped:\n%s", r.out.String())
+	}
+}
+
+// TestRunChildExitsDuringStartup fails Run with the child's last lines.
+func TestRunChildExitsDuringStartup(t *testing.T) {
+	t.Parallel()
+	broken := svc(t, "quality")
+	broken.Name = "broken"
+	r := startRun(t, []Service{svc(t, "catalog"), broken}, Options{})
+	err := r.wait()
+	var ee *ExitError
+	if !errors.As(err, &ee) || !ee.StartUp || ee.Name != "broken" || len(ee.Tail) != 20 || ee.Tail[19] != "broken line 25" {
+		t.Fatalf("Run = %v, want broken's start-up *ExitError with its last 20 lines", err)
+	}
+	if want := "launcher: broken exited during start-up (exit status 1)"; err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+	if !strings.HasPrefix(ee.TailText(), "[broken] broken line 6\n") {
+		t.Errorf("TailText starts %q", ee.TailText())
+	}
+	if out := r.out.String(); strings.Contains(out, "mesh ready") || !strings.Contains(out, "[catalog] terminated\n") {
+		t.Errorf("want no mesh ready and a stopped catalog:\n%s", out)
+	}
+}
+
+// TestRunCancelledDuringStartup is a clean stop.
+func TestRunCancelledDuringStartup(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := Run(ctx, Options{Dir: filepath.Join(reachableDir(t), ".mesh"), BinDir: linkFakes(t, "catalog"),
+		Services: []Service{svc(t, "catalog")}})
+	if err != nil {
+		t.Errorf("Run with a cancelled context = %v, want nil", err)
+	}
+}

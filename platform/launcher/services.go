@@ -1,0 +1,195 @@
+package launcher
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Service is one process of the mesh: a service with gRPC and HTTP ports, or a simulator.
+type Service struct {
+	// Name names the process, its binary in the bin directory, its log prefix and its
+	// OTEL_SERVICE_NAME.
+	Name string
+	// GRPCPort and HTTPPort are its listen ports on 127.0.0.1; both are 0 for a simulator,
+	// which has no readiness endpoint and counts as up once started.
+	GRPCPort, HTTPPort int
+	// Postgres names its own database ("" for none); it gets DATABASE_URL.
+	Postgres string
+	// Redis, when set, gives it REDIS_URL for database RedisDB.
+	Redis   bool
+	RedisDB int
+	// Mongo names its MongoDB (FerretDB) database ("" for none); it gets MONGODB_URI.
+	Mongo string
+	// Simulator marks a data generator that NoSim leaves out.
+	Simulator bool
+}
+
+// Catalog is the name of the service that starts first and always runs.
+const Catalog = "catalog"
+
+// identity is the service whose address and key set every other service is given.
+const identity = "identity"
+
+// Services returns the mesh's table of processes, in start order: the catalog, the five domain
+// services, then the simulators. Every one of them gets NATS_URL.
+func Services() []Service {
+	return []Service{
+		{Name: Catalog, GRPCPort: 7000, HTTPPort: 8000, Postgres: "catalog"},
+		{Name: identity, GRPCPort: 7001, HTTPPort: 8001, Postgres: "identity", Redis: true, RedisDB: 1},
+		{Name: "files", GRPCPort: 7002, HTTPPort: 8002, Mongo: "files"},
+		{Name: "quality", GRPCPort: 7003, HTTPPort: 8003, Postgres: "quality"},
+		{Name: "logistics", GRPCPort: 7004, HTTPPort: 8004, Postgres: "logistics", Redis: true, RedisDB: 2},
+		{Name: "scheduling", GRPCPort: 7005, HTTPPort: 8005, Postgres: "scheduling"},
+		{Name: "quality-sim", Simulator: true},
+		{Name: "fleet-sim", Simulator: true},
+	}
+}
+
+// Databases returns the Postgres databases the services of table own, in table order: the
+// launcher creates all of them, whether or not a service's binary is built yet.
+func Databases(table []Service) []string {
+	var dbs []string
+	for _, s := range table {
+		if s.Postgres != "" && !slices.Contains(dbs, s.Postgres) {
+			dbs = append(dbs, s.Postgres)
+		}
+	}
+	return dbs
+}
+
+// GRPCAddr is the service's gRPC address, 127.0.0.1:port, or "" for a simulator.
+func (s Service) GRPCAddr() string { return hostPort(s.GRPCPort) }
+
+// HTTPAddr is the service's HTTP address, 127.0.0.1:port, or "" for a simulator.
+func (s Service) HTTPAddr() string { return hostPort(s.HTTPPort) }
+
+func hostPort(port int) string {
+	if port == 0 {
+		return ""
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+}
+
+// plan is the processes Run starts, in start order, and the notes on what it leaves out.
+type plan struct {
+	catalog  Service
+	services []Service // the other services, started together once the catalog is ready
+	sims     []Service
+	skipped  []string // one note per table entry left out for a missing binary
+}
+
+// selectServices decides what to start from the table, the flags and the binaries present.
+func selectServices(table []Service, binDir string, noSim bool, only []string) (plan, error) {
+	const op = "launcher: services"
+	var p plan
+	byName := map[string]Service{}
+	for _, s := range table {
+		byName[s.Name] = s
+	}
+	for _, name := range only {
+		if _, ok := byName[name]; !ok {
+			return p, fmt.Errorf("%s: --only %s: no such service (known: %s)", op, name, strings.Join(names(table), ", "))
+		}
+	}
+	cat, ok := byName[Catalog]
+	if !ok {
+		return p, fmt.Errorf("%s: the table has no %s", op, Catalog)
+	}
+	if err := binaryExists(binDir, Catalog); err != nil {
+		return p, fmt.Errorf("%s: %w", op, err)
+	}
+	p.catalog = cat
+	for _, s := range table {
+		if s.Name == Catalog || (s.Simulator && noSim) || (len(only) > 0 && !slices.Contains(only, s.Name)) {
+			continue
+		}
+		if err := binaryExists(binDir, s.Name); err != nil {
+			if len(only) > 0 || !errors.Is(err, fs.ErrNotExist) {
+				return p, fmt.Errorf("%s: %w", op, err)
+			}
+			p.skipped = append(p.skipped, s.Name)
+			continue
+		}
+		if s.Simulator {
+			p.sims = append(p.sims, s)
+		} else {
+			p.services = append(p.services, s)
+		}
+	}
+	return p, nil
+}
+
+// all returns every planned process in start order.
+func (p plan) all() []Service {
+	return append(append([]Service{p.catalog}, p.services...), p.sims...)
+}
+
+func names(table []Service) []string {
+	out := make([]string, len(table))
+	for i, s := range table {
+		out[i] = s.Name
+	}
+	return out
+}
+
+// binaryExists checks that binDir/name is an executable file.
+func binaryExists(binDir, name string) error {
+	path := filepath.Join(binDir, name)
+	fi, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%s not found (`make run` builds the binaries): %w", path, fs.ErrNotExist)
+		}
+		return err
+	}
+	if fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
+		return fmt.Errorf("%s is not an executable file", path)
+	}
+	return nil
+}
+
+// childEnv returns the whole environment of s's process: the architecture's configuration
+// variables, from the infrastructure's endpoints and the table, plus the parent's PATH and HOME.
+func childEnv(s Service, table []Service, ep Endpoints, getenv func(string) string) []string {
+	env := []string{
+		"NATS_URL=" + ep.NATS,
+		"OTEL_SERVICE_NAME=" + s.Name,
+		// Below the launcher's 8 s kill deadline, so services drain before they are killed.
+		"SHUTDOWN_TIMEOUT=6s",
+	}
+	if s.GRPCPort != 0 {
+		env = append(env, "GRPC_ADDR="+s.GRPCAddr(), "HTTP_ADDR="+s.HTTPAddr())
+	}
+	for _, t := range table {
+		switch t.Name {
+		case Catalog:
+			env = append(env, "CATALOG_ADDR="+t.GRPCAddr())
+		case identity:
+			env = append(env, "IDENTITY_ADDR="+t.GRPCAddr(),
+				"JWKS_URL=http://"+t.HTTPAddr()+"/.well-known/jwks.json")
+		}
+	}
+	if s.Postgres != "" {
+		env = append(env, "DATABASE_URL="+ep.PostgresURL(s.Postgres))
+	}
+	if s.Redis {
+		env = append(env, "REDIS_URL="+ep.RedisURL(s.RedisDB))
+	}
+	if s.Mongo != "" {
+		env = append(env, "MONGODB_URI="+ep.MongoURI(s.Mongo))
+	}
+	for _, k := range []string{"PATH", "HOME"} {
+		if v := getenv(k); v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	slices.Sort(env)
+	return env
+}
