@@ -7,20 +7,33 @@ BIN := $(CURDIR)/bin
 TOOLS_GO := cd $(CURDIR)/tools && GOWORK=off $(GO)
 MODULES = $(shell $(GO) list -m -f '{{.Dir}}')
 
-.PHONY: all run test test-unit proto proto-check lint vet bench tools clean
+.PHONY: all build run lint test test-unit proto proto-check lint vet bench tools clean
 
 all: test
 
-$(BIN)/buf $(BIN)/protoc-gen-go-grpc $(BIN)/grpcurl $(BIN)/nats $(BIN)/benchstat &: tools/go.mod tools/go.sum
+$(BIN)/buf $(BIN)/protoc-gen-go-grpc $(BIN)/benchstat &: tools/go.mod tools/go.sum
 	@mkdir -p $(BIN)
 	$(TOOLS_GO) build -o $(BIN)/ github.com/bufbuild/buf/cmd/buf google.golang.org/grpc/cmd/protoc-gen-go-grpc \
-		github.com/fullstorydev/grpcurl/cmd/grpcurl github.com/nats-io/natscli/nats golang.org/x/perf/cmd/benchstat
+		golang.org/x/perf/cmd/benchstat
+
+# The clients `make run` suggests: grpcurl and the NATS CLI.
+$(BIN)/grpcurl $(BIN)/nats &: tools/go.mod tools/go.sum
+	@mkdir -p $(BIN)
+	$(TOOLS_GO) build -o $(BIN)/ github.com/fullstorydev/grpcurl/cmd/grpcurl github.com/nats-io/natscli/nats
 
 $(BIN)/protoc-gen-go: contracts/go.mod contracts/go.sum
 	@mkdir -p $(BIN)
 	cd contracts && $(GO) build -o $(BIN)/ google.golang.org/protobuf/cmd/protoc-gen-go
 
-tools: $(BIN)/buf $(BIN)/protoc-gen-go
+tools: $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/grpcurl $(BIN)/nats
+
+## build: every service, simulator and meshctl into bin/
+build:
+	$(GO) build -o $(BIN)/ ./platform/cmd/... $(patsubst %,./%/...,$(wildcard domains/*/cmd))
+
+## run: the whole mesh on this machine (ARGS=--no-sim, ARGS="--only catalog,quality", ARGS="--port-offset 100")
+run: build $(BIN)/grpcurl $(BIN)/nats
+	$(BIN)/meshctl up $(ARGS)
 
 ## proto: regenerate contracts/gen/go from contracts/proto
 proto: tools
@@ -30,11 +43,15 @@ proto: tools
 proto-check: tools
 	./scripts/proto-check.sh
 
+## lint: governance rules over every contract message, offline (meshctl lint --contracts)
+lint:
+	$(GO) run ./platform/cmd/meshctl lint --contracts
+
 vet:
 	$(GO) vet $(addsuffix /...,$(MODULES))
 
 ## test: every module's tests against real servers, proto checks, vet, and the race detector on platform/
-test: proto-check vet
+test: proto-check lint vet
 	$(GO) test -count=1 -timeout 15m $(addsuffix /...,$(MODULES))
 	cd platform && $(GO) test -count=1 -race -timeout 15m ./...
 

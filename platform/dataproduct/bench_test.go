@@ -76,7 +76,7 @@ func BenchmarkPublishAsync(b *testing.B) {
 	n := testinfra.StartNATS(b)
 	ctx := context.Background()
 
-	b.Run("raw", func(b *testing.B) {
+	b.Run("impl=raw", func(b *testing.B) {
 		js, err := jetstream.New(n.Connect(b), jetstream.WithPublishAsyncMaxPending(dataproduct.DefaultMaxPending))
 		if err != nil {
 			b.Fatal(err)
@@ -103,7 +103,7 @@ func BenchmarkPublishAsync(b *testing.B) {
 		reportRate(b)
 	})
 
-	b.Run("sdk", func(b *testing.B) {
+	b.Run("impl=sdk", func(b *testing.B) {
 		js, err := jetstream.New(n.Connect(b))
 		if err != nil {
 			b.Fatal(err)
@@ -155,7 +155,7 @@ func BenchmarkConsume(b *testing.B) {
 	n := testinfra.StartNATS(b)
 	ctx := context.Background()
 
-	b.Run("raw", func(b *testing.B) {
+	b.Run("impl=raw", func(b *testing.B) {
 		js := n.JetStream(b)
 		p, s := benchProduct(b, ctx, js, "consume-raw")
 		fill(b, ctx, js, p, b.N)
@@ -188,7 +188,7 @@ func BenchmarkConsume(b *testing.B) {
 		cc.Stop()
 	})
 
-	b.Run("sdk", func(b *testing.B) {
+	b.Run("impl=sdk", func(b *testing.B) {
 		js := n.JetStream(b)
 		p, _ := benchProduct(b, ctx, js, "consume-sdk")
 		fill(b, ctx, js, p, b.N)

@@ -104,3 +104,31 @@ func (o *Options) absDirs() error {
 	o.BinDir, err = filepath.Abs(o.BinDir)
 	return err
 }
+
+// Offset returns p with n added to every fixed port, so a second mesh can run beside the
+// first (`meshctl up --port-offset 100`). Zero ports stay zero (free).
+func (p Ports) Offset(n int) Ports {
+	shift := func(port int) int {
+		if port <= 0 {
+			return port
+		}
+		return port + n
+	}
+	return Ports{NATS: shift(p.NATS), NATSMonitor: shift(p.NATSMonitor), MQTT: shift(p.MQTT),
+		FerretDB: shift(p.FerretDB), Postgres: shift(p.Postgres), Redis: shift(p.Redis)}
+}
+
+// OffsetServices returns a copy of table with n added to every service's gRPC and HTTP port.
+func OffsetServices(table []Service, n int) []Service {
+	out := make([]Service, len(table))
+	for i, s := range table {
+		if s.GRPCPort > 0 {
+			s.GRPCPort += n
+		}
+		if s.HTTPPort > 0 {
+			s.HTTPPort += n
+		}
+		out[i] = s
+	}
+	return out
+}

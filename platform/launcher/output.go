@@ -153,17 +153,21 @@ func readySummary(ep Endpoints, svcs []Service, sims []Service, dir string) stri
 	fmt.Fprintf(&b, "  Redis     %s\n", ep.Redis)
 	fmt.Fprintf(&b, "  MongoDB   %s  (FerretDB)\n", ep.MongoDB)
 	fmt.Fprintf(&b, "  all URLs  %s; infrastructure logs in %s\n", dir+"/"+EndpointsFile, ep.Logs)
-	catalog := "localhost:7000"
+	catalog := "127.0.0.1:7000"
 	for _, s := range svcs {
 		if s.Name == Catalog {
 			catalog = s.GRPCAddr()
 		}
 	}
+	meshctl := "meshctl"
+	if catalog != "127.0.0.1:7000" || ep.NATS != "nats://127.0.0.1:4222" {
+		meshctl = fmt.Sprintf("meshctl --catalog %s --nats %s", catalog, ep.NATS)
+	}
 	fmt.Fprintf(&b, "\n  try:\n")
-	fmt.Fprintf(&b, "    meshctl catalog ls\n")
-	fmt.Fprintf(&b, "    meshctl tail <product>          e.g. meshctl tail quality.clean-readings.v1\n")
-	fmt.Fprintf(&b, "    grpcurl -plaintext %s list\n", catalog)
-	fmt.Fprintf(&b, "    bin/nats --server %s sub 'dp.>'   (make tools builds bin/nats)\n", ep.NATS)
+	fmt.Fprintf(&b, "    bin/%s catalog ls\n", meshctl)
+	fmt.Fprintf(&b, "    bin/%s tail catalog.product-changes.v1\n", meshctl)
+	fmt.Fprintf(&b, "    bin/grpcurl -plaintext %s list\n", catalog)
+	fmt.Fprintf(&b, "    bin/nats --server %s sub 'dp.>'   (make tools builds bin/grpcurl and bin/nats)\n", ep.NATS)
 	fmt.Fprintf(&b, "\n  Ctrl-C stops the mesh; the data stays in %s.\n", dir)
 	return b.String()
 }

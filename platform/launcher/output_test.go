@@ -76,11 +76,17 @@ func TestReadySummary(t *testing.T) {
 		t.Errorf("first line %q", first)
 	}
 	for _, want := range []string{"catalog      127.0.0.1:7000    http://127.0.0.1:8000", "quality-sim  (simulator)",
-		"meshctl catalog ls", "meshctl tail <product>", "grpcurl -plaintext 127.0.0.1:7000 list", "sub 'dp.>'",
+		"meshctl catalog ls", "bin/meshctl tail catalog.product-changes.v1", "grpcurl -plaintext 127.0.0.1:7000 list", "sub 'dp.>'",
 		"/src/.mesh/endpoints.json"} {
 		if !strings.Contains(rest, want) {
 			t.Errorf("summary lacks %q:\n%s", want, got)
 		}
+	}
+	shifted := ep
+	shifted.NATS = "nats://127.0.0.1:4322"
+	if got := readySummary(shifted, OffsetServices(Services()[:1], 100), nil, "/d"); !strings.Contains(got,
+		"bin/meshctl --catalog 127.0.0.1:7100 --nats nats://127.0.0.1:4322 catalog ls") {
+		t.Errorf("summary with offset ports lacks the flags meshctl needs:\n%s", got)
 	}
 	if got := readySummary(ep, Services()[:3], nil, "/d"); !strings.HasPrefix(got, "mesh ready: 3 services,") {
 		t.Errorf("summary for three services starts %q", got[:40])

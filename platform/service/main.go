@@ -15,7 +15,11 @@ import (
 // (a second signal kills the process at once), passes os.Getenv, and on failure prints one line
 // "name: error" to stderr and exits with status 2 for a *ConfigError, 1 for anything else.
 // A run that returns nil, or fails only because a signal cancelled it, exits 0.
+// With the single argument "healthcheck" it probes a running instance instead (Healthcheck).
 func Main(name string, run func(ctx context.Context, getenv func(string) string) error) {
+	if len(os.Args) == 2 && os.Args[1] == HealthcheckArg {
+		os.Exit(Healthcheck(context.Background(), os.Getenv, os.Stderr))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-ctx.Done()

@@ -4,5 +4,6 @@ package main
 // their messages in the global protobuf registry. Add every new package under
 // contracts/gen/go here: TestContractsLinked fails until it is.
 import (
+	_ "meshwork.dev/contracts/gen/go/mesh/identity/v1"
 	_ "meshwork.dev/contracts/gen/go/mesh/platform/v1"
 )

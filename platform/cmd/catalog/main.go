@@ -1,0 +1,103 @@
+// Command catalog is the data-product catalog service (docs/catalog.md): gRPC
+// mesh.platform.v1.CatalogService on GRPC_ADDR (default :7000), the web UI, probes and
+// metrics on HTTP_ADDR (default :8000). It needs DATABASE_URL and NATS_URL; NATS_PUBLIC_URL
+// (default NATS_URL) is the NATS address exported contracts give consumers.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	platformv1 "meshwork.dev/contracts/gen/go/mesh/platform/v1"
+	"meshwork.dev/platform/catalog"
+	"meshwork.dev/platform/catalog/changes"
+	"meshwork.dev/platform/catalog/observe"
+	"meshwork.dev/platform/catalog/odcs"
+	"meshwork.dev/platform/catalog/postgres"
+	"meshwork.dev/platform/catalog/rpc"
+	"meshwork.dev/platform/catalog/web"
+	"meshwork.dev/platform/dataproduct"
+	"meshwork.dev/platform/outbox"
+	"meshwork.dev/platform/service"
+)
+
+func main() { service.Main("catalog", run) }
+
+type config struct {
+	service.Config
+	DatabaseURL   string `env:"DATABASE_URL,required"`
+	NATSPublicURL string `env:"NATS_PUBLIC_URL"`
+}
+
+func run(ctx context.Context, getenv func(string) string) error {
+	cfg := config{Config: service.Defaults(":7000", ":8000")}
+	if err := service.LoadConfig(getenv, &cfg); err != nil {
+		return err
+	}
+	if cfg.NATSPublicURL == "" {
+		cfg.NATSPublicURL = cfg.NATSURL
+	}
+	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	defer pool.Close()
+	store := postgres.New(pool, changes.Message)
+	if err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	nc, err := nats.Connect(cfg.NATSURL, nats.Name("catalog"), nats.MaxReconnects(-1))
+	if err != nil {
+		return fmt.Errorf("nats %s: %w", cfg.NATSURL, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	if _, err := dataproduct.Provision(ctx, js, changes.Product); err != nil {
+		return err
+	}
+	cat := catalog.New(store, observe.New(js))
+	if _, err := cat.Register(ctx, changes.Product.Descriptor()); err != nil {
+		return fmt.Errorf("register %s: %w", changes.Product.ID(), err)
+	}
+	svc, err := service.New(ctx, "catalog", cfg.Config, service.WithAuthRules(rpc.Rules))
+	if err != nil {
+		return err
+	}
+	platformv1.RegisterCatalogServiceServer(svc.GRPC(), rpc.NewHandler(cat, odcs.Options{NATSURL: cfg.NATSPublicURL}))
+	web.Register(svc.HTTP(), cat, svc.Logger())
+	svc.Ready("postgres", pool.Ping)
+	svc.Ready("nats", func(context.Context) error {
+		if !nc.IsConnected() {
+			return errors.New("not connected: " + nc.Status().String())
+		}
+		return nil
+	})
+
+	relay, err := outbox.NewRelay(pool, js, outbox.RelayConfig{DuplicateWindow: changes.Product.DuplicateWindow, Logger: svc.Logger()})
+	if err != nil {
+		return err
+	}
+	// The relay outlives ctx: shutdown stops it after in-flight registrations have drained,
+	// and it finishes and commits the batch it is publishing.
+	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+	relayDone := make(chan error, 1)
+	go func() { relayDone <- relay.Run(relayCtx) }()
+	svc.OnShutdown(func(ctx context.Context) error {
+		stopRelay()
+		select {
+		case err := <-relayDone:
+			return err
+		case <-ctx.Done():
+			return fmt.Errorf("outbox relay: %w", ctx.Err())
+		}
+	})
+	return svc.Serve(ctx)
+}

@@ -1,0 +1,172 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// mesh is one `meshctl up` process and what it printed.
+type mesh struct {
+	cmd    *exec.Cmd
+	out    *syncBuffer
+	exited chan error
+	offset int
+}
+
+// syncBuffer is a bytes.Buffer safe for the writer goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// basePorts are the mesh's default ports (architecture §5 and the launcher's infrastructure).
+var basePorts = []int{4222, 8222, 1883, 27027, 15432, 16379, 7000, 8000, 7001, 8001, 7002, 8002, 7003, 8003, 7004, 8004, 7005, 8005}
+
+// freeOffset finds an offset at which every mesh port is free right now.
+func freeOffset(t *testing.T) int {
+	t.Helper()
+	for offset := 20000 + os.Getpid()%50*200; offset < 38000; offset += 997 {
+		if allFree(offset) {
+			return offset
+		}
+	}
+	t.Fatal("no port offset with every mesh port free")
+	return 0
+}
+
+func allFree(offset int) bool {
+	for _, p := range basePorts {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+offset))
+		if err != nil {
+			return false
+		}
+		l.Close()
+	}
+	return true
+}
+
+// startMesh runs `meshctl up` and waits for its `mesh ready` line.
+func startMesh(t *testing.T, bin, dir string, offset int) *mesh {
+	t.Helper()
+	m := &mesh{out: &syncBuffer{}, exited: make(chan error, 1), offset: offset}
+	m.cmd = exec.Command(filepath.Join(bin, "meshctl"), "up", "--dir", dir, "--bin", bin, "--no-sim",
+		"--port-offset", fmt.Sprint(offset))
+	m.cmd.Stdout, m.cmd.Stderr = m.out, m.out
+	m.cmd.Env = append(os.Environ(), "CATALOG_ADDR=", "NATS_URL=")
+	if err := m.cmd.Start(); err != nil {
+		t.Fatalf("start meshctl up: %v", err)
+	}
+	go func() { m.exited <- m.cmd.Wait() }()
+	t.Cleanup(func() {
+		if m.cmd.ProcessState == nil {
+			_ = m.cmd.Process.Kill()
+			<-m.exited
+		}
+		if t.Failed() {
+			t.Logf("meshctl up printed:\n%s", m.out.String())
+		}
+	})
+	deadline := time.After(3 * time.Minute)
+	for !strings.Contains(m.out.String(), "\nmesh ready") && !strings.HasPrefix(m.out.String(), "mesh ready") {
+		select {
+		case err := <-m.exited:
+			m.exited <- err
+			t.Fatalf("meshctl up exited before mesh ready: %v\n%s", err, m.out.String())
+		case <-deadline:
+			t.Fatalf("no mesh ready line within 3 minutes:\n%s", m.out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return m
+}
+
+// stop sends SIGINT, as Ctrl-C does, and returns how long the mesh took to exit.
+func (m *mesh) stop(t *testing.T) time.Duration {
+	t.Helper()
+	start := time.Now()
+	if err := m.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatalf("SIGINT: %v", err)
+	}
+	select {
+	case err := <-m.exited:
+		if err != nil {
+			t.Errorf("meshctl up after SIGINT: %v\n%s", err, m.out.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("meshctl up still running 30 s after SIGINT")
+	}
+	return time.Since(start)
+}
+
+func (m *mesh) catalogAddr() string { return fmt.Sprintf("127.0.0.1:%d", 7000+m.offset) }
+func (m *mesh) natsURL() string     { return fmt.Sprintf("nats://127.0.0.1:%d", 4222+m.offset) }
+
+// run runs a client command and returns its standard output, failing t on a non-zero exit.
+func run(t *testing.T, ctx context.Context, name string, args ...string) string {
+	t.Helper()
+	out, err := output(ctx, name, args...)
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func output(ctx context.Context, name string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		return stdout.String() + stderr.String(), err
+	}
+	return stdout.String(), nil
+}
+
+// firstLine reads the first line a command prints, then stops it.
+func firstLine(t *testing.T, ctx context.Context, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	cancel()
+	_, _ = io.Copy(io.Discard, stdout)
+	_ = cmd.Wait()
+	if err != nil {
+		t.Fatalf("%s: no line: %v\n%s", filepath.Base(name), err, stderr.String())
+	}
+	return line
+}

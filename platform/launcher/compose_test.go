@@ -1,0 +1,171 @@
+package launcher
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// TestComposeMatchesTheLauncher loads docker-compose.yml with the compose-spec loader and checks
+// that `docker compose up` runs the same topology as `make run`: every service that exists in
+// the repository, on the ports and with the environment of the launcher's table, health checked,
+// started after the stores it needs are healthy, built multi-stage to run as non-root.
+func TestComposeMatchesTheLauncher(t *testing.T) {
+	t.Parallel()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := cli.NewProjectOptions([]string{filepath.Join(root, "docker-compose.yml")},
+		cli.WithWorkingDirectory(root), cli.WithName("meshwork"), cli.WithEnv([]string{"POSTGRES_PASSWORD=test"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	project, err := opts.LoadProject(context.Background())
+	if err != nil {
+		t.Fatalf("docker-compose.yml does not load: %v", err)
+	}
+
+	infra := map[string][]string{"nats": {"4222", "8222", "1883"}, "postgres": {"5432"}, "mongo": {"27017"}, "redis": {"6379"},
+		"otel-collector": {"4317", "4318"}, "jaeger": {"16686"}}
+	for name, ports := range infra {
+		svc, ok := project.Services[name]
+		if !ok {
+			t.Errorf("compose lacks the %s service", name)
+			continue
+		}
+		for _, p := range ports {
+			if !publishes(svc, p, p) {
+				t.Errorf("%s does not publish %s", name, p)
+			}
+		}
+	}
+	for _, name := range []string{"nats", "postgres", "mongo", "redis"} {
+		if hc := project.Services[name].HealthCheck; hc == nil || len(hc.Test) == 0 {
+			t.Errorf("%s has no health check", name)
+		}
+		if !namedVolume(project, project.Services[name]) {
+			t.Errorf("%s keeps its data in no named volume", name)
+		}
+	}
+
+	checked := 0
+	for _, s := range Services() {
+		if s.Simulator || !exists(root, s) {
+			continue
+		}
+		checked++
+		t.Run(s.Name, func(t *testing.T) {
+			svc, ok := project.Services[s.Name]
+			if !ok {
+				t.Fatalf("compose lacks %s, which the launcher starts", s.Name)
+			}
+			for _, p := range []int{s.GRPCPort, s.HTTPPort} {
+				if !publishes(svc, fmt.Sprint(p), fmt.Sprint(p)) {
+					t.Errorf("does not publish %d:%d", p, p)
+				}
+			}
+			wantEnv := map[string]string{"GRPC_ADDR": fmt.Sprintf(":%d", s.GRPCPort), "HTTP_ADDR": fmt.Sprintf(":%d", s.HTTPPort),
+				"NATS_URL": "nats://nats:4222", "OTEL_SERVICE_NAME": s.Name}
+			for k, v := range wantEnv {
+				if got := svc.Environment[k]; got == nil || *got != v {
+					t.Errorf("environment %s = %v, want %q", k, deref(got), v)
+				}
+			}
+			if got := svc.Environment["OTEL_EXPORTER_OTLP_ENDPOINT"]; got == nil || !strings.Contains(*got, "otel-collector") {
+				t.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT = %v, want the collector", deref(got))
+			}
+			needs := map[string]bool{"nats": true}
+			envFor := map[string]bool{"DATABASE_URL": s.Postgres != "", "REDIS_URL": s.Redis, "MONGODB_URI": s.Mongo != ""}
+			for k, want := range envFor {
+				if got := svc.Environment[k]; (got != nil) != want {
+					t.Errorf("environment has %s = %v; the launcher gives it: %v", k, deref(got), want)
+				}
+			}
+			if s.Postgres != "" {
+				needs["postgres"] = true
+				if got := deref(svc.Environment["DATABASE_URL"]); !strings.Contains(got, "@postgres:5432/"+s.Postgres+"?") {
+					t.Errorf("DATABASE_URL %q is not the %s database on postgres", got, s.Postgres)
+				}
+			}
+			if s.Redis {
+				needs["redis"] = true
+			}
+			if s.Mongo != "" {
+				needs["mongo"] = true
+			}
+			for dep := range needs {
+				if d, ok := svc.DependsOn[dep]; !ok || d.Condition != types.ServiceConditionHealthy {
+					t.Errorf("does not wait for %s to be healthy (depends_on %+v)", dep, svc.DependsOn)
+				}
+			}
+			if hc := svc.HealthCheck; hc == nil || !strings.Contains(strings.Join(hc.Test, " "), "healthcheck") {
+				t.Errorf("health check %+v, want the binary's healthcheck", svc.HealthCheck)
+			}
+			if svc.Build == nil {
+				t.Fatal("is not built from a Dockerfile")
+			}
+			dockerfile, err := os.ReadFile(filepath.Join(svc.Build.Context, svc.Build.Dockerfile))
+			if err != nil {
+				t.Fatalf("Dockerfile: %v", err)
+			}
+			if n := strings.Count(string(dockerfile), "\nFROM ") + boolInt(strings.HasPrefix(string(dockerfile), "FROM ")); n < 2 {
+				t.Errorf("Dockerfile has %d stages, want a multi-stage build", n)
+			}
+			if !strings.Contains(string(dockerfile), "USER nonroot") {
+				t.Error("Dockerfile does not switch to a non-root user")
+			}
+		})
+	}
+	if checked == 0 {
+		t.Fatal("no service of the launcher's table exists in the repository")
+	}
+}
+
+// exists reports whether s has a main package in the repository.
+func exists(root string, s Service) bool {
+	for _, dir := range []string{filepath.Join(root, "platform", "cmd", s.Name), filepath.Join(root, "domains", s.Name, "cmd", s.Name)} {
+		if _, err := os.Stat(filepath.Join(dir, "main.go")); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+func publishes(svc types.ServiceConfig, published, target string) bool {
+	for _, p := range svc.Ports {
+		if p.Published == published && fmt.Sprint(p.Target) == target {
+			return true
+		}
+	}
+	return false
+}
+
+func namedVolume(project *types.Project, svc types.ServiceConfig) bool {
+	for _, v := range svc.Volumes {
+		if _, ok := project.Volumes[v.Source]; ok && v.Type == types.VolumeTypeVolume {
+			return true
+		}
+	}
+	return false
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<unset>"
+	}
+	return *s
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
