@@ -37,7 +37,7 @@ run: build $(BIN)/grpcurl $(BIN)/nats
 
 ## proto: regenerate contracts/gen/go from contracts/proto
 proto: tools
-	cd contracts && $(BIN)/buf lint && $(BIN)/buf generate
+	cd contracts && $(BIN)/buf lint && rm -rf gen/go && $(BIN)/buf generate
 
 ## proto-check: lint, breaking changes against main, and drift of the committed generated code
 proto-check: tools

@@ -21,3 +21,8 @@ go test -run '^$' -bench 'BenchmarkVerify' -benchmem -count "$count" ./auth/ >"$
 echo "== outbox relay vs direct publish"
 go test -run '^$' -bench 'BenchmarkRelay' -count 3 ./outbox/ >"$out/outbox.txt"
 "$top/bin/benchstat" "$out/outbox.txt"
+
+echo "== identity: argon2id verify vs minimal parameters; login; token issuing"
+cd "$top/domains/identity"
+go test -run '^$' -bench 'BenchmarkVerify|BenchmarkLogin|BenchmarkIssue' -benchmem -count 3 ./password/ ./cmd/identity/ ./token/ >"$out/identity.txt"
+"$top/bin/benchstat" "$out/identity.txt"

@@ -25,7 +25,7 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cp -r gen "$tmp/committed"
-"$BUF" generate
+rm -rf gen/go && "$BUF" generate
 if ! diff -r "$tmp/committed" gen >/dev/null; then
   diff -r "$tmp/committed" gen | head -40
   rm -rf gen && cp -r "$tmp/committed" gen

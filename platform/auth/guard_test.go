@@ -1,15 +1,15 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
+
+	"meshwork.dev/platform/testinfra"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -64,24 +64,6 @@ var testRules = Rules{
 	testpb.TestService_StreamingOutputCall_FullMethodName: AnyRole("admin", "dispatcher"),
 	testpb.TestService_FullDuplexCall_FullMethodName:      AnyRole("admin").AllScopes("quality:write"),
 	// HalfDuplexCall has no rule.
-}
-
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startServer serves the test service behind a Guard on 127.0.0.1:0 and returns a client.
@@ -161,7 +143,7 @@ func call(ctx context.Context, conn *grpc.ClientConn, rpc string) (string, error
 func TestGuardOverGRPC(t *testing.T) {
 	t.Parallel()
 	iss := authtest.NewIssuer(t)
-	var logs syncBuffer
+	var logs testinfra.Output
 	conn := startServer(t, iss, testRules, &logs)
 	bearer := func(roles, scopes []string) string {
 		return "Bearer " + iss.Token(t, "u-1", roles, scopes)

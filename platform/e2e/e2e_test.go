@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,82 +61,39 @@ func enterableTempDir(t *testing.T) string {
 	return dir
 }
 
+// products are the data products the mesh registers at start-up, by the catalog and every
+// domain built so far.
+var products = []string{"catalog.product-changes.v1", "identity.users.v1"}
+
 // TestMeshEndToEnd starts the mesh as `make run` does, drives it with meshctl, grpcurl and
 // the NATS CLI, stops it with SIGINT, and starts it again on the same data.
 func TestMeshEndToEnd(t *testing.T) {
 	bin := buildAll(t)
 	dir := filepath.Join(enterableTempDir(t), ".mesh")
+	t.Setenv("MESHCTL_CREDENTIALS", filepath.Join(t.TempDir(), "credentials.json"))
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	meshctl := filepath.Join(bin, "meshctl")
+	c := clients{bin: bin}
 
 	m := startMesh(t, bin, dir, freeOffset(t))
-	global := []string{"--catalog", m.catalogAddr(), "--nats", m.natsURL()}
-	const product = "catalog.product-changes.v1"
-
-	// meshctl lists the products, as JSON for the test.
-	var list []struct {
-		Name     string `json:"name"`
-		Revision string `json:"revision"`
+	c.mesh = m
+	revisions := c.waitForProducts(t, ctx)
+	for _, p := range products {
+		if revisions[p] != "1" {
+			t.Errorf("%s at revision %q, want 1", p, revisions[p])
+		}
 	}
-	ls := run(t, ctx, meshctl, append(global, "catalog", "ls", "-o", "json")...)
-	if err := json.Unmarshal([]byte(ls), &list); err != nil {
-		t.Fatalf("meshctl catalog ls -o json: %v\n%s", err, ls)
-	}
-	if len(list) == 0 || list[0].Name != product {
-		t.Fatalf("meshctl catalog ls lists %+v, want %s", list, product)
-	}
-	table := run(t, ctx, meshctl, append(global, "catalog", "ls")...)
-	if !strings.Contains(table, "NAME") || !strings.Contains(table, product) {
+	if table := c.meshctl(t, ctx, "catalog", "ls"); !strings.Contains(table, "NAME") || !strings.Contains(table, products[0]) {
 		t.Errorf("meshctl catalog ls table:\n%s", table)
 	}
-
-	// grpcurl finds the catalog through server reflection and calls it.
-	grpcurl := filepath.Join(bin, "grpcurl")
-	if svcs := run(t, ctx, grpcurl, "-plaintext", m.catalogAddr(), "list"); !strings.Contains(svcs, "mesh.platform.v1.CatalogService") {
-		t.Errorf("grpcurl list:\n%s", svcs)
+	// Every registered descriptor passes governance, checked offline by meshctl.
+	if out := c.meshctl(t, ctx, "lint", "--catalog"); !strings.Contains(out, "no findings") {
+		t.Errorf("meshctl lint --catalog:\n%s", out)
 	}
-	got := run(t, ctx, grpcurl, "-plaintext", "-d", `{"name":"`+product+`"}`, m.catalogAddr(), "mesh.platform.v1.CatalogService/GetProduct")
-	var resp struct {
-		Descriptor struct {
-			Name   string `json:"name"`
-			Stream string `json:"stream"`
-		} `json:"descriptor"`
-		Observed struct {
-			StreamExists bool   `json:"streamExists"`
-			Messages     string `json:"messages"`
-		} `json:"observed"`
-	}
-	if err := json.Unmarshal([]byte(got), &resp); err != nil {
-		t.Fatalf("grpcurl GetProduct: %v\n%s", err, got)
-	}
-	if resp.Descriptor.Name != product || !resp.Observed.StreamExists || resp.Observed.Messages == "" {
-		t.Errorf("grpcurl GetProduct = %+v", resp)
-	}
-	if out, err := output(ctx, grpcurl, "-plaintext", "-d", `{"name":"no.such-product.v1"}`, m.catalogAddr(),
-		"mesh.platform.v1.CatalogService/GetProduct"); err == nil || !strings.Contains(out, "NotFound") {
-		t.Errorf("grpcurl GetProduct of an unknown product: %v\n%s", err, out)
-	}
-
-	// meshctl tail decodes the product's events with the schema from the catalog.
-	line := firstLine(t, ctx, meshctl, append(global, "tail", product, "-n", "1")...)
-	var ev struct {
-		Type string         `json:"type"`
-		Key  string         `json:"key"`
-		Data map[string]any `json:"data"`
-	}
-	if err := json.Unmarshal([]byte(line), &ev); err != nil {
-		t.Fatalf("meshctl tail line: %v\n%s", err, line)
-	}
-	if ev.Type != "mesh.platform.v1.ProductChanged" || ev.Data["name"] != product || ev.Key != "catalog" {
-		t.Errorf("meshctl tail event = %+v", ev)
-	}
-
-	// The NATS CLI sees the product's stream.
-	info := run(t, ctx, filepath.Join(bin, "nats"), "--server", m.natsURL(), "stream", "info", "CATALOG_PRODUCT_CHANGES_V1", "--json")
-	if !strings.Contains(info, `"dp.catalog.product-changes.v1.\u003e"`) && !strings.Contains(info, `"dp.catalog.product-changes.v1.>"`) {
-		t.Errorf("nats stream info lacks the product's subjects:\n%s", info)
-	}
+	c.catalogThroughGRPCurl(t, ctx)
+	c.tail(t, ctx)
+	events := c.streamMessages(t, ctx, "CATALOG_PRODUCT_CHANGES_V1")
+	c.identity(t, ctx, dir)
 
 	// Ctrl-C stops everything within 10 s.
 	if took := m.stop(t); took > 10*time.Second {
@@ -147,19 +103,24 @@ func TestMeshEndToEnd(t *testing.T) {
 		t.Errorf("no stop report:\n%s", m.out.String())
 	}
 
-	// A second run reuses the data: the registration is still revision 1, not registered anew.
+	// A second run reuses the data: the same registrations, not registered anew; the admin is
+	// not bootstrapped again and the saved session still works.
 	m2 := startMesh(t, bin, dir, freeOffset(t))
-	global = []string{"--catalog", m2.catalogAddr(), "--nats", m2.natsURL()}
-	ls = run(t, ctx, meshctl, append(global, "catalog", "ls", "-o", "json")...)
-	if err := json.Unmarshal([]byte(ls), &list); err != nil {
-		t.Fatalf("second run: meshctl catalog ls -o json: %v\n%s", err, ls)
+	c.mesh = m2
+	revisions = c.waitForProducts(t, ctx)
+	for _, p := range products {
+		if revisions[p] != "1" {
+			t.Errorf("second run: %s at revision %q, want still 1", p, revisions[p])
+		}
 	}
-	if len(list) != 1 || list[0].Revision != "1" {
-		t.Errorf("second run lists %+v, want %s still at revision 1", list, product)
+	if n := c.streamMessages(t, ctx, "CATALOG_PRODUCT_CHANGES_V1"); n != events {
+		t.Errorf("second run: %d registration events, want the first run's %d", n, events)
 	}
-	info = run(t, ctx, filepath.Join(bin, "nats"), "--server", m2.natsURL(), "stream", "info", "CATALOG_PRODUCT_CHANGES_V1", "--json")
-	if !strings.Contains(info, `"messages": 1,`) {
-		t.Errorf("second run: the stream should still hold the one registration event:\n%s", info)
+	if strings.Contains(m2.out.String(), "created") {
+		t.Errorf("second run bootstrapped again:\n%s", m2.out.String())
+	}
+	if tok := strings.TrimSpace(c.meshctl(t, ctx, "token")); strings.Count(tok, ".") != 2 {
+		t.Errorf("second run: meshctl token = %q, want a JWT from the saved session", tok)
 	}
 	m2.stop(t)
 }

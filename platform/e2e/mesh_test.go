@@ -11,36 +11,19 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"meshwork.dev/platform/testinfra"
 )
 
 // mesh is one `meshctl up` process and what it printed.
 type mesh struct {
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *testinfra.Output
 	exited chan error
 	offset int
-}
-
-// syncBuffer is a bytes.Buffer safe for the writer goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // basePorts are the mesh's default ports (architecture §5 and the launcher's infrastructure).
@@ -72,7 +55,7 @@ func allFree(offset int) bool {
 // startMesh runs `meshctl up` and waits for its `mesh ready` line.
 func startMesh(t *testing.T, bin, dir string, offset int) *mesh {
 	t.Helper()
-	m := &mesh{out: &syncBuffer{}, exited: make(chan error, 1), offset: offset}
+	m := &mesh{out: &testinfra.Output{}, exited: make(chan error, 1), offset: offset}
 	m.cmd = exec.Command(filepath.Join(bin, "meshctl"), "up", "--dir", dir, "--bin", bin, "--no-sim",
 		"--port-offset", fmt.Sprint(offset))
 	m.cmd.Stdout, m.cmd.Stderr = m.out, m.out

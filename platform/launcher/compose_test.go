@@ -23,7 +23,7 @@ func TestComposeMatchesTheLauncher(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts, err := cli.NewProjectOptions([]string{filepath.Join(root, "docker-compose.yml")},
-		cli.WithWorkingDirectory(root), cli.WithName("meshwork"), cli.WithEnv([]string{"POSTGRES_PASSWORD=test"}))
+		cli.WithWorkingDirectory(root), cli.WithName("meshwork"), cli.WithEnv([]string{"POSTGRES_PASSWORD=test", "IDENTITY_KEY_ENCRYPTION_KEY=dGVzdA=="}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,6 +80,18 @@ func TestComposeMatchesTheLauncher(t *testing.T) {
 			}
 			if got := svc.Environment["OTEL_EXPORTER_OTLP_ENDPOINT"]; got == nil || !strings.Contains(*got, "otel-collector") {
 				t.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT = %v, want the collector", deref(got))
+			}
+			for _, k := range s.Secrets {
+				if got := svc.Environment[k]; got == nil || *got == "" {
+					t.Errorf("environment lacks the secret %s that the launcher generates", k)
+				}
+			}
+			if s.Account {
+				for _, k := range []string{"SERVICE_CLIENT_ID", "SERVICE_CLIENT_SECRET", "IDENTITY_ADDR"} {
+					if got := svc.Environment[k]; got == nil || *got == "" {
+						t.Errorf("environment lacks %s: the service calls others with a service account", k)
+					}
+				}
 			}
 			needs := map[string]bool{"nats": true}
 			envFor := map[string]bool{"DATABASE_URL": s.Postgres != "", "REDIS_URL": s.Redis, "MONGODB_URI": s.Mongo != ""}

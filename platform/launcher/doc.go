@@ -10,9 +10,13 @@
 //     Redis its append-only file. Their logs go to <dir>/logs/*.log and every URL to
 //     <dir>/endpoints.json;
 //  2. the catalog, and waits until its HTTP /readyz answers 200;
-//  3. every other service of the mesh's table (Services) whose binary exists, and waits for all
+//  3. identity, if its binary exists, and waits for it. Then, on first start, it bootstraps the
+//     first admin with `identity bootstrap-admin` and writes its dev credentials to
+//     <dir>/admin.json, and makes sure every service and simulator with Account set has a
+//     service account (`identity create-service-account`, kept in <dir>/service-accounts.json);
+//  4. every other service of the mesh's table (Services) whose binary exists, and waits for all
 //     of them; a missing binary is skipped with a note, since domains arrive one by one;
-//  4. the simulators, unless NoSim.
+//  5. the simulators, unless NoSim.
 //
 // Then it prints one line starting with "mesh ready", the endpoints and example commands, and
 // supervises until its context is cancelled.
@@ -20,8 +24,13 @@
 // Children are configured through the environment only, with the names the architecture fixes
 // (GRPC_ADDR, HTTP_ADDR, NATS_URL, DATABASE_URL, REDIS_URL, MONGODB_URI, CATALOG_ADDR,
 // IDENTITY_ADDR, JWKS_URL, OTEL_SERVICE_NAME) plus PATH and HOME; nothing else of the launcher's
-// environment leaks into them. Each line a child writes is copied to the launcher's output with
-// the child's name in front ("[quality]    ..."); the launcher's own lines start with "[mesh]".
+// environment leaks into them. Secrets go only to the process they belong to: the variables a
+// service lists in Secrets (identity's KEY_ENCRYPTION_KEY), generated on first start as base64 of
+// 32 random bytes and kept in <dir>/secrets.json, and SERVICE_CLIENT_ID and
+// SERVICE_CLIENT_SECRET to each process with a service account. The files holding secrets are
+// mode 0600; deleting <dir> starts a mesh afresh. Each line a child writes is copied to the
+// launcher's output with the child's name in front ("[quality]    ..."); the launcher's own
+// lines start with "[mesh]".
 //
 // Supervision: a child that exits after start-up is reported and restarted after a backoff
 // (1 s, doubling), at most Options.MaxRestarts times in a row; a child that ran for a minute

@@ -25,8 +25,12 @@ var fakes = map[string]func() int{
 }
 
 func TestMain(m *testing.M) {
-	if fake, ok := fakes[filepath.Base(os.Args[0])]; ok {
+	name := filepath.Base(os.Args[0])
+	if fake, ok := fakes[name]; ok {
 		os.Exit(fake())
+	}
+	if name == Identity { // linked by the tests that want it, not by startRun
+		os.Exit(fakeIdentity())
 	}
 	os.Exit(m.Run())
 }
@@ -103,7 +107,10 @@ func fakeBroken() int {
 func fakeSimulator() int {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM)
+	env := os.Environ()
+	slices.Sort(env)
 	fmt.Printf("pid=%d\n", os.Getpid())
+	fmt.Printf("env: %s\n", strings.Join(env, " "))
 	fmt.Println("simulating")
 	<-sig
 	fmt.Println("terminated")

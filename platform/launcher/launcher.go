@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -38,6 +40,10 @@ func Run(ctx context.Context, opts Options) error {
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return fmt.Errorf("launcher: %w", err)
 	}
+	secrets, err := loadSecrets(opts.Dir, all)
+	if err != nil {
+		return err
+	}
 	c := newConsole(opts.Stdout, names(all))
 	for _, name := range pl.skipped {
 		c.say("%s skipped: no %s/%s yet", name, opts.BinDir, name)
@@ -53,19 +59,30 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	ep := inf.Endpoints()
 	sup := newSupervisor(opts, c, ep)
-	groups := [][]*child{{sup.newChild(pl.catalog)}, nil, nil}
-	for _, s := range pl.services {
-		groups[1] = append(groups[1], sup.newChild(s))
+	for name, vars := range secrets {
+		sup.addEnv(name, envPairs(vars)...)
 	}
-	for _, s := range pl.sims {
-		groups[2] = append(groups[2], sup.newChild(s))
-	}
-
+	id, others := pl.identity()
+	// Start order: the catalog, identity, the other services, the simulators. Between identity
+	// and the rest the launcher bootstraps the admin and the service accounts.
+	stages := [][]Service{{pl.catalog}, id, others, pl.sims}
+	var groups [][]*child
 	err = writeEndpoints(opts.Dir, ep)
-	for _, g := range groups {
+	for i, stage := range stages {
 		if err != nil {
 			break
 		}
+		if i == 2 && len(id) == 1 {
+			err = sup.setUpIdentity(ctx, id[0], append(slices.Clone(others), pl.sims...))
+			if err != nil {
+				break
+			}
+		}
+		g := make([]*child, 0, len(stage))
+		for _, s := range stage {
+			g = append(g, sup.newChild(s))
+		}
+		groups = append(groups, g)
 		err = sup.startGroup(ctx, g)
 	}
 	if err == nil {
@@ -93,6 +110,20 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	return errors.Join(err, stopErr)
+}
+
+// setUpIdentity bootstraps the admin and the service accounts of clients with identity's
+// binary and environment (see setUpIdentity), and gives each client its account's variables.
+func (s *supervisor) setUpIdentity(ctx context.Context, id Service, clients []Service) error {
+	tool := identityTool{path: filepath.Join(s.opts.BinDir, id.Name), env: s.env(id)}
+	env, err := setUpIdentity(ctx, tool, s.opts.Dir, s.ep.PostgresData, clients, s.c.say)
+	if err != nil {
+		return err
+	}
+	for name, pairs := range env {
+		s.addEnv(name, pairs...)
+	}
+	return nil
 }
 
 func isExit(err error) bool {

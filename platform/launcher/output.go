@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"sync"
 )
@@ -153,17 +154,31 @@ func readySummary(ep Endpoints, svcs []Service, sims []Service, dir string) stri
 	fmt.Fprintf(&b, "  Redis     %s\n", ep.Redis)
 	fmt.Fprintf(&b, "  MongoDB   %s  (FerretDB)\n", ep.MongoDB)
 	fmt.Fprintf(&b, "  all URLs  %s; infrastructure logs in %s\n", dir+"/"+EndpointsFile, ep.Logs)
-	catalog := "127.0.0.1:7000"
+	catalog, identity := "127.0.0.1:7000", ""
 	for _, s := range svcs {
-		if s.Name == Catalog {
+		switch s.Name {
+		case Catalog:
 			catalog = s.GRPCAddr()
+		case Identity:
+			identity = s.GRPCAddr()
 		}
 	}
 	meshctl := "meshctl"
 	if catalog != "127.0.0.1:7000" || ep.NATS != "nats://127.0.0.1:4222" {
 		meshctl = fmt.Sprintf("meshctl --catalog %s --nats %s", catalog, ep.NATS)
 	}
+	if identity != "" && identity != "127.0.0.1:7001" {
+		meshctl += " --identity " + identity
+	}
 	fmt.Fprintf(&b, "\n  try:\n")
+	if identity != "" {
+		meshDir := ""
+		if filepath.Base(dir) != ".mesh" {
+			meshDir = " --mesh-dir " + dir
+		}
+		fmt.Fprintf(&b, "    bin/%s login --dev%s   (the admin's dev credentials: %s)\n", meshctl, meshDir, filepath.Join(dir, AdminFile))
+		fmt.Fprintf(&b, "    bin/%s users ls\n", meshctl)
+	}
 	fmt.Fprintf(&b, "    bin/%s catalog ls\n", meshctl)
 	fmt.Fprintf(&b, "    bin/%s tail catalog.product-changes.v1\n", meshctl)
 	fmt.Fprintf(&b, "    bin/grpcurl -plaintext %s list\n", catalog)

@@ -1,7 +1,6 @@
 package launcher
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,42 +11,26 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"meshwork.dev/platform/testinfra"
+
 	"meshwork.dev/platform/localserver"
 )
-
-// syncBuffer is an output written by the launcher while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // running is a Run in the background.
 type running struct {
 	t      *testing.T
-	out    *syncBuffer
+	out    *testinfra.Output
 	cancel context.CancelFunc
 	done   chan error
 	opts   Options
 }
 
 // startRun runs the launcher on free ports with the given table, fakes linked into its bin.
+// A Dir or BinDir set in opts is used as it is.
 func startRun(t *testing.T, table []Service, opts Options) *running {
 	t.Helper()
 	var fakeNames []string
@@ -56,10 +39,14 @@ func startRun(t *testing.T, table []Service, opts Options) *running {
 			fakeNames = append(fakeNames, s.Name)
 		}
 	}
-	opts.Dir = filepath.Join(reachableDir(t), ".mesh")
-	opts.BinDir = linkFakes(t, fakeNames...)
+	if opts.Dir == "" {
+		opts.Dir = filepath.Join(reachableDir(t), ".mesh")
+	}
+	if opts.BinDir == "" {
+		opts.BinDir = linkFakes(t, fakeNames...)
+	}
 	opts.Services = table
-	r := &running{t: t, out: &syncBuffer{}, done: make(chan error, 1)}
+	r := &running{t: t, out: &testinfra.Output{}, done: make(chan error, 1)}
 	opts.Stdout = r.out
 	r.opts = opts
 	ctx, cancel := context.WithCancel(context.Background())

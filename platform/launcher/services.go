@@ -29,26 +29,35 @@ type Service struct {
 	Mongo string
 	// Simulator marks a data generator that NoSim leaves out.
 	Simulator bool
+	// Secrets names environment variables holding secrets the launcher generates for this
+	// service on first start (base64 of 32 random bytes each, kept in <Dir>/secrets.json) and
+	// passes to it alone, e.g. KEY_ENCRYPTION_KEY.
+	Secrets []string
+	// Account gives the process a service account named after it when identity runs in the
+	// mesh: SERVICE_CLIENT_ID and SERVICE_CLIENT_SECRET, kept in <Dir>/service-accounts.json.
+	Account bool
 }
 
 // Catalog is the name of the service that starts first and always runs.
 const Catalog = "catalog"
 
-// identity is the service whose address and key set every other service is given.
-const identity = "identity"
+// Identity is the service whose address and key set every other service is given. When it
+// runs, the launcher bootstraps the first admin and the service accounts with its binary.
+const Identity = "identity"
 
 // Services returns the mesh's table of processes, in start order: the catalog, the five domain
 // services, then the simulators. Every one of them gets NATS_URL.
 func Services() []Service {
 	return []Service{
 		{Name: Catalog, GRPCPort: 7000, HTTPPort: 8000, Postgres: "catalog"},
-		{Name: identity, GRPCPort: 7001, HTTPPort: 8001, Postgres: "identity", Redis: true, RedisDB: 1},
-		{Name: "files", GRPCPort: 7002, HTTPPort: 8002, Mongo: "files"},
-		{Name: "quality", GRPCPort: 7003, HTTPPort: 8003, Postgres: "quality"},
-		{Name: "logistics", GRPCPort: 7004, HTTPPort: 8004, Postgres: "logistics", Redis: true, RedisDB: 2},
-		{Name: "scheduling", GRPCPort: 7005, HTTPPort: 8005, Postgres: "scheduling"},
-		{Name: "quality-sim", Simulator: true},
-		{Name: "fleet-sim", Simulator: true},
+		{Name: Identity, GRPCPort: 7001, HTTPPort: 8001, Postgres: "identity", Redis: true, RedisDB: 1,
+			Secrets: []string{"KEY_ENCRYPTION_KEY"}},
+		{Name: "files", GRPCPort: 7002, HTTPPort: 8002, Mongo: "files", Account: true},
+		{Name: "quality", GRPCPort: 7003, HTTPPort: 8003, Postgres: "quality", Account: true},
+		{Name: "logistics", GRPCPort: 7004, HTTPPort: 8004, Postgres: "logistics", Redis: true, RedisDB: 2, Account: true},
+		{Name: "scheduling", GRPCPort: 7005, HTTPPort: 8005, Postgres: "scheduling", Account: true},
+		{Name: "quality-sim", Simulator: true, Account: true},
+		{Name: "fleet-sim", Simulator: true, Account: true},
 	}
 }
 
@@ -126,6 +135,19 @@ func selectServices(table []Service, binDir string, noSim bool, only []string) (
 	return p, nil
 }
 
+// identity splits the planned services into identity (when planned; a slice of at most one)
+// and the others.
+func (p plan) identity() (id, others []Service) {
+	for _, s := range p.services {
+		if s.Name == Identity {
+			id = append(id, s)
+		} else {
+			others = append(others, s)
+		}
+	}
+	return id, others
+}
+
 // all returns every planned process in start order.
 func (p plan) all() []Service {
 	return append(append([]Service{p.catalog}, p.services...), p.sims...)
@@ -156,8 +178,9 @@ func binaryExists(binDir, name string) error {
 }
 
 // childEnv returns the whole environment of s's process: the architecture's configuration
-// variables, from the infrastructure's endpoints and the table, plus the parent's PATH and HOME.
-func childEnv(s Service, table []Service, ep Endpoints, getenv func(string) string) []string {
+// variables, from the infrastructure's endpoints and the table, the parent's PATH and HOME, and
+// own: NAME=value pairs for s alone (its secrets and service account).
+func childEnv(s Service, table []Service, ep Endpoints, getenv func(string) string, own ...string) []string {
 	env := []string{
 		"NATS_URL=" + ep.NATS,
 		"OTEL_SERVICE_NAME=" + s.Name,
@@ -171,7 +194,7 @@ func childEnv(s Service, table []Service, ep Endpoints, getenv func(string) stri
 		switch t.Name {
 		case Catalog:
 			env = append(env, "CATALOG_ADDR="+t.GRPCAddr())
-		case identity:
+		case Identity:
 			env = append(env, "IDENTITY_ADDR="+t.GRPCAddr(),
 				"JWKS_URL=http://"+t.HTTPAddr()+"/.well-known/jwks.json")
 		}
@@ -190,6 +213,7 @@ func childEnv(s Service, table []Service, ep Endpoints, getenv func(string) stri
 			env = append(env, k+"="+v)
 		}
 	}
+	env = append(env, own...)
 	slices.Sort(env)
 	return env
 }

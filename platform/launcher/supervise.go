@@ -18,7 +18,8 @@ type supervisor struct {
 	c     *console
 	table []Service
 	ep    Endpoints
-	fatal chan error // the first child to exhaust its restarts (or fail to restart)
+	own   map[string][]string // each service's own NAME=value pairs (secrets, service account)
+	fatal chan error          // the first child to exhaust its restarts (or fail to restart)
 	wg    sync.WaitGroup
 
 	mu       sync.Mutex // guards stopping and every child's cur
@@ -36,17 +37,26 @@ type child struct {
 }
 
 func newSupervisor(opts Options, c *console, ep Endpoints) *supervisor {
-	return &supervisor{opts: opts, c: c, table: opts.Services, ep: ep,
+	return &supervisor{opts: opts, c: c, table: opts.Services, ep: ep, own: map[string][]string{},
 		fatal: make(chan error, 1), stopCh: make(chan struct{})}
 }
 
-func (s *supervisor) newChild(svc Service) *child {
+// addEnv gives the service name more variables of its own; call it before newChild.
+func (s *supervisor) addEnv(name string, pairs ...string) {
+	s.own[name] = append(s.own[name], pairs...)
+}
+
+// env returns svc's whole environment.
+func (s *supervisor) env(svc Service) []string {
 	getenv := s.opts.Getenv
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
-	return &child{svc: svc, path: filepath.Join(s.opts.BinDir, svc.Name),
-		env: childEnv(svc, s.table, s.ep, getenv), tail: newLineTail(20)}
+	return childEnv(svc, s.table, s.ep, getenv, s.own[svc.Name]...)
+}
+
+func (s *supervisor) newChild(svc Service) *child {
+	return &child{svc: svc, path: filepath.Join(s.opts.BinDir, svc.Name), env: s.env(svc), tail: newLineTail(20)}
 }
 
 // start begins a new run of ch, unless the mesh is stopping.

@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +8,8 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+
+	"meshwork.dev/platform/testinfra"
 
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
@@ -109,31 +110,13 @@ var testRules = auth.Rules{
 	testpb.TestService_StreamingInputCall_FullMethodName:  auth.AnyRole("admin"),
 }
 
-// syncBuffer collects logs written by the service's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // harness is a served Service with a client.
 type harness struct {
 	svc    *service.Service
 	impl   *testService
 	conn   *grpc.ClientConn
 	iss    *authtest.Issuer
-	logs   *syncBuffer
+	logs   *testinfra.Output
 	cancel context.CancelFunc
 	served chan error
 }
@@ -157,7 +140,7 @@ func start(t *testing.T, o harnessOptions) *harness {
 	if err := service.LoadConfig(getenv, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{impl: newTestService(), iss: iss, logs: &syncBuffer{}, served: make(chan error, 1)}
+	h := &harness{impl: newTestService(), iss: iss, logs: &testinfra.Output{}, served: make(chan error, 1)}
 	opts := []service.Option{service.WithLogOutput(h.logs), service.WithVersion("test")}
 	if !o.noRules {
 		opts = append(opts, service.WithAuthRules(testRules))

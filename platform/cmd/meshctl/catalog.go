@@ -13,7 +13,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	platformv1 "meshwork.dev/contracts/gen/go/mesh/platform/v1"
-	"meshwork.dev/platform/auth"
 	"meshwork.dev/platform/meshctl/rpcerr"
 )
 
@@ -59,10 +58,12 @@ Run 'meshctl catalog <command> -h' for a command's flags.
 
 // catalogClient connects to the catalog at --catalog; close the connection when done. The
 // connection is lazy: an unreachable catalog shows as the first call's Unavailable error.
-func (a *app) catalogClient() (platformv1.CatalogServiceClient, func(), error) {
+// Calls carry --token, or else the saved session's token when there is a usable one: the
+// catalog's reads need none, but a token still identifies the caller.
+func (a *app) catalogClient(ctx context.Context) (platformv1.CatalogServiceClient, func(), error) {
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
-	if tok := a.g.token; tok != "" {
-		opts = append(opts, grpc.WithPerRPCCredentials(auth.BearerToken(func(context.Context) (string, error) { return tok, nil })))
+	if tok := a.optionalBearer(ctx); tok != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(staticBearer(tok)))
 	}
 	conn, err := grpc.NewClient(a.g.catalog, opts...)
 	if err != nil {
@@ -134,7 +135,7 @@ func (a *app) listCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	client, done, err := a.catalogClient()
+	client, done, err := a.catalogClient(ctx)
 	if err != nil {
 		return err
 	}
@@ -164,7 +165,7 @@ func (a *app) searchCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	client, done, err := a.catalogClient()
+	client, done, err := a.catalogClient(ctx)
 	if err != nil {
 		return err
 	}

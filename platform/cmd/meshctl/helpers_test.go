@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +35,8 @@ func meshctl(t *testing.T, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	a := newApp(func(string) string { return "" }, strings.NewReader(""), &stdout, &stderr)
+	creds := filepath.Join(t.TempDir(), "credentials.json") // never the user's own
+	a := newApp(func(k string) string { return map[string]string{"MESHCTL_CREDENTIALS": creds}[k] }, strings.NewReader(""), &stdout, &stderr)
 	a.now = func() time.Time { return fixedNow }
 	code := a.run(ctx, args)
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}

@@ -24,7 +24,7 @@ func (a *app) lineageCmd(ctx context.Context, args []string) error {
 	if *depth < 1 || *depth > maxDepth {
 		return usagef("catalog lineage: --depth %d: want 1 to %d", *depth, maxDepth)
 	}
-	client, done, err := a.catalogClient()
+	client, done, err := a.catalogClient(ctx)
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func (a *app) exportCmd(ctx context.Context, args []string) error {
 	if !ok {
 		return usagef("catalog export: --format %q: want odcs", *format)
 	}
-	client, done, err := a.catalogClient()
+	client, done, err := a.catalogClient(ctx)
 	if err != nil {
 		return err
 	}

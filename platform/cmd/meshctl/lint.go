@@ -103,7 +103,7 @@ func (c *catalogSwitch) IsBoolFlag() bool { return true }
 func (a *app) lintCatalog(ctx context.Context) (int, []lint.Finding, error) {
 	ctx, cancel := context.WithTimeout(ctx, catalogTimeout)
 	defer cancel()
-	client, done, err := a.catalogClient()
+	client, done, err := a.catalogClient(ctx)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -1,9 +1,10 @@
 // Command meshctl is the Meshwork command line: it browses the data product catalog, tails
-// a product's events, lints descriptors and contracts against the governance rules, and
-// runs the whole mesh locally (`meshctl up`). See docs/meshctl.md.
+// a product's events, lints descriptors and contracts against the governance rules, signs in
+// to identity and administers users and grants, and runs the whole mesh locally
+// (`meshctl up`). See docs/meshctl.md.
 //
 // Every command parses its own flags (stdlib flag, flags may follow arguments) and shares
-// the global flags --catalog, --nats, -o and --token. Errors are one line on stderr,
+// the global flags --catalog, --identity, --nats, -o and --token. Errors are one line on stderr,
 // "meshctl: …", with exit status 2 for usage errors and 1 otherwise.
 package main
 
@@ -35,16 +36,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // Defaults of the global flags when neither a flag nor the environment sets them.
 const (
-	defaultCatalogAddr = "127.0.0.1:7000"
-	defaultNATSURL     = "nats://127.0.0.1:4222"
+	defaultCatalogAddr  = "127.0.0.1:7000"
+	defaultIdentityAddr = "127.0.0.1:7001"
+	defaultNATSURL      = "nats://127.0.0.1:4222"
 )
 
 // globals are the flags every command accepts, before or after its name.
 type globals struct {
-	catalog string // catalog gRPC address
-	nats    string // NATS URL
-	output  string // "table", "json", or "" for the command's default (table, but JSON lines for tail)
-	token   string // bearer token for the catalog, if it asks for one
+	catalog  string // catalog gRPC address
+	identity string // identity gRPC address
+	nats     string // NATS URL
+	output   string // "table", "json", or "" for the command's default (table, but JSON lines for tail)
+	token    string // bearer token sent instead of the saved session's
 }
 
 // app is one meshctl invocation: its streams, environment and global flags.
@@ -52,7 +55,12 @@ type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	now            func() time.Time
-	g              globals
+	// sleep waits d or until ctx ends; tests replace it with a clock advance.
+	sleep func(ctx context.Context, d time.Duration) error
+	// credPath is the credentials file (MESHCTL_CREDENTIALS); "" means credstore.DefaultPath.
+	credPath string
+	in       *input // standard input's answers, once asked for
+	g        globals
 }
 
 // newApp reads the global flags' defaults from the environment.
@@ -64,12 +72,26 @@ func newApp(getenv func(string) string, stdin io.Reader, stdout, stderr io.Write
 		return v
 	}
 	return &app{
-		stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now,
+		stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now, sleep: sleep,
+		credPath: getenv("MESHCTL_CREDENTIALS"),
 		g: globals{
-			catalog: or(getenv("CATALOG_ADDR"), defaultCatalogAddr),
-			nats:    or(getenv("NATS_URL"), defaultNATSURL),
-			token:   getenv("MESHCTL_TOKEN"),
+			catalog:  or(getenv("CATALOG_ADDR"), defaultCatalogAddr),
+			identity: or(getenv("IDENTITY_ADDR"), defaultIdentityAddr),
+			nats:     or(getenv("NATS_URL"), defaultNATSURL),
+			token:    getenv("MESHCTL_TOKEN"),
 		},
+	}
+}
+
+// sleep waits d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -137,6 +159,18 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		return a.tailCmd(ctx, rest)
 	case "lint":
 		return a.lintCmd(ctx, rest)
+	case "login":
+		return a.loginCmd(ctx, rest)
+	case "logout":
+		return a.logoutCmd(ctx, rest)
+	case "token":
+		return a.tokenCmd(ctx, rest)
+	case "users":
+		return a.usersCmd(ctx, rest)
+	case "grants":
+		return a.grantsCmd(ctx, rest)
+	case "service-accounts":
+		return a.serviceAccountsCmd(ctx, rest)
 	case "up":
 		return runUp(ctx, rest, a.stdout, a.stderr)
 	case "version":
@@ -180,9 +214,10 @@ func (a *app) newFlags(spec cmdSpec) *cmdFlags {
 	if !spec.ownCatalogFlag {
 		fs.StringVar(&a.g.catalog, "catalog", a.g.catalog, "catalog gRPC `address` (env CATALOG_ADDR)")
 	}
+	fs.StringVar(&a.g.identity, "identity", a.g.identity, "identity gRPC `address` (env IDENTITY_ADDR)")
 	fs.StringVar(&a.g.nats, "nats", a.g.nats, "NATS `URL` (env NATS_URL)")
 	fs.StringVar(&a.g.output, "o", a.g.output, "output `format`: table (for people; the default) or json (for scripts; tail's default)")
-	fs.StringVar(&a.g.token, "token", a.g.token, "bearer `token` sent to the catalog (env MESHCTL_TOKEN)")
+	fs.StringVar(&a.g.token, "token", a.g.token, "bearer `token` to send instead of the saved session's (env MESHCTL_TOKEN)")
 	return &cmdFlags{FlagSet: fs, spec: spec}
 }
 
@@ -220,6 +255,31 @@ func (a *app) parse(fs *cmdFlags, args []string) ([]string, error) {
 	return pos, a.checkGlobals()
 }
 
+// noArgs parses args with fs for a command that takes flags only.
+func (a *app) noArgs(fs *cmdFlags, args []string) error {
+	pos, err := a.parse(fs, args)
+	if err == nil && len(pos) > 0 {
+		err = usagef("%s: unexpected arguments %q", fs.Name(), pos)
+	}
+	return err
+}
+
+// listFlag is a repeatable flag whose values may also be comma-separated: --role a --role b,c.
+type listFlag []string
+
+// String implements flag.Value.
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+// Set implements flag.Value.
+func (l *listFlag) Set(v string) error {
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			*l = append(*l, f)
+		}
+	}
+	return nil
+}
+
 // help prints the overview of every command.
 func (a *app) help() {
 	fmt.Fprint(a.stdout, `meshctl — the Meshwork command line
@@ -234,15 +294,25 @@ commands:
   catalog export    a product's contract as an Open Data Contract (YAML)
   tail              print a product's events as JSON lines (--key --since --seq --last -f -n)
   lint              check descriptors (files, --catalog) and contracts (--contracts) against governance
+  login             sign in to identity (password and TOTP; --dev: the admin of a local mesh)
+  logout            end the session and forget its tokens
+  token             print a current access token (for grpcurl -H "authorization: Bearer …")
+  users             ls, get, create, roles, deactivate, me
+  grants            ls, add, revoke: scopes granted to users and service accounts
+  service-accounts  create: a service account and its client secret
   up                run the whole mesh on this machine
   version           print meshctl's version
   help [command]    this text, or a command's flags
 
 global flags (also accepted after the command):
   --catalog ADDR    catalog gRPC address (env CATALOG_ADDR, default 127.0.0.1:7000)
+  --identity ADDR   identity gRPC address (env IDENTITY_ADDR, default 127.0.0.1:7001)
   --nats URL        NATS URL (env NATS_URL, default nats://127.0.0.1:4222)
   -o table|json     output for people (default) or scripts (tail prints JSON lines unless -o table)
-  --token TOKEN     bearer token for the catalog (env MESHCTL_TOKEN)
+  --token TOKEN     bearer token to send instead of the saved session's (env MESHCTL_TOKEN)
+
+Sessions from 'meshctl login' are kept per identity address in MESHCTL_CREDENTIALS, by default
+the user config dir's meshwork/credentials.json (mode 0600).
 
 Errors print one line to stderr; the exit status is 2 for usage errors, 1 for other failures.
 `)

@@ -25,6 +25,12 @@ func TestUsageAndHelp(t *testing.T) {
 		{name: "command -h", args: []string{"catalog", "ls", "-h"}, stdout: "-no-pii"},
 		{name: "catalog alone lists its commands", args: []string{"catalog"}, stdout: "usage: meshctl catalog <command>"},
 		{name: "lint -h shows its own --catalog", args: []string{"lint", "-h"}, stdout: "--catalog=ADDR"},
+		{name: "help lists the identity commands", args: []string{"help"}, stdout: "--identity ADDR"},
+		{name: "users alone lists its commands", args: []string{"users"}, stdout: "usage: meshctl users <command>"},
+		{name: "grants alone lists its commands", args: []string{"grants"}, stdout: "usage: meshctl grants <command>"},
+		{name: "login -h", args: []string{"login", "-h"}, stdout: "-recovery-code"},
+		{name: "login --dev with --email", args: []string{"login", "--dev", "--email", "a@b"}, code: 2, stderr: "--dev takes no --email"},
+		{name: "token takes no arguments", args: []string{"token", "x"}, code: 2, stderr: "token: unexpected arguments"},
 		{name: "unknown command", args: []string{"bogus"}, code: 2, stderr: `unknown command "bogus"`},
 		{name: "unknown catalog command", args: []string{"catalog", "rm"}, code: 2, stderr: `unknown command "catalog rm"`},
 		{name: "unknown flag", args: []string{"catalog", "ls", "--bogus"}, code: 2, stderr: "catalog ls: flag provided but not defined: -bogus"},
@@ -76,13 +82,14 @@ func TestRunUsesTheProcess(t *testing.T) {
 
 func TestGlobalDefaultsFromEnvironment(t *testing.T) {
 	t.Parallel()
-	env := map[string]string{"CATALOG_ADDR": "catalog:7000", "NATS_URL": "nats://nats:4222", "MESHCTL_TOKEN": "tok"}
+	env := map[string]string{"CATALOG_ADDR": "catalog:7000", "NATS_URL": "nats://nats:4222", "MESHCTL_TOKEN": "tok",
+		"IDENTITY_ADDR": "identity:7001", "MESHCTL_CREDENTIALS": "/tmp/creds.json"}
 	a := newApp(func(k string) string { return env[k] }, nil, nil, nil)
-	if a.g.catalog != "catalog:7000" || a.g.nats != "nats://nats:4222" || a.g.token != "tok" {
+	if a.g.catalog != "catalog:7000" || a.g.nats != "nats://nats:4222" || a.g.token != "tok" || a.g.identity != "identity:7001" || a.credPath != "/tmp/creds.json" {
 		t.Errorf("globals from env = %+v", a.g)
 	}
 	a = newApp(func(string) string { return "" }, nil, nil, nil)
-	if a.g.catalog != defaultCatalogAddr || a.g.nats != defaultNATSURL || a.g.token != "" || a.g.output != "" {
+	if a.g.catalog != defaultCatalogAddr || a.g.nats != defaultNATSURL || a.g.token != "" || a.g.output != "" || a.g.identity != defaultIdentityAddr {
 		t.Errorf("default globals = %+v", a.g)
 	}
 }

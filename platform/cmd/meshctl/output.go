@@ -36,6 +36,19 @@ func (a *app) printProto(m proto.Message) error {
 	return a.printJSON(raw)
 }
 
+// printProtoList writes messages as a JSON array of protojson objects.
+func printProtoList[M proto.Message](a *app, msgs []M) error {
+	out := make([]json.RawMessage, 0, len(msgs))
+	for _, m := range msgs {
+		raw, err := protoJSON(m)
+		if err != nil {
+			return err
+		}
+		out = append(out, raw)
+	}
+	return a.printJSON(out)
+}
+
 // protoJSON renders m as protojson for embedding in other JSON values.
 func protoJSON(m proto.Message) (json.RawMessage, error) {
 	b, err := protojson.Marshal(m)

@@ -20,7 +20,7 @@ func (a *app) showCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	client, done, err := a.catalogClient()
+	client, done, err := a.catalogClient(ctx)
 	if err != nil {
 		return err
 	}

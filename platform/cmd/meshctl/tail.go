@@ -101,7 +101,7 @@ func parseAge(s string) (time.Duration, error) {
 func (a *app) product(ctx context.Context, op, name string) (*platformv1.DataProductDescriptor, error) {
 	ctx, cancel := context.WithTimeout(ctx, catalogTimeout)
 	defer cancel()
-	client, done, err := a.catalogClient()
+	client, done, err := a.catalogClient(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc"
+
+	"meshwork.dev/domains/identity/audit"
+	"meshwork.dev/domains/identity/postgres"
+	"meshwork.dev/domains/identity/rpc"
+	"meshwork.dev/domains/identity/stream"
+	"meshwork.dev/domains/identity/token"
+	"meshwork.dev/platform/auth"
+	"meshwork.dev/platform/catalogclient"
+	"meshwork.dev/platform/errs"
+	"meshwork.dev/platform/outbox"
+	"meshwork.dev/platform/service"
+)
+
+// keyReload is how often the signing keys are reloaded from Postgres, so a rotation by
+// another replica or by `identity rotate-signing-key` takes effect here.
+const keyReload = 30 * time.Second
+
+// catalogRetry is the pause between registration attempts that failed for a reason other
+// than the catalog being down (catalogclient retries that on its own).
+const catalogRetry = 10 * time.Second
+
+// loadKeys makes the first signing key on first start and returns the published keys.
+func loadKeys(ctx context.Context, store *postgres.Store) (*token.Keyring, error) {
+	now := postgres.Now()
+	first := token.NewSigningKey(now)
+	if _, err := store.EnsureSigningKey(ctx, first, audit.Entry{At: now, Action: audit.SigningKeyCreated, ActorID: "system", SubjectID: first.ID}); err != nil {
+		return nil, err
+	}
+	keys, err := store.SigningKeys(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	return token.NewKeyring(keys)
+}
+
+// selfVerification returns the service config with which identity verifies its own callers:
+// its own audience (so enrolment tokens reach it) and a JWKS URL on a private loopback
+// listener serving the keyring, bound before service.New, so it works with any HTTP_ADDR
+// (port 0 in tests included). JWKS_URL is not used by identity. stop closes the listener.
+func selfVerification(cfg service.Config, ring *token.Keyring) (service.Config, func(), error) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return cfg, nil, fmt.Errorf("listen for the internal JWKS: %w", err)
+	}
+	srv := &http.Server{Handler: ring.Handler(postgres.Now), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(lis) }()
+	cfg.JWKSURL = "http://" + lis.Addr().String() + "/.well-known/jwks.json"
+	cfg.JWTAudience = token.IdentityAudience(cfg.JWTAudience)
+	return cfg, func() { _ = srv.Close() }, nil
+}
+
+// background starts what runs beside the RPCs — the outbox relay, the key reload and the
+// catalog registration — and stops them at shutdown, after in-flight RPCs have drained. The
+// relay and the reload outlive ctx until then, so the last changes are still published.
+func background(ctx context.Context, svc *service.Service, pool *pgxpool.Pool, js jetstream.JetStream, h *rpc.Handler, issuer *token.Issuer, catalogAddr string) error {
+	log := svc.Logger()
+	relay, err := outbox.NewRelay(pool, js, outbox.RelayConfig{DuplicateWindow: stream.Users.DuplicateWindow, Logger: log})
+	if err != nil {
+		return err
+	}
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	relayErr := make(chan error, 1)
+	wg.Go(func() { relayErr <- relay.Run(bg) })
+	wg.Go(func() {
+		t := time.NewTicker(keyReload)
+		defer t.Stop()
+		for {
+			select {
+			case <-bg.Done():
+				return
+			case <-t.C:
+				if err := h.ReloadKeys(bg); err != nil {
+					log.ErrorContext(bg, "reload signing keys", "err", err)
+				}
+			}
+		}
+	})
+	wg.Go(func() { register(bg, svc, issuer, catalogAddr) })
+	svc.OnShutdown(func(ctx context.Context) error {
+		stop()
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+			return <-relayErr
+		case <-ctx.Done():
+			return fmt.Errorf("background work: %w", ctx.Err())
+		}
+	})
+	return nil
+}
+
+// register registers identity.users.v1 with the catalog, retrying until it succeeds, the
+// declaration is refused (it must then be fixed), or ctx ends. Identity signs its own
+// service token: it is the issuer.
+func register(ctx context.Context, svc *service.Service, issuer *token.Issuer, catalogAddr string) {
+	log := svc.Logger()
+	self := func(context.Context) (string, error) {
+		t, err := issuer.Issue(token.Access{Subject: token.ClientID("identity"), Roles: []string{"service"}}, postgres.Now())
+		return t.Token, err
+	}
+	conn, err := service.Dial(ctx, catalogAddr, grpc.WithPerRPCCredentials(auth.BearerToken(self)))
+	if err != nil {
+		log.ErrorContext(ctx, "catalog registration", "err", err)
+		return
+	}
+	defer conn.Close()
+	for {
+		err := catalogclient.Register(ctx, conn, stream.Users)
+		switch {
+		case err == nil:
+			log.InfoContext(ctx, "registered data product", "product", stream.Users.ID(), "catalog", catalogAddr)
+			return
+		case ctx.Err() != nil:
+			log.WarnContext(ctx, "data product not registered before shutdown", "product", stream.Users.ID(), "err", err)
+			return
+		case errs.Is(err, errs.Invalid) || errs.Is(err, errs.FailedPrecondition):
+			log.ErrorContext(ctx, "catalog refused the data product", "product", stream.Users.ID(), "err", err)
+			return
+		}
+		log.WarnContext(ctx, "catalog registration failed; retrying", "err", err, "in", catalogRetry.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(catalogRetry):
+		}
+	}
+}

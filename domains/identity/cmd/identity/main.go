@@ -1,0 +1,108 @@
+// Command identity is the identity service (docs/identity.md): gRPC
+// mesh.identity.v1.IdentityService on GRPC_ADDR (default :7001); JWKS at
+// /.well-known/jwks.json, probes and metrics on HTTP_ADDR (default :8001). It needs
+// DATABASE_URL, REDIS_URL, NATS_URL and KEY_ENCRYPTION_KEY. Subcommands (commands.go):
+// bootstrap-admin, create-service-account, rotate-signing-key, generate-kek.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	goredis "github.com/redis/go-redis/v9"
+
+	identityv1 "meshwork.dev/contracts/gen/go/mesh/identity/v1"
+	"meshwork.dev/domains/identity/password"
+	"meshwork.dev/domains/identity/postgres"
+	"meshwork.dev/domains/identity/redis"
+	"meshwork.dev/domains/identity/rpc"
+	"meshwork.dev/domains/identity/stream"
+	"meshwork.dev/domains/identity/token"
+	"meshwork.dev/domains/identity/totp"
+	"meshwork.dev/platform/dataproduct"
+	"meshwork.dev/platform/service"
+)
+
+func main() {
+	if code, handled := command(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); handled {
+		os.Exit(code)
+	}
+	service.Main("identity", run)
+}
+
+func run(ctx context.Context, getenv func(string) string) error {
+	cfg := config{Config: service.Defaults(":7001", ":8001")}
+	key, err := load(getenv, &cfg, &cfg.KEK)
+	if err != nil {
+		return err
+	}
+	rdbOpts, err := goredis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return &service.ConfigError{Problems: []service.ConfigProblem{{Var: "REDIS_URL", Problem: "is not a redis:// URL"}}}
+	}
+	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	defer pool.Close()
+	store := postgres.New(pool, key, stream.Message)
+	if err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	rdb := goredis.NewClient(rdbOpts)
+	defer rdb.Close()
+	nc, err := nats.Connect(cfg.NATSURL, nats.Name("identity"), nats.MaxReconnects(-1))
+	if err != nil {
+		return fmt.Errorf("nats %s: %w", cfg.NATSURL, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	if _, err := dataproduct.Provision(ctx, js, stream.Users); err != nil {
+		return err
+	}
+	ring, err := loadKeys(ctx, store)
+	if err != nil {
+		return err
+	}
+	issuer := token.NewIssuer(token.Config{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, AccessTTL: cfg.AccessTTL}, ring)
+	hasher, err := password.NewHasher(password.Default, runtime.GOMAXPROCS(0))
+	if err != nil {
+		return err
+	}
+	svcCfg, stopJWKS, err := selfVerification(cfg.Config, ring)
+	if err != nil {
+		return err
+	}
+	defer stopJWKS()
+	svc, err := service.New(ctx, "identity", svcCfg, service.WithAuthRules(rpc.Rules))
+	if err != nil {
+		return err
+	}
+	h := rpc.New(rpc.Deps{
+		Store: store, Hasher: hasher, Issuer: issuer, Log: svc.Logger(), RefreshTTL: cfg.RefreshTTL, KeyReload: keyReload,
+		Throttle:  redis.NewThrottle(rdb, redis.DefaultLimits),
+		UsedCodes: redis.NewUsedCodes(rdb, (2*totp.Skew+2)*totp.Period),
+	})
+	identityv1.RegisterIdentityServiceServer(svc.GRPC(), h)
+	svc.HTTP().Handle("GET /.well-known/jwks.json", ring.Handler(postgres.Now))
+	svc.Ready("postgres", store.Ping)
+	svc.Ready("redis", func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
+	svc.Ready("nats", func(context.Context) error {
+		if !nc.IsConnected() {
+			return fmt.Errorf("not connected: %s", nc.Status())
+		}
+		return nil
+	})
+	if err := background(ctx, svc, pool, js, h, issuer, cfg.CatalogAddr); err != nil {
+		return err
+	}
+	return svc.Serve(ctx)
+}
