@@ -36,6 +36,9 @@ var allowedAlgs = []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256}
 type VerifierConfig struct {
 	// JWKSURL is where identity publishes its public keys.
 	JWKSURL string
+	// KeySet, when set, replaces the fetch from JWKSURL: it returns the JWKS document from
+	// inside the process. Identity uses it to verify its own callers with its own keyring.
+	KeySet func(ctx context.Context) ([]byte, error)
 	// Issuer must equal a token's "iss".
 	Issuer string
 	// Audience must be one of a token's "aud" values.
@@ -73,13 +76,13 @@ type Verifier struct {
 	inflight  chan struct{} // closed when the running fetch ends; nil when none runs
 }
 
-// NewVerifier returns a Verifier. It does no I/O: the key set is fetched on first use, so a
+// NewVerifier returns a Verifier. JWKSURL or KeySet is required. It does no I/O: the key set is fetched on first use, so a
 // service can start before identity does.
 func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	const op = "auth.NewVerifier"
 	switch {
-	case cfg.JWKSURL == "":
-		return nil, errs.E(op, errs.Invalid, "JWKSURL is required")
+	case cfg.JWKSURL == "" && cfg.KeySet == nil:
+		return nil, errs.E(op, errs.Invalid, "JWKSURL or KeySet is required")
 	case cfg.Issuer == "":
 		return nil, errs.E(op, errs.Invalid, "Issuer is required")
 	case cfg.Audience == "":
@@ -265,24 +268,15 @@ func (v *Verifier) startFetchLocked() chan struct{} {
 // use: Ed25519 (EdDSA) and P-256 ECDSA (ES256) keys with a kid.
 func (v *Verifier) fetch(ctx context.Context) (map[string]verificationKey, error) {
 	const op = "auth.fetchJWKS"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.cfg.JWKSURL, nil)
+	body, err := v.readJWKS(ctx)
 	if err != nil {
-		return nil, errs.Wrap(op, err)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := v.client.Do(req)
-	if err != nil {
-		return nil, errs.Wrap(op, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, errs.Errorf(op, errs.Unavailable, "GET %s: %s", v.cfg.JWKSURL, resp.Status)
+		return nil, err
 	}
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxJWKSBytes)).Decode(&set); err != nil {
-		return nil, errs.Wrap(op, fmt.Errorf("decode %s: %w", v.cfg.JWKSURL, err))
+	if err := json.Unmarshal(body, &set); err != nil {
+		return nil, errs.Wrap(op, fmt.Errorf("decode %s: %w", v.source(), err))
 	}
 	keys := make(map[string]verificationKey, len(set.Keys))
 	for _, raw := range set.Keys {
@@ -298,9 +292,47 @@ func (v *Verifier) fetch(ctx context.Context) (map[string]verificationKey, error
 		}
 	}
 	if len(keys) == 0 {
-		return nil, errs.Errorf(op, errs.Unavailable, "%s has no usable signing keys", v.cfg.JWKSURL)
+		return nil, errs.Errorf(op, errs.Unavailable, "%s has no usable signing keys", v.source())
 	}
 	return keys, nil
+}
+
+// source names where the key set comes from, for error messages.
+func (v *Verifier) source() string {
+	if v.cfg.KeySet != nil {
+		return "the in-process key set"
+	}
+	return v.cfg.JWKSURL
+}
+
+// readJWKS returns the key set document, from KeySet or from JWKSURL.
+func (v *Verifier) readJWKS(ctx context.Context) ([]byte, error) {
+	const op = "auth.fetchJWKS"
+	if v.cfg.KeySet != nil {
+		b, err := v.cfg.KeySet(ctx)
+		if err != nil {
+			return nil, errs.Wrap(op, err)
+		}
+		return b, nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.cfg.JWKSURL, nil)
+	if err != nil {
+		return nil, errs.Wrap(op, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := v.client.Do(req)
+	if err != nil {
+		return nil, errs.Wrap(op, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, errs.Errorf(op, errs.Unavailable, "GET %s: %s", v.cfg.JWKSURL, resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes))
+	if err != nil {
+		return nil, errs.Wrap(op, err)
+	}
+	return b, nil
 }
 
 // usableKey reports the algorithm jwk verifies, refusing keys whose declared "alg" disagrees.

@@ -2,9 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"sync"
 	"time"
 
@@ -46,20 +45,13 @@ func loadKeys(ctx context.Context, store *postgres.Store) (*token.Keyring, error
 	return token.NewKeyring(keys)
 }
 
-// selfVerification returns the service config with which identity verifies its own callers:
-// its own audience (so enrolment tokens reach it) and a JWKS URL on a private loopback
-// listener serving the keyring, bound before service.New, so it works with any HTTP_ADDR
-// (port 0 in tests included). JWKS_URL is not used by identity. stop closes the listener.
-func selfVerification(cfg service.Config, ring *token.Keyring) (service.Config, func(), error) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return cfg, nil, fmt.Errorf("listen for the internal JWKS: %w", err)
-	}
-	srv := &http.Server{Handler: ring.Handler(postgres.Now), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(lis) }()
-	cfg.JWKSURL = "http://" + lis.Addr().String() + "/.well-known/jwks.json"
+// selfVerification returns the service config and option with which identity verifies its own
+// callers: its own audience (so enrolment tokens reach it) and its keyring, in process, instead
+// of a JWKS fetched over HTTP. JWKS_URL is not used by identity.
+func selfVerification(cfg service.Config, ring *token.Keyring) (service.Config, service.Option) {
 	cfg.JWTAudience = token.IdentityAudience(cfg.JWTAudience)
-	return cfg, func() { _ = srv.Close() }, nil
+	keySet := func(context.Context) ([]byte, error) { return json.Marshal(ring.JWKS(postgres.Now())) }
+	return cfg, service.WithKeySet(keySet)
 }
 
 // background starts what runs beside the RPCs — the outbox relay, the key reload and the

@@ -77,12 +77,8 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
-	svcCfg, stopJWKS, err := selfVerification(cfg.Config, ring)
-	if err != nil {
-		return err
-	}
-	defer stopJWKS()
-	svc, err := service.New(ctx, "identity", svcCfg, service.WithAuthRules(rpc.Rules))
+	svcCfg, selfKeys := selfVerification(cfg.Config, ring)
+	svc, err := service.New(ctx, "identity", svcCfg, service.WithAuthRules(rpc.Rules), selfKeys)
 	if err != nil {
 		return err
 	}
