@@ -52,7 +52,8 @@ func Services() []Service {
 		{Name: Catalog, GRPCPort: 7000, HTTPPort: 8000, Postgres: "catalog"},
 		{Name: Identity, GRPCPort: 7001, HTTPPort: 8001, Postgres: "identity", Redis: true, RedisDB: 1,
 			Secrets: []string{"KEY_ENCRYPTION_KEY"}},
-		{Name: "files", GRPCPort: 7002, HTTPPort: 8002, Mongo: "files", Account: true},
+		{Name: "files", GRPCPort: 7002, HTTPPort: 8002, Mongo: "files", Account: true,
+			Secrets: []string{"KEY_ENCRYPTION_KEY"}},
 		{Name: "quality", GRPCPort: 7003, HTTPPort: 8003, Postgres: "quality", Account: true},
 		{Name: "logistics", GRPCPort: 7004, HTTPPort: 8004, Postgres: "logistics", Redis: true, RedisDB: 2, Account: true},
 		{Name: "scheduling", GRPCPort: 7005, HTTPPort: 8005, Postgres: "scheduling", Account: true},
@@ -191,6 +192,10 @@ func childEnv(s Service, table []Service, ep Endpoints, getenv func(string) stri
 		env = append(env, "GRPC_ADDR="+s.GRPCAddr(), "HTTP_ADDR="+s.HTTPAddr())
 	}
 	for _, t := range table {
+		// Simulators feed the domains' APIs, so they learn every service's gRPC address.
+		if s.Simulator && t.GRPCPort != 0 && t.Name != Catalog && t.Name != Identity {
+			env = append(env, strings.ToUpper(strings.ReplaceAll(t.Name, "-", "_"))+"_ADDR="+t.GRPCAddr())
+		}
 		switch t.Name {
 		case Catalog:
 			env = append(env, "CATALOG_ADDR="+t.GRPCAddr())

@@ -4,6 +4,9 @@ package main
 // their messages in the global protobuf registry. Add every new package under
 // contracts/gen/go here: TestContractsLinked fails until it is.
 import (
+	_ "meshwork.dev/contracts/gen/go/mesh/files/v1"
 	_ "meshwork.dev/contracts/gen/go/mesh/identity/v1"
+	_ "meshwork.dev/contracts/gen/go/mesh/logistics/v1"
 	_ "meshwork.dev/contracts/gen/go/mesh/platform/v1"
+	_ "meshwork.dev/contracts/gen/go/mesh/quality/v1"
 )

@@ -18,7 +18,6 @@ import (
 	"meshwork.dev/domains/identity/token"
 	"meshwork.dev/platform/auth"
 	"meshwork.dev/platform/catalogclient"
-	"meshwork.dev/platform/errs"
 	"meshwork.dev/platform/outbox"
 	"meshwork.dev/platform/service"
 )
@@ -26,10 +25,6 @@ import (
 // keyReload is how often the signing keys are reloaded from Postgres, so a rotation by
 // another replica or by `identity rotate-signing-key` takes effect here.
 const keyReload = 30 * time.Second
-
-// catalogRetry is the pause between registration attempts that failed for a reason other
-// than the catalog being down (catalogclient retries that on its own).
-const catalogRetry = 10 * time.Second
 
 // loadKeys makes the first signing key on first start and returns the published keys.
 func loadKeys(ctx context.Context, store *postgres.Store) (*token.Keyring, error) {
@@ -111,24 +106,5 @@ func register(ctx context.Context, svc *service.Service, issuer *token.Issuer, c
 		return
 	}
 	defer conn.Close()
-	for {
-		err := catalogclient.Register(ctx, conn, stream.Users)
-		switch {
-		case err == nil:
-			log.InfoContext(ctx, "registered data product", "product", stream.Users.ID(), "catalog", catalogAddr)
-			return
-		case ctx.Err() != nil:
-			log.WarnContext(ctx, "data product not registered before shutdown", "product", stream.Users.ID(), "err", err)
-			return
-		case errs.Is(err, errs.Invalid) || errs.Is(err, errs.FailedPrecondition):
-			log.ErrorContext(ctx, "catalog refused the data product", "product", stream.Users.ID(), "err", err)
-			return
-		}
-		log.WarnContext(ctx, "catalog registration failed; retrying", "err", err, "in", catalogRetry.String())
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(catalogRetry):
-		}
-	}
+	catalogclient.Keep(ctx, log, conn, stream.Users)
 }

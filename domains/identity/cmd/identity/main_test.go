@@ -85,21 +85,26 @@ func startWith(t testing.TB, overrides map[string]string) *identityUnderTest {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	addrs := make(chan [2]string, 1)
-	done := make(chan error, 1)
+	// finished is closed when run returns; runErr is its result. Both the start-up wait and the
+	// cleanup may look at it, so a run that fails early cannot leave the cleanup waiting forever.
+	finished := make(chan struct{})
+	var runErr error
 	go func() {
-		done <- run(service.NotifyServing(ctx, func(g, h string) { addrs <- [2]string{g, h} }), func(k string) string { return env[k] })
+		defer close(finished)
+		runErr = run(service.NotifyServing(ctx, func(g, h string) { addrs <- [2]string{g, h} }), func(k string) string { return env[k] })
 	}()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run after shutdown: %v", err)
+		<-finished
+		if runErr != nil {
+			t.Errorf("run after shutdown: %v", runErr)
 		}
 	})
 	var a [2]string
 	select {
 	case a = <-addrs:
-	case err := <-done:
-		t.Fatalf("run: %v", err)
+	case <-finished:
+		t.Fatalf("run: %v", runErr)
 	case <-time.After(waitLimit):
 		t.Fatal("identity did not start")
 	}

@@ -1,0 +1,96 @@
+// Command files is the files service (docs/files.md): gRPC mesh.files.v1.FilesService on
+// GRPC_ADDR (default :7002); presigned PUT/GET, probes and metrics on HTTP_ADDR (default
+// :8002). It needs MONGODB_URI (the database is the URI's path), NATS_URL and
+// KEY_ENCRYPTION_KEY. Subcommand: rotate-kek (commands.go).
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	drv "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	filesv1 "meshwork.dev/contracts/gen/go/mesh/files/v1"
+	"meshwork.dev/domains/files/mongo"
+	"meshwork.dev/domains/files/presign"
+	"meshwork.dev/domains/files/rpc"
+	"meshwork.dev/domains/files/stream"
+	"meshwork.dev/platform/dataproduct"
+	"meshwork.dev/platform/service"
+)
+
+func main() {
+	if code, handled := command(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); handled {
+		os.Exit(code)
+	}
+	service.Main("files", run)
+}
+
+func run(ctx context.Context, getenv func(string) string) error {
+	cfg := config{Config: service.Defaults(":7002", ":8002")}
+	sec, err := load(getenv, &cfg)
+	if err != nil {
+		return err
+	}
+	db, closeDB, err := openDB(ctx, cfg.MongoURI)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	store := mongo.New(db, sec.kek, mongo.Limits{MaxSize: cfg.MaxFileSize, Quota: cfg.OwnerQuota})
+	if err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	nc, err := nats.Connect(cfg.NATSURL, nats.Name("files"), nats.MaxReconnects(-1))
+	if err != nil {
+		return fmt.Errorf("nats %s: %w", cfg.NATSURL, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	if _, err := dataproduct.Provision(ctx, js, stream.FileEvents); err != nil {
+		return err
+	}
+	svc, err := service.New(ctx, "files", cfg.Config, service.WithAuthRules(rpc.Rules))
+	if err != nil {
+		return err
+	}
+	signer := presign.NewSigner(sec.presign, publicURL(cfg, svc.HTTPAddr()))
+	filesv1.RegisterFilesServiceServer(svc.GRPC(), rpc.New(store, signer))
+	(&presign.Handler{Signer: signer, Store: store, Log: svc.Logger(), Now: now}).Register(svc.HTTP())
+	svc.Ready("mongodb", store.Ping)
+	svc.Ready("nats", func(context.Context) error {
+		if !nc.IsConnected() {
+			return fmt.Errorf("not connected: %s", nc.Status())
+		}
+		return nil
+	})
+	if err := background(ctx, svc, store, js, cfg); err != nil {
+		return err
+	}
+	return svc.Serve(ctx)
+}
+
+// openDB connects to MongoDB and returns the database named by the URI's path.
+func openDB(ctx context.Context, uri string) (*drv.Database, func(), error) {
+	name := "files"
+	if rest, ok := strings.CutPrefix(uri, "mongodb://"); ok {
+		if i := strings.Index(rest, "/"); i >= 0 {
+			if n, _, _ := strings.Cut(rest[i+1:], "?"); n != "" {
+				name = n
+			}
+		}
+	}
+	client, err := drv.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		return nil, nil, &service.ConfigError{Problems: []service.ConfigProblem{{Var: "MONGODB_URI", Problem: "is not a mongodb:// URI"}}}
+	}
+	return client.Database(name), func() { _ = client.Disconnect(context.WithoutCancel(ctx)) }, nil
+}

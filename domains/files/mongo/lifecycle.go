@@ -1,0 +1,215 @@
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"meshwork.dev/domains/files/crypt"
+	"meshwork.dev/domains/files/file"
+	"meshwork.dev/domains/files/stream"
+	"meshwork.dev/platform/errs"
+)
+
+// Get returns file id if p may read it; NotFound otherwise, so ids cannot be probed.
+func (s *Store) Get(ctx context.Context, p file.Principal, id string) (*file.File, error) {
+	d, err := s.load(ctx, id)
+	if err != nil {
+		return nil, errs.Wrap("mongo.Store.Get", err)
+	}
+	if !d.CanRead(p, s.now()) {
+		return nil, errs.E("mongo.Store.Get", errs.NotFound, "no such file")
+	}
+	return &d.File, nil
+}
+
+// List returns up to size files p may read, newest first, after the file id token ("" from
+// the start), and the token of the next page ("" at the end).
+func (s *Store) List(ctx context.Context, p file.Principal, size int, token string, withDeleted bool) ([]*file.File, string, error) {
+	const op = "mongo.Store.List"
+	filter := bson.D{}
+	if token != "" {
+		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$lt", Value: token}}})
+	}
+	if !withDeleted {
+		filter = append(filter, bson.E{Key: "state", Value: bson.D{{Key: "$ne", Value: string(file.Deleted)}}})
+	}
+	now := s.now()
+	var out []*file.File
+	// Access rules live in file.CanRead; scan in id order and keep the readable ones.
+	for len(out) < size {
+		cur, err := s.meta.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}).SetLimit(int64(size*4)).
+			SetProjection(bson.D{{Key: "wrapped_key", Value: 0}}))
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", op, err)
+		}
+		var docs []doc
+		if err := cur.All(ctx, &docs); err != nil {
+			return nil, "", fmt.Errorf("%s: %w", op, err)
+		}
+		for i := range docs {
+			if docs[i].CanRead(p, now) {
+				out = append(out, &docs[i].File)
+				if len(out) == size {
+					return out, docs[i].ID, nil
+				}
+			}
+		}
+		if len(docs) < size*4 {
+			return out, "", nil
+		}
+		filter = setID(filter, docs[len(docs)-1].ID)
+	}
+	return out, "", nil
+}
+
+func setID(filter bson.D, before string) bson.D {
+	for i, e := range filter {
+		if e.Key == "_id" {
+			filter[i].Value = bson.D{{Key: "$lt", Value: before}}
+			return filter
+		}
+	}
+	return append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$lt", Value: before}}})
+}
+
+// Update applies change to file id on behalf of p, who must be allowed to change it, saves
+// it if nobody changed it meanwhile (Conflict otherwise) and records event kind.
+func (s *Store) Update(ctx context.Context, p file.Principal, id string, kind stream.Kind, change func(*file.File, time.Time) error) (*file.File, error) {
+	const op = "mongo.Store.Update"
+	d, err := s.load(ctx, id)
+	if err != nil {
+		return nil, errs.Wrap(op, err)
+	}
+	if !d.CanRead(p, s.now()) {
+		return nil, errs.E(op, errs.NotFound, "no such file")
+	}
+	if !d.CanChange(p) {
+		return nil, errs.E(op, errs.Forbidden, "only the owner or an admin may change the file")
+	}
+	before := d.Updated
+	if err := change(&d.File, s.now()); err != nil {
+		return nil, errs.Wrap(op, err)
+	}
+	if d.Updated.Equal(before) {
+		return &d.File, nil // nothing changed (e.g. storing a stored file)
+	}
+	res, err := s.meta.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "updated", Value: before}}, d)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	if res.MatchedCount == 0 {
+		return nil, errs.E(op, errs.Conflict, "the file changed meanwhile; retry")
+	}
+	return &d.File, s.enqueue(ctx, &d.File, kind, p.Subject)
+}
+
+// Sweep deletes pending files created before now-pendingTTL (event expired), purges files
+// deleted before now-retention (event purged), and removes "pending/" GridFS files older than
+// pendingTTL that no metadata points at (left by a crash mid-upload). It returns how many
+// files it expired and purged.
+func (s *Store) Sweep(ctx context.Context, pendingTTL, retention time.Duration) (expired, purged int, err error) {
+	const op = "mongo.Store.Sweep"
+	now := s.now()
+	for _, q := range []struct {
+		filter bson.D
+		kind   stream.Kind
+		n      *int
+	}{
+		{bson.D{{Key: "state", Value: string(file.Pending)}, {Key: "created", Value: bson.D{{Key: "$lt", Value: now.Add(-pendingTTL)}}}}, stream.Expired, &expired},
+		{bson.D{{Key: "state", Value: string(file.Deleted)}, {Key: "deleted", Value: bson.D{{Key: "$lt", Value: now.Add(-retention)}}}}, stream.Purged, &purged},
+	} {
+		cur, err := s.meta.Find(ctx, q.filter)
+		if err != nil {
+			return expired, purged, fmt.Errorf("%s: %w", op, err)
+		}
+		var docs []doc
+		if err := cur.All(ctx, &docs); err != nil {
+			return expired, purged, fmt.Errorf("%s: %w", op, err)
+		}
+		for i := range docs {
+			if err := s.remove(ctx, &docs[i], q.kind); err != nil {
+				return expired, purged, errs.Wrap(op, err)
+			}
+			*q.n++
+		}
+	}
+	return expired, purged, s.sweepOrphans(ctx, now.Add(-pendingTTL))
+}
+
+// remove deletes d's content, then its metadata, then records kind.
+func (s *Store) remove(ctx context.Context, d *doc, kind stream.Kind) error {
+	if d.ContentID != "" {
+		if err := s.bucket.Delete(ctx, d.ContentID); err != nil && !errors.Is(err, mongo.ErrFileNotFound) {
+			return err
+		}
+	}
+	res, err := s.meta.DeleteOne(ctx, bson.D{{Key: "_id", Value: d.ID}, {Key: "updated", Value: d.Updated}})
+	if err != nil || res.DeletedCount == 0 {
+		return err // changed meanwhile: the next sweep decides again
+	}
+	return s.enqueue(ctx, &d.File, kind, file.System.Subject)
+}
+
+func (s *Store) sweepOrphans(ctx context.Context, before time.Time) error {
+	cur, err := s.bucket.Find(ctx, bson.D{{Key: "filename", Value: bson.D{{Key: "$regex", Value: "^" + pendingPrefix}}},
+		{Key: "uploadDate", Value: bson.D{{Key: "$lt", Value: before}}}})
+	if err != nil {
+		return fmt.Errorf("mongo.Store.sweepOrphans: %w", err)
+	}
+	var files []struct {
+		ID string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &files); err != nil {
+		return fmt.Errorf("mongo.Store.sweepOrphans: %w", err)
+	}
+	for _, f := range files {
+		n, err := s.meta.CountDocuments(ctx, bson.D{{Key: "content_id", Value: f.ID}})
+		if err != nil {
+			return fmt.Errorf("mongo.Store.sweepOrphans: %w", err)
+		}
+		if n == 0 {
+			if err := s.bucket.Delete(ctx, f.ID); err != nil && !errors.Is(err, mongo.ErrFileNotFound) {
+				return fmt.Errorf("mongo.Store.sweepOrphans: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// RotateKEK rewraps, under the store's KEK, every data key wrapped by old. Content is not
+// touched. It is safe to rerun after an interruption; it returns how many keys it rewrapped.
+func (s *Store) RotateKEK(ctx context.Context, old *crypt.KEK) (int, error) {
+	const op = "mongo.Store.RotateKEK"
+	cur, err := s.meta.Find(ctx, bson.D{{Key: "kek_id", Value: old.ID()}}, options.Find().SetProjection(bson.D{{Key: "kek_id", Value: 1}, {Key: "wrapped_key", Value: 1}}))
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", op, err)
+	}
+	var docs []struct {
+		ID         string `bson:"_id"`
+		KEKID      string `bson:"kek_id"`
+		WrappedKey []byte `bson:"wrapped_key"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return 0, fmt.Errorf("%s: %w", op, err)
+	}
+	n := 0
+	for _, d := range docs {
+		w, err := s.kek.Rewrap(old, d.ID, crypt.WrappedKey{KEKID: d.KEKID, Sealed: d.WrappedKey})
+		if err != nil {
+			return n, errs.Wrap(op, err)
+		}
+		res, err := s.meta.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}, {Key: "kek_id", Value: old.ID()}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "kek_id", Value: w.KEKID}, {Key: "wrapped_key", Value: w.Sealed}}}})
+		if err != nil {
+			return n, fmt.Errorf("%s: %w", op, err)
+		}
+		n += int(res.ModifiedCount)
+	}
+	return n, nil
+}

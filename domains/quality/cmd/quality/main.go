@@ -1,0 +1,105 @@
+// Command quality is the quality service (docs/quality.md): gRPC mesh.quality.v1.QualityService
+// on GRPC_ADDR (default :7003), probes and metrics on HTTP_ADDR (default :8003). It needs
+// DATABASE_URL and NATS_URL; it registers its products with the catalog at CATALOG_ADDR using
+// its service account (SERVICE_CLIENT_ID/SECRET, IDENTITY_ADDR). `quality healthcheck` probes
+// a running instance (for Docker). Subcommand:
+//
+//	quality eval --csv FILE [--time-col timestamp] [--value-col value] [--label-col label]
+//	             [--kind temperature] [--min -1e9] [--max 1e9] [--interval 0] [--window 15]
+//	             [--threshold 0]
+//
+// eval runs the readings filters on one sensor's CSV, prints the flagged points and, when the
+// label column is present, precision, recall and F1.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"meshwork.dev/domains/quality/evaluate"
+	"meshwork.dev/domains/quality/readings"
+	"meshwork.dev/platform/service"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		os.Exit(service.Healthcheck(context.Background(), os.Getenv, os.Stderr))
+	}
+	if len(os.Args) > 1 {
+		os.Exit(evalCommand(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	service.Main("quality", run)
+}
+
+// evalCommand runs `quality eval`; any other subcommand is a usage error.
+func evalCommand(args []string, stdout, stderr io.Writer) int {
+	if args[0] != "eval" {
+		fmt.Fprintln(stderr, "usage: quality [eval --csv FILE [flags]]")
+		return 2
+	}
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("csv", "", "CSV file of one sensor's readings")
+	tcol := fs.String("time-col", "timestamp", "timestamp column (RFC 3339 or Unix seconds)")
+	vcol := fs.String("value-col", "value", "value column")
+	lcol := fs.String("label-col", "label", "label column (optional in the file)")
+	kind := fs.String("kind", string(readings.Temperature), "sensor kind: temperature, vibration, current, pressure, running")
+	lo := fs.Float64("min", -1e9, "physical minimum")
+	hi := fs.Float64("max", 1e9, "physical maximum")
+	interval := fs.Duration("interval", 0, "expected sampling interval (0: from the first two rows)")
+	window := fs.Int("window", 0, "Hampel window (0: the kind's default)")
+	threshold := fs.Float64("threshold", 0, "Hampel threshold in scaled MADs (0: the kind's default)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	if *file == "" {
+		fmt.Fprintln(stderr, "quality eval: --csv is required")
+		return 2
+	}
+	cfg := readings.DefaultConfig(readings.Kind(*kind))
+	if *window > 0 {
+		cfg.Window = *window
+	}
+	if *threshold > 0 {
+		cfg.Threshold = *threshold
+	}
+	f, err := os.Open(*file)
+	if err != nil {
+		fmt.Fprintf(stderr, "quality eval: %v\n", err)
+		return 1
+	}
+	defer f.Close()
+	rep, err := evaluate.Run(f, evaluate.Options{
+		TimeColumn: *tcol, ValueColumn: *vcol, LabelColumn: *lcol, Config: cfg,
+		Spec: readings.Spec{ID: *file, Kind: readings.Kind(*kind), Min: *lo, Max: *hi, Interval: *interval},
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "quality eval: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, "timestamp,value,use,flags,label")
+	for _, p := range rep.Flagged {
+		fmt.Fprintf(stdout, "%s,%g,%g,%s,%s\n", p.Time.Format(time.RFC3339), p.Value, p.Use, joinFlags(p.Flags), p.Label)
+	}
+	fmt.Fprintf(stdout, "# %d readings, %d flagged\n", rep.Rows, len(rep.Flagged))
+	if rep.Labelled {
+		fmt.Fprintf(stdout, "# TP %d FP %d FN %d precision %.3f recall %.3f F1 %.3f\n", rep.TruePositives,
+			rep.FalsePositives, rep.FalseNegatives, rep.Precision(), rep.Recall(), rep.F1())
+	}
+	return 0
+}
+
+func joinFlags(f readings.Flag) string {
+	out := ""
+	for i, n := range f.Names() {
+		if i > 0 {
+			out += "|"
+		}
+		out += n
+	}
+	return out
+}

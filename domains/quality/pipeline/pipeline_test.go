@@ -1,0 +1,124 @@
+package pipeline_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+
+	qualityv1 "meshwork.dev/contracts/gen/go/mesh/quality/v1"
+	"meshwork.dev/domains/quality/mqtt"
+	"meshwork.dev/domains/quality/pipeline"
+	"meshwork.dev/domains/quality/readings"
+	"meshwork.dev/domains/quality/stream"
+	"meshwork.dev/platform/dataproduct"
+	"meshwork.dev/platform/testinfra"
+)
+
+func TestMain(m *testing.M) { testinfra.Main(m) }
+
+type registry map[string]readings.Spec
+
+func (r registry) Known(m, s string) bool { _, ok := r[m+"/"+s]; return ok }
+
+func (r registry) Spec(m, s string) (readings.Spec, bool) { sp, ok := r[m+"/"+s]; return sp, ok }
+
+func publisher(t *testing.T, js jetstream.JetStream, p dataproduct.Product) *dataproduct.Publisher {
+	t.Helper()
+	pub, err := dataproduct.NewPublisher(js, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub
+}
+
+// TestMQTTReachesCleanReadings publishes readings with the MQTT client over TCP to the embedded
+// server's MQTT port and reads them back from quality.clean-readings.v1, the spike flagged;
+// a reading of an unknown sensor lands on the dead-letter subject with its reason.
+func TestMQTTReachesCleanReadings(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	n := testinfra.StartNATS(t)
+	nc := n.Connect(t)
+	js := n.JetStream(t)
+	for _, p := range stream.Products {
+		if _, err := dataproduct.Provision(ctx, js, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg := registry{"m1/temp-1": {ID: "temp-1", Machine: "m1", Kind: readings.Temperature, Min: -20, Max: 150, Interval: time.Minute}}
+	b, err := pipeline.StartBridge(nc, publisher(t, js, stream.RawReadings), reg, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Stop()
+	proc := pipeline.NewProcessor(reg, pipeline.NewMemory(js))
+	sub, err := proc.Subscribe(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Stop(ctx)
+	dlq, err := nc.SubscribeSync("dlq.quality.ingest.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	c, err := mqtt.Dial(ctx, n.MQTTAddr, "sensor-gw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const count = 30
+	start := time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC)
+	for i := range count {
+		v := 40 + 0.1*float64(i%3)
+		if i == 20 {
+			v = 48 // a spike
+		}
+		payload := fmt.Sprintf(`{"value": %g, "time": %q, "seq": %d}`, v, start.Add(time.Duration(i)*time.Minute).Format(time.RFC3339), i)
+		if err := c.Publish("factory/m1/temp-1", []byte(payload), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Publish("factory/m1/ghost", []byte(`{"value": 1}`), 1); err != nil {
+		t.Fatal(err)
+	}
+
+	msg, err := dlq.NextMsg(20 * time.Second)
+	if err != nil {
+		t.Fatalf("no dead letter for the unknown sensor: %v", err)
+	}
+	if msg.Subject != "dlq.quality.ingest.m1.ghost" || msg.Header.Get(dataproduct.HeaderDLQReason) == "" {
+		t.Fatalf("dead letter %s %v", msg.Subject, msg.Header)
+	}
+
+	cons, err := js.OrderedConsumer(ctx, stream.CleanReadings.StreamName(), jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range count {
+		m, err := cons.Next(jetstream.FetchMaxWait(20 * time.Second))
+		if err != nil {
+			t.Fatalf("clean reading %d: %v", i, err)
+		}
+		ev := &qualityv1.CleanReading{}
+		if err := proto.Unmarshal(m.Data(), ev); err != nil {
+			t.Fatal(err)
+		}
+		spike := len(ev.GetFlags()) > 0 && ev.GetFlags()[0] == qualityv1.ReadingFlag_READING_FLAG_SPIKE
+		if ev.GetSensorId() != "temp-1" || ev.GetSourceEventId() == "" || spike != (i == 20) {
+			t.Fatalf("clean reading %d: %v", i, ev)
+		}
+		if i == 20 && (ev.GetRawValue() != 48 || ev.GetValue() > 41) {
+			t.Fatalf("spike: raw %v, value to use %v", ev.GetRawValue(), ev.GetValue())
+		}
+	}
+}

@@ -1,0 +1,72 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	qualityv1 "meshwork.dev/contracts/gen/go/mesh/quality/v1"
+	"meshwork.dev/domains/quality/pipeline"
+	"meshwork.dev/domains/quality/postgres"
+	"meshwork.dev/domains/quality/readings"
+	"meshwork.dev/domains/quality/stream"
+	"meshwork.dev/platform/dataproduct"
+	"meshwork.dev/platform/testinfra"
+)
+
+// TestBatchDeadLettersUnknownSensor sends a raw reading of a sensor the registry does not know
+// (deleted after ingestion): it is parked on the dead-letter subject with its reason, and the
+// known sensor's reading after it is still applied.
+func TestBatchDeadLettersUnknownSensor(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	n := testinfra.StartNATS(t)
+	nc := n.Connect(t)
+	js := n.JetStream(t)
+	pool := testinfra.StartPostgres(t).Pool(t)
+	for _, p := range stream.Products {
+		if _, err := dataproduct.Provision(ctx, js, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := postgres.New(pool)
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dlq, err := nc.SubscribeSync(stream.RawReadings.DeadLetterSubject(pipeline.Consumer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := dataproduct.NewPublisher(js, stream.RawReadings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := timestamppb.New(time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC))
+	for _, s := range []string{"gone", "t1"} {
+		if err := pipeline.Forward(ctx, pub, &qualityv1.RawReading{MachineId: "m1", SensorId: s, SampledAt: now, Value: 40}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg := registry{"m1/t1": {ID: "t1", Machine: "m1", Kind: readings.Temperature, Min: -20, Max: 150, Interval: time.Minute}}
+	cctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- st.ConsumeBatches(cctx, js, pipeline.NewProcessor(reg, st), postgres.BatchConfig{}) }()
+	msg, err := dlq.NextMsg(30 * time.Second)
+	if err != nil {
+		t.Fatalf("no dead letter: %v", err)
+	}
+	if msg.Header.Get(dataproduct.HeaderDLQReason) == "" {
+		t.Fatalf("dead letter without a reason: %v", msg.Header)
+	}
+	waitFor(t, "the known reading applied", func() (bool, error) {
+		n, err := st.Applied(ctx, "m1")
+		return n == 1, err
+	})
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

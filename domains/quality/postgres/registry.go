@@ -1,0 +1,200 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"meshwork.dev/domains/quality/readings"
+	"meshwork.dev/platform/errs"
+)
+
+// Machine is a registered machine.
+type Machine struct {
+	ID, Site, Model string
+	// Criticality is 1 (low) to 3 (high).
+	Criticality int
+	CreatedAt   time.Time
+}
+
+// Registry stores machines and sensors and keeps a snapshot of the sensors in memory for the
+// ingest path (Known, Spec). The snapshot is reloaded after each change made here and by
+// Reload (call it periodically when several replicas share the database).
+type Registry struct {
+	pool *pgxpool.Pool
+	mu   sync.RWMutex
+	snap map[string]readings.Spec // machine/sensor → spec
+}
+
+// NewRegistry returns the registry over pool (after Migrate).
+func NewRegistry(pool *pgxpool.Pool) *Registry {
+	return &Registry{pool: pool, snap: map[string]readings.Spec{}}
+}
+
+// Known reports whether sensor is registered on machine.
+func (r *Registry) Known(machine, sensor string) bool { _, ok := r.Spec(machine, sensor); return ok }
+
+// Spec returns a registered sensor.
+func (r *Registry) Spec(machine, sensor string) (readings.Spec, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	s, ok := r.snap[machine+"/"+sensor]
+	return s, ok
+}
+
+// Reload refreshes the in-memory snapshot of the sensors.
+func (r *Registry) Reload(ctx context.Context) error {
+	list, err := r.ListSensors(ctx, "", "", 1<<30)
+	if err != nil {
+		return err
+	}
+	snap := make(map[string]readings.Spec, len(list))
+	for _, s := range list {
+		snap[s.Machine+"/"+s.ID] = s
+	}
+	r.mu.Lock()
+	r.snap = snap
+	r.mu.Unlock()
+	return nil
+}
+
+// CreateMachine stores m; Conflict when its id exists.
+func (r *Registry) CreateMachine(ctx context.Context, m Machine) (Machine, error) {
+	const op = "postgres.CreateMachine"
+	err := r.pool.QueryRow(ctx, `INSERT INTO quality_machines (machine_id, site, model, criticality) VALUES ($1, $2, $3, $4) RETURNING created_at`,
+		m.ID, m.Site, m.Model, m.Criticality).Scan(&m.CreatedAt)
+	if err != nil {
+		return Machine{}, mapErr(op, err, "machine "+m.ID)
+	}
+	return m, nil
+}
+
+// GetMachine returns one machine; NotFound when absent.
+func (r *Registry) GetMachine(ctx context.Context, id string) (Machine, error) {
+	var m Machine
+	err := r.pool.QueryRow(ctx, `SELECT machine_id, site, model, criticality, created_at FROM quality_machines WHERE machine_id = $1`, id).
+		Scan(&m.ID, &m.Site, &m.Model, &m.Criticality, &m.CreatedAt)
+	if err != nil {
+		return Machine{}, mapErr("postgres.GetMachine", err, "machine "+id)
+	}
+	return m, nil
+}
+
+// ListMachines lists machines of site ("" for all) with ids after after, at most limit.
+func (r *Registry) ListMachines(ctx context.Context, site, after string, limit int) ([]Machine, error) {
+	rows, err := r.pool.Query(ctx, `SELECT machine_id, site, model, criticality, created_at FROM quality_machines
+WHERE ($1 = '' OR site = $1) AND machine_id > $2 ORDER BY machine_id LIMIT $3`, site, after, limit)
+	if err != nil {
+		return nil, mapErr("postgres.ListMachines", err, "")
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Machine, error) {
+		var m Machine
+		return m, row.Scan(&m.ID, &m.Site, &m.Model, &m.Criticality, &m.CreatedAt)
+	})
+	if err != nil {
+		return nil, mapErr("postgres.ListMachines", err, "")
+	}
+	return out, nil
+}
+
+// DeleteMachine removes a machine and its sensors; NotFound when absent.
+func (r *Registry) DeleteMachine(ctx context.Context, id string) error {
+	return r.exec(ctx, "postgres.DeleteMachine", "machine "+id, `DELETE FROM quality_machines WHERE machine_id = $1`, id)
+}
+
+// CreateSensor stores s; NotFound when its machine is absent, Conflict when its id exists.
+func (r *Registry) CreateSensor(ctx context.Context, s readings.Spec, unit string) error {
+	return r.exec(ctx, "postgres.CreateSensor", "sensor "+s.ID+" of machine "+s.Machine,
+		`INSERT INTO quality_sensors (sensor_id, machine_id, kind, unit, min_value, max_value, interval_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		s.ID, s.Machine, string(s.Kind), unit, s.Min, s.Max, s.Interval.Milliseconds())
+}
+
+// GetSensor returns one sensor and its unit; NotFound when absent.
+func (r *Registry) GetSensor(ctx context.Context, id string) (readings.Spec, string, error) {
+	var s readings.Spec
+	var unit, kind string
+	var ms int64
+	err := r.pool.QueryRow(ctx, `SELECT sensor_id, machine_id, kind, unit, min_value, max_value, interval_ms FROM quality_sensors WHERE sensor_id = $1`, id).
+		Scan(&s.ID, &s.Machine, &kind, &unit, &s.Min, &s.Max, &ms)
+	if err != nil {
+		return s, "", mapErr("postgres.GetSensor", err, "sensor "+id)
+	}
+	s.Kind, s.Interval = readings.Kind(kind), time.Duration(ms)*time.Millisecond
+	return s, unit, nil
+}
+
+// Units maps sensor ids to units, for listing.
+type Units map[string]string
+
+// ListSensors lists sensors of machine ("" for all) with ids after after, at most limit.
+func (r *Registry) ListSensors(ctx context.Context, machine, after string, limit int) ([]readings.Spec, error) {
+	specs, _, err := r.ListSensorsWithUnits(ctx, machine, after, limit)
+	return specs, err
+}
+
+// ListSensorsWithUnits is ListSensors with the units.
+func (r *Registry) ListSensorsWithUnits(ctx context.Context, machine, after string, limit int) ([]readings.Spec, Units, error) {
+	const op = "postgres.ListSensors"
+	rows, err := r.pool.Query(ctx, `SELECT sensor_id, machine_id, kind, unit, min_value, max_value, interval_ms FROM quality_sensors
+WHERE ($1 = '' OR machine_id = $1) AND sensor_id > $2 ORDER BY sensor_id LIMIT $3`, machine, after, limit)
+	if err != nil {
+		return nil, nil, mapErr(op, err, "")
+	}
+	defer rows.Close()
+	var out []readings.Spec
+	units := Units{}
+	for rows.Next() {
+		var s readings.Spec
+		var kind, unit string
+		var ms int64
+		if err := rows.Scan(&s.ID, &s.Machine, &kind, &unit, &s.Min, &s.Max, &ms); err != nil {
+			return nil, nil, mapErr(op, err, "")
+		}
+		s.Kind, s.Interval = readings.Kind(kind), time.Duration(ms)*time.Millisecond
+		out = append(out, s)
+		units[s.ID] = unit
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, mapErr(op, err, "")
+	}
+	return out, units, nil
+}
+
+// DeleteSensor removes a sensor; NotFound when absent.
+func (r *Registry) DeleteSensor(ctx context.Context, id string) error {
+	return r.exec(ctx, "postgres.DeleteSensor", "sensor "+id, `DELETE FROM quality_sensors WHERE sensor_id = $1`, id)
+}
+
+// exec runs a change that must touch a row, then reloads the snapshot.
+func (r *Registry) exec(ctx context.Context, op, what, sql string, args ...any) error {
+	tag, err := r.pool.Exec(ctx, sql, args...)
+	if err != nil {
+		return mapErr(op, err, what)
+	}
+	if tag.RowsAffected() == 0 {
+		return errs.Errorf(op, errs.NotFound, "%s does not exist", what)
+	}
+	if err := r.Reload(ctx); err != nil {
+		return errs.Wrap(op, err)
+	}
+	return nil
+}
+
+func mapErr(op string, err error, what string) error {
+	var pe *pgconn.PgError
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return errs.Errorf(op, errs.NotFound, "%s does not exist", what)
+	case errors.As(err, &pe) && pe.Code == "23505":
+		return errs.Errorf(op, errs.Conflict, "%s already exists", what)
+	case errors.As(err, &pe) && pe.Code == "23503":
+		return errs.Errorf(op, errs.NotFound, "%s: its machine does not exist", what)
+	}
+	return errs.Wrap(op, fmt.Errorf("%s: %w", what, err))
+}

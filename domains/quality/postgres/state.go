@@ -1,0 +1,195 @@
+// Package postgres keeps the quality pipeline's filter state in Postgres: one row per machine
+// with its readings.Machine as JSON and the stream sequence of the last raw reading applied
+// (the watermark). A raw reading is applied in one transaction that records its event id in
+// the inbox (outbox.Processed: a redelivery is skipped), loads the machine's state, runs the
+// filters, enqueues the derived events in the outbox and saves the new state. So a restart at
+// any point neither loses a reading (an unacked reading is redelivered and applied once) nor
+// duplicates one (its derived events have ids fixed by the raw event id, enqueued once).
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"meshwork.dev/domains/quality/pipeline"
+	"meshwork.dev/domains/quality/readings"
+	"meshwork.dev/domains/quality/stream"
+	"meshwork.dev/platform/outbox"
+)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS quality_machines (
+	machine_id  text PRIMARY KEY,
+	site        text NOT NULL,
+	model       text NOT NULL,
+	criticality int NOT NULL,
+	created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS quality_sensors (
+	sensor_id   text PRIMARY KEY,
+	machine_id  text NOT NULL REFERENCES quality_machines ON DELETE CASCADE,
+	kind        text NOT NULL,
+	unit        text NOT NULL,
+	min_value   double precision NOT NULL,
+	max_value   double precision NOT NULL,
+	interval_ms bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS quality_sensors_machine ON quality_sensors (machine_id);
+CREATE TABLE IF NOT EXISTS quality_filter_state (
+	machine_id  text PRIMARY KEY,
+	state       jsonb NOT NULL,
+	applied     bigint NOT NULL DEFAULT 0,
+	updated_at  timestamptz NOT NULL DEFAULT now()
+);`
+
+// InboxConsumer is the inbox name of the processor: <consumer domain>--<product>.
+var InboxConsumer = pipeline.Consumer + "--" + stream.RawReadings.ID()
+
+// State is durable filter state. It caches machines in memory and drops a machine from the
+// cache when its transaction fails, so the cache never runs ahead of the database.
+type State struct {
+	pool  *pgxpool.Pool
+	mu    sync.Mutex
+	cache map[string]*readings.Machine
+}
+
+// New returns the state over pool.
+func New(pool *pgxpool.Pool) *State {
+	return &State{pool: pool, cache: map[string]*readings.Machine{}}
+}
+
+// Migrate creates the outbox, inbox and state tables.
+func (s *State) Migrate(ctx context.Context) error {
+	if err := (outbox.Tables{}).Migrate(ctx, s.pool); err != nil {
+		return fmt.Errorf("postgres.Migrate: %w", err)
+	}
+	if _, err := s.pool.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('meshwork.quality.migrate'));"+schema); err != nil {
+		return fmt.Errorf("postgres.Migrate: %w", err)
+	}
+	return nil
+}
+
+// Ping checks the connection, for readiness.
+func (s *State) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// Apply runs step on machine's state in one transaction with the inbox record, the outbox
+// rows and the saved state; an event already applied is skipped.
+func (s *State) Apply(ctx context.Context, machine, eventID string, step pipeline.Step) error {
+	const op = "postgres.State.Apply"
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		first, err := outbox.Processed(ctx, tx, InboxConsumer, eventID)
+		if err != nil || !first {
+			return err
+		}
+		m, err := s.load(ctx, tx, machine)
+		if err != nil {
+			return err
+		}
+		msgs, err := step(m)
+		if err != nil {
+			return err
+		}
+		for _, msg := range msgs {
+			if err := outbox.Enqueue(ctx, tx, msg); err != nil {
+				return err
+			}
+		}
+		raw, err := json.Marshal(m)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO quality_filter_state (machine_id, state, applied) VALUES ($1, $2, 1)
+ON CONFLICT (machine_id) DO UPDATE SET state = EXCLUDED.state, applied = quality_filter_state.applied + 1, updated_at = now()`,
+			machine, raw)
+		return err
+	})
+	if err != nil {
+		delete(s.cache, machine)
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
+// load returns the cached machine, or reads it (locking its row) or starts it empty.
+func (s *State) load(ctx context.Context, tx pgx.Tx, machine string) (*readings.Machine, error) {
+	if m, ok := s.cache[machine]; ok {
+		return m, nil
+	}
+	var raw []byte
+	err := tx.QueryRow(ctx, `SELECT state FROM quality_filter_state WHERE machine_id = $1 FOR UPDATE`, machine).Scan(&raw)
+	var m *readings.Machine
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		m = readings.NewMachine(machine, readings.DefaultHealth)
+	case err != nil:
+		return nil, err
+	default:
+		m = &readings.Machine{}
+		if err := json.Unmarshal(raw, m); err != nil {
+			return nil, fmt.Errorf("decode state of %s: %w", machine, err)
+		}
+	}
+	s.cache[machine] = m
+	return m, nil
+}
+
+// Applied is how many raw readings were applied to machine's state (the watermark).
+func (s *State) Applied(ctx context.Context, machine string) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT applied FROM quality_filter_state WHERE machine_id = $1`, machine).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	return n, err
+}
+
+// Snapshot reads the committed state of machine; nil when it has none yet.
+func (s *State) Snapshot(ctx context.Context, machine string) (*readings.Machine, error) {
+	var raw []byte
+	err := s.pool.QueryRow(ctx, `SELECT state FROM quality_filter_state WHERE machine_id = $1`, machine).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres.Snapshot: %w", err)
+	}
+	m := &readings.Machine{}
+	if err := json.Unmarshal(raw, m); err != nil {
+		return nil, fmt.Errorf("postgres.Snapshot %s: %w", machine, err)
+	}
+	return m, nil
+}
+
+// Faults lists the standing sensor faults of machine ("" for all machines).
+func (s *State) Faults(ctx context.Context, machine string) ([]readings.FaultEvent, error) {
+	rows, err := s.pool.Query(ctx, `SELECT state FROM quality_filter_state WHERE $1 = '' OR machine_id = $1 ORDER BY machine_id`, machine)
+	if err != nil {
+		return nil, fmt.Errorf("postgres.Faults: %w", err)
+	}
+	raws, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return nil, fmt.Errorf("postgres.Faults: %w", err)
+	}
+	var out []readings.FaultEvent
+	for _, raw := range raws {
+		var m readings.Machine
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return nil, fmt.Errorf("postgres.Faults: %w", err)
+		}
+		for id, st := range m.Sensors {
+			if d := st.Detector; d.Faulty {
+				out = append(out, readings.FaultEvent{Sensor: id, Machine: m.ID, Fault: d.Fault, Since: d.Since,
+					Evidence: fmt.Sprintf("declared faulty: %s", d.Fault)})
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,93 @@
+package readings
+
+import "math"
+
+// madScale turns a MAD into a standard-deviation estimate for normal noise.
+const madScale = 1.4826
+
+// Reading is one sample of one sensor.
+type Reading struct {
+	// Sensor is the sensor id.
+	Sensor string
+	// Time is the sample time in Unix nanoseconds.
+	Time int64
+	// Value is the measured value.
+	Value float64
+}
+
+// Filter is one sensor's check state.
+type Filter struct {
+	// Spec is the sensor.
+	Spec Spec `json:"spec"`
+	// Config is the kind's tuning.
+	Config Config `json:"config"`
+	// Window holds the recent values.
+	Window *Window `json:"window"`
+	// LastTime is the previous sample time (Unix ns), 0 before the first.
+	LastTime int64 `json:"last_time"`
+	// LastValue is the previous value to use.
+	LastValue float64 `json:"last_value"`
+	// Median is the rolling median after the last reading.
+	Median float64 `json:"median"`
+	// LastFlags are the previous reading's flags.
+	LastFlags Flag `json:"last_flags"`
+	// Count is how many readings were checked.
+	Count int64 `json:"count"`
+}
+
+// NewFilter returns the filter of a sensor.
+func NewFilter(s Spec, c Config) *Filter {
+	return &Filter{Spec: s, Config: c, Window: NewWindow(c.Window)}
+}
+
+// minFill is how many values the window needs before the Hampel test runs.
+const minFill = 5
+
+// Check runs the per-sensor checks on r (every check but drift, which needs the peers),
+// updates the state and returns the flags and the value to use.
+func (f *Filter) Check(r Reading) (flags Flag, use float64) {
+	c, w := &f.Config, f.Window
+	v := r.Value
+	if math.IsNaN(v) || math.IsInf(v, 0) || (f.Spec.Max > f.Spec.Min && (v < f.Spec.Min || v > f.Spec.Max)) {
+		flags |= OutOfRange
+	}
+	if f.LastTime != 0 {
+		dt := float64(r.Time-f.LastTime) / 1e9
+		if iv := f.Spec.Interval.Seconds(); iv > 0 && c.DropoutFactor > 0 && dt > c.DropoutFactor*iv {
+			flags |= Dropout
+		}
+		if c.MaxRate > 0 && dt > 0 && flags&OutOfRange == 0 && math.Abs(v-f.LastValue)/dt > c.MaxRate {
+			flags |= RateOfChange
+		}
+	}
+	// A flat window has no spread: the first live value after it is recovery, not a spike.
+	if c.Threshold > 0 && w.Len() >= minFill && flags&OutOfRange == 0 && f.LastFlags&Stuck == 0 {
+		if w.Outlier(v, c.Threshold, c.MinScale) {
+			flags |= Spike
+		}
+	}
+	if flags&OutOfRange != 0 {
+		w.Push(f.fallback())
+	} else {
+		w.Push(v)
+	}
+	if c.StuckVariance > 0 && w.Full() && w.Variance() < c.StuckVariance {
+		flags |= Stuck
+	}
+	f.Median = w.Median()
+	use = v
+	if flags&bad != 0 {
+		use = f.fallback()
+	}
+	f.LastTime, f.LastValue, f.LastFlags = r.Time, use, flags
+	f.Count++
+	return flags, use
+}
+
+// fallback is the value to use for a bad reading: the rolling median, or the last value.
+func (f *Filter) fallback() float64 {
+	if f.Window.Len() > 0 {
+		return f.Window.Median()
+	}
+	return f.LastValue
+}

@@ -1,0 +1,143 @@
+package readings
+
+import (
+	"fmt"
+	"math"
+	"sort"
+)
+
+// SensorState is everything kept for one sensor.
+type SensorState struct {
+	// Filter holds the check state.
+	Filter *Filter `json:"filter"`
+	// Detector holds the fault state.
+	Detector Detector `json:"detector"`
+	// Trend holds the health state.
+	Trend Trend `json:"trend"`
+	// DriftN and DriftBase learn the sensor's normal offset from its peers.
+	DriftN    int     `json:"drift_n"`
+	DriftBase float64 `json:"drift_base"`
+}
+
+// Machine is the filter state of one machine's sensors, processed in order. Drift and health
+// look across sensors, so one machine's readings go through one Machine.
+type Machine struct {
+	// ID is the machine id.
+	ID string `json:"id"`
+	// Health tunes the trend detector.
+	Health HealthConfig `json:"health"`
+	// Sensors by id.
+	Sensors map[string]*SensorState `json:"sensors"`
+	// Status is the last published health, Reason why, Evidence the sensors behind it and
+	// Since the sample time (Unix ns) it was assessed.
+	Status   Status   `json:"status"`
+	Reason   string   `json:"reason,omitempty"`
+	Evidence []string `json:"evidence,omitempty"`
+	Since    int64    `json:"since,omitempty"`
+}
+
+// NewMachine returns an empty machine.
+func NewMachine(id string, h HealthConfig) *Machine {
+	return &Machine{ID: id, Health: h, Sensors: map[string]*SensorState{}, Status: OK}
+}
+
+// AddSensor registers a sensor with its kind's config.
+func (m *Machine) AddSensor(s Spec, c Config) {
+	m.Sensors[s.ID] = &SensorState{Filter: NewFilter(s, c)}
+}
+
+// Result is what one reading produces.
+type Result struct {
+	// Flags are the checks it failed; Value the value to use.
+	Flags Flag
+	Value float64
+	// Faulty says whether the sensor is declared faulty after it.
+	Faulty bool
+	// Fault is set when the sensor became faulty or recovered.
+	Fault *FaultEvent
+	// Health is set when the machine's health changed.
+	Health *HealthEvent
+}
+
+// Process runs every check on r, updates fault and health state and returns the outcome.
+func (m *Machine) Process(r Reading) (Result, error) {
+	s, ok := m.Sensors[r.Sensor]
+	if !ok {
+		return Result{}, fmt.Errorf("readings.Process: unknown sensor %q on machine %q", r.Sensor, m.ID)
+	}
+	flags, use := s.Filter.Check(r)
+	if m.drifted(r.Sensor, s) {
+		flags |= Drift
+		use = s.Filter.LastValue
+		if flags&(bad&^Drift) == 0 {
+			// The value is plausible on its own; report it but flag it.
+			use = r.Value
+		}
+	}
+	res := Result{Flags: flags, Value: use}
+	if ev := s.Detector.Observe(r.Time, flags); ev != nil {
+		ev.Sensor, ev.Machine = r.Sensor, m.ID
+		res.Fault = ev
+	}
+	res.Faulty = s.Detector.Faulty
+	if trended[s.Filter.Spec.Kind] && flags&bad == 0 && !s.Detector.Faulty {
+		s.Trend.observe(m.Health, r.Value, s.Filter.Config.MinScale)
+	}
+	st, reason, ids := assess(m)
+	if st != m.Status {
+		m.Status, m.Reason, m.Evidence, m.Since = st, reason, ids, r.Time
+		res.Health = &HealthEvent{Machine: m.ID, Status: st, Reason: reason, Sensors: ids, Time: r.Time}
+	}
+	return res, nil
+}
+
+// drifted compares the sensor's offset from the consensus of its kind on this machine with
+// the offset it learned. It needs the sensor and at least two non-faulty peers with full
+// windows, so the consensus (a median of three or more) is not pulled by one drifting sensor.
+func (m *Machine) drifted(id string, s *SensorState) bool {
+	c := s.Filter.Config
+	if c.DriftTolerance <= 0 || !s.Filter.Window.Full() {
+		return false
+	}
+	if s.DriftN < c.DriftCalibration {
+		s.calibrate(m, id)
+		return false
+	}
+	var offs []float64
+	for pid, p := range m.Sensors {
+		if pid == id || p.Filter.Spec.Kind != s.Filter.Spec.Kind || p.Detector.Faulty ||
+			!p.Filter.Window.Full() || p.DriftN < c.DriftCalibration {
+			continue
+		}
+		offs = append(offs, p.Filter.Median-p.DriftBase)
+	}
+	if len(offs) < 2 {
+		return false
+	}
+	mine := s.Filter.Median - s.DriftBase
+	consensus := median(append(offs, mine))
+	return math.Abs(mine-consensus) > c.DriftTolerance
+}
+
+// calibrate learns the sensor's normal offset from the mean level of its kind's peers.
+func (s *SensorState) calibrate(m *Machine, id string) {
+	var sum float64
+	n := 0
+	for pid, p := range m.Sensors {
+		if pid != id && p.Filter.Spec.Kind == s.Filter.Spec.Kind && p.Filter.Window.Full() {
+			sum += p.Filter.Median
+			n++
+		}
+	}
+	if n < 2 {
+		return
+	}
+	d := s.Filter.Median - sum/float64(n)
+	s.DriftN++
+	s.DriftBase += (d - s.DriftBase) / float64(s.DriftN)
+}
+
+func median(v []float64) float64 {
+	sort.Float64s(v)
+	return medianSorted(v)
+}
