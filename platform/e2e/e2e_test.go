@@ -65,7 +65,8 @@ func enterableTempDir(t *testing.T) string {
 // domain built so far.
 var products = []string{"catalog.product-changes.v1", "identity.users.v1", "files.file-events.v1",
 	"logistics.vehicle-positions.v1", "logistics.cell-travel-times.v1", "logistics.routes.v1",
-	"quality.raw-readings.v1", "quality.clean-readings.v1", "quality.sensor-faults.v1", "quality.machine-health.v1"}
+	"quality.raw-readings.v1", "quality.clean-readings.v1", "quality.sensor-faults.v1", "quality.machine-health.v1",
+	"scheduling.service-jobs.v1"}
 
 // TestMeshEndToEnd starts the mesh as `make run` does, drives it with meshctl, grpcurl and
 // the NATS CLI, stops it with SIGINT, and starts it again on the same data.

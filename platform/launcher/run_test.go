@@ -148,6 +148,12 @@ func TestRunStartsSupervisesAndStops(t *testing.T) {
 		"GRPC_ADDR=" + cat.GRPCAddr(), "HOME=/home/dev", "HTTP_ADDR=" + cat.HTTPAddr(), "IDENTITY_ADDR=" + id.GRPCAddr(),
 		"JWKS_URL=http://" + id.HTTPAddr() + "/.well-known/jwks.json", "NATS_URL=" + ep.NATS,
 		"OTEL_SERVICE_NAME=catalog", "PATH=/usr/bin:/bin", "SHUTDOWN_TIMEOUT=6s"}
+	for _, s := range table[2:] {
+		if s.GRPCPort != 0 {
+			wantEnv = append(wantEnv, strings.ToUpper(s.Name)+"_ADDR="+s.GRPCAddr())
+		}
+	}
+	slices.Sort(wantEnv)
 	if m := regexp.MustCompile(`\[catalog\] +env: (.*)\n`).FindStringSubmatch(out); m == nil || m[1] != strings.Join(wantEnv, " ") {
 		t.Errorf("catalog's environment %q, want %q", m, strings.Join(wantEnv, " "))
 	}

@@ -192,8 +192,9 @@ func childEnv(s Service, table []Service, ep Endpoints, getenv func(string) stri
 		env = append(env, "GRPC_ADDR="+s.GRPCAddr(), "HTTP_ADDR="+s.HTTPAddr())
 	}
 	for _, t := range table {
-		// Simulators feed the domains' APIs, so they learn every service's gRPC address.
-		if s.Simulator && t.GRPCPort != 0 && t.Name != Catalog && t.Name != Identity {
+		// Every process learns every domain's gRPC address (<NAME>_ADDR): services call each
+		// other (scheduling → logistics, files) and simulators feed the domains' APIs.
+		if t.GRPCPort != 0 && t.Name != Catalog && t.Name != Identity {
 			env = append(env, strings.ToUpper(strings.ReplaceAll(t.Name, "-", "_"))+"_ADDR="+t.GRPCAddr())
 		}
 		switch t.Name {

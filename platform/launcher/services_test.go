@@ -72,6 +72,7 @@ func TestChildEnv(t *testing.T) {
 		return map[string]string{"PATH": "/usr/bin:/bin", "HOME": "/home/dev", "SECRET": "leak"}[k]
 	}
 	common := []string{"CATALOG_ADDR=127.0.0.1:7000", "HOME=/home/dev", "IDENTITY_ADDR=127.0.0.1:7001",
+		"FILES_ADDR=127.0.0.1:7002", "QUALITY_ADDR=127.0.0.1:7003", "LOGISTICS_ADDR=127.0.0.1:7004", "SCHEDULING_ADDR=127.0.0.1:7005",
 		"JWKS_URL=http://127.0.0.1:8001/.well-known/jwks.json", "NATS_URL=nats://127.0.0.1:4222", "PATH=/usr/bin:/bin"}
 	tests := []struct {
 		name string
@@ -83,8 +84,7 @@ func TestChildEnv(t *testing.T) {
 			"MONGODB_URI=mongodb://127.0.0.1:27027/files", "OTEL_SERVICE_NAME=files", "SHUTDOWN_TIMEOUT=6s"}},
 		{"logistics", []string{"DATABASE_URL=postgres://postgres@127.0.0.1:15432/logistics?sslmode=disable",
 			"GRPC_ADDR=127.0.0.1:7004", "HTTP_ADDR=127.0.0.1:8004", "OTEL_SERVICE_NAME=logistics", "SHUTDOWN_TIMEOUT=6s", "REDIS_URL=redis://127.0.0.1:16379/2"}},
-		{"fleet-sim", []string{"OTEL_SERVICE_NAME=fleet-sim", "SHUTDOWN_TIMEOUT=6s", "FILES_ADDR=127.0.0.1:7002",
-			"QUALITY_ADDR=127.0.0.1:7003", "LOGISTICS_ADDR=127.0.0.1:7004", "SCHEDULING_ADDR=127.0.0.1:7005"}},
+		{"fleet-sim", []string{"OTEL_SERVICE_NAME=fleet-sim", "SHUTDOWN_TIMEOUT=6s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,8 +10,8 @@
 //   - protobuf: a binary mesh.quality.v1.RawReading; its machine_id and sensor_id, when set,
 //     must match the subject's.
 //
-// A refused reading goes to DeadLetterPrefix.<machine>.<sensor> with the original payload and a
-// dlq-reason header: it is never dropped silently.
+// The service dead-letters a refused reading (package pipeline) with the original payload and
+// a dlq-reason header: it is never dropped silently.
 package ingest
 
 import (
@@ -28,11 +28,10 @@ import (
 	qualityv1 "meshwork.dev/contracts/gen/go/mesh/quality/v1"
 )
 
-// Subject prefixes the service listens on, and where refusals go.
+// Subject prefixes the service listens on.
 const (
-	NATSPrefix       = "ingest.quality"
-	MQTTPrefix       = "factory"
-	DeadLetterPrefix = "dlq.quality.ingest"
+	NATSPrefix = "ingest.quality"
+	MQTTPrefix = "factory"
 )
 
 // MaxSkew is how far in the future a sample time may be.
@@ -164,13 +163,4 @@ func Accept(subject string, payload []byte, reg Registry, now time.Time) (*quali
 		return nil, err
 	}
 	return r, nil
-}
-
-// DeadLetterSubject is where a refused message of machine and sensor goes; an unroutable
-// subject goes to DeadLetterPrefix.unroutable.
-func DeadLetterSubject(subject string) string {
-	if m, s, _, err := Route(subject); err == nil {
-		return DeadLetterPrefix + "." + m + "." + s
-	}
-	return DeadLetterPrefix + ".unroutable"
 }

@@ -65,13 +65,3 @@ func TestAccept(t *testing.T) {
 		})
 	}
 }
-
-func TestDeadLetterSubject(t *testing.T) {
-	t.Parallel()
-	if got := DeadLetterSubject("factory.m1.t1"); got != "dlq.quality.ingest.m1.t1" {
-		t.Errorf("got %s", got)
-	}
-	if got := DeadLetterSubject("nonsense"); got != "dlq.quality.ingest.unroutable" {
-		t.Errorf("got %s", got)
-	}
-}

@@ -10,90 +10,168 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	qualityv1 "meshwork.dev/contracts/gen/go/mesh/quality/v1"
 	"meshwork.dev/domains/quality/ingest"
+	"meshwork.dev/domains/quality/stream"
 	"meshwork.dev/platform/dataproduct"
 )
 
-// HeaderOriginalSubject names the subject a dead-lettered reading was sent on.
-const HeaderOriginalSubject = "dlq-subject"
+// Ingest stream and its consumer: the stream captures both ingest subjects, so readings sent
+// while no replica runs wait for one instead of being lost at the edge.
+const (
+	// IngestStream is the JetStream stream holding device readings not yet forwarded.
+	IngestStream = "QUALITY_INGEST"
+	// IngestConsumer is the durable pull consumer the bridge replicas share.
+	IngestConsumer = "quality-ingest"
+	// IngestMaxAge is how long an unforwarded reading is kept (a long outage).
+	IngestMaxAge = 7 * 24 * time.Hour
+	// IngestMaxDeliver is how many times forwarding is tried before the reading is dead-lettered.
+	IngestMaxDeliver = 10
+)
 
-// QueueGroup is the queue group of the bridge's subscriptions, so replicas share the work.
-const QueueGroup = "quality-ingest"
+// ingestAckWait is how long a delivered reading may stay unacknowledged before redelivery.
+const ingestAckWait = 30 * time.Second
 
-// Bridge forwards device readings to quality.raw-readings.v1.
+// DeadLetterSubject is where the bridge parks refused readings: the platform's
+// dlq.<consumer-domain>.<product id> for the product it feeds, dlq.quality.quality.raw-readings.v1.
+var DeadLetterSubject = stream.RawReadings.DeadLetterSubject(Consumer)
+
+// ProvisionIngest creates or updates the ingest stream and its durable consumer.
+func ProvisionIngest(ctx context.Context, js jetstream.JetStream) (jetstream.Consumer, error) {
+	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        IngestStream,
+		Description: "Device readings (NATS, MQTT) waiting to be forwarded to quality.raw-readings.v1",
+		Subjects:    []string{ingest.NATSPrefix + ".>", ingest.MQTTPrefix + ".>"},
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      IngestMaxAge,
+		Storage:     jetstream.FileStorage,
+		Discard:     jetstream.DiscardOld,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pipeline.ProvisionIngest stream %s: %w", IngestStream, err)
+	}
+	c, err := js.CreateOrUpdateConsumer(ctx, IngestStream, jetstream.ConsumerConfig{
+		Durable:       IngestConsumer,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ingestAckWait,
+		MaxDeliver:    IngestMaxDeliver,
+		MaxAckPending: 4096,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pipeline.ProvisionIngest consumer %s: %w", IngestConsumer, err)
+	}
+	return c, nil
+}
+
+// Bridge forwards device readings from the ingest stream to quality.raw-readings.v1.
 type Bridge struct {
-	nc   *nats.Conn
-	pub  *dataproduct.Publisher
-	reg  ingest.Registry
-	log  *slog.Logger
-	subs []*nats.Subscription
-	now  func() time.Time
+	js  jetstream.JetStream
+	pub *dataproduct.Publisher
+	reg ingest.Registry
+	log *slog.Logger
+	cc  jetstream.ConsumeContext
+	now func() time.Time
 }
 
-// StartBridge subscribes to both ingest subjects. pub publishes raw-readings events.
-func StartBridge(nc *nats.Conn, pub *dataproduct.Publisher, reg ingest.Registry, log *slog.Logger) (*Bridge, error) {
-	b := &Bridge{nc: nc, pub: pub, reg: reg, log: log, now: time.Now}
-	for _, subj := range []string{ingest.NATSPrefix + ".>", ingest.MQTTPrefix + ".>"} {
-		s, err := nc.QueueSubscribe(subj, QueueGroup, b.handle)
-		if err != nil {
-			b.Stop()
-			return nil, fmt.Errorf("pipeline.StartBridge %s: %w", subj, err)
-		}
-		b.subs = append(b.subs, s)
+// StartBridge provisions the ingest stream and consumes it. pub publishes raw-readings events.
+// A reading is acked only once it is stored in raw-readings or in the dead-letter stream.
+func StartBridge(ctx context.Context, js jetstream.JetStream, pub *dataproduct.Publisher, reg ingest.Registry, log *slog.Logger) (*Bridge, error) {
+	c, err := ProvisionIngest(ctx, js)
+	if err != nil {
+		return nil, err
 	}
-	return b, nc.Flush()
+	b := &Bridge{js: js, pub: pub, reg: reg, log: log, now: time.Now}
+	b.cc, err = c.Consume(b.handle, jetstream.PullMaxMessages(500))
+	if err != nil {
+		return nil, fmt.Errorf("pipeline.StartBridge: %w", err)
+	}
+	return b, nil
 }
 
-// Stop drains the subscriptions: messages already received are still forwarded.
+// Stop drains the consumer: messages already received are still forwarded (or handed back).
 func (b *Bridge) Stop() {
-	for _, s := range b.subs {
-		if err := s.Drain(); err != nil {
-			b.log.Warn("drain ingest subscription", "subject", s.Subject, "err", err)
-		}
-	}
+	b.cc.Drain()
+	<-b.cc.Closed()
 }
 
-func (b *Bridge) handle(m *nats.Msg) {
+func (b *Bridge) handle(m jetstream.Msg) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	r, err := ingest.Accept(m.Subject, m.Data, b.reg, b.now())
-	if err == nil {
-		err = Forward(ctx, b.pub, r)
-	}
+	meta, err := m.Metadata()
 	if err != nil {
-		b.deadLetter(m, err)
+		b.deadLetter(ctx, m, nil, fmt.Errorf("no metadata: %w", err))
+		return
+	}
+	r, err := ingest.Accept(m.Subject(), m.Data(), b.reg, b.now())
+	if err != nil {
+		b.deadLetter(ctx, m, meta, err)
+		return
+	}
+	// The id follows the ingest stream sequence: a redelivered reading republished within the
+	// duplicate window is dropped by raw-readings.
+	id := "ingest-" + strconv.FormatUint(meta.Sequence.Stream, 10)
+	if err := Forward(ctx, b.pub, r, dataproduct.WithEventID(id)); err != nil {
+		if meta.NumDelivered >= IngestMaxDeliver {
+			b.deadLetter(ctx, m, meta, err)
+			return
+		}
+		b.log.Warn("forward reading, will retry", "subject", m.Subject(), "err", err)
+		if err := m.NakWithDelay(time.Second); err != nil {
+			b.log.Warn("nak ingest reading", "err", err)
+		}
+		return
+	}
+	if err := m.Ack(); err != nil {
+		b.log.Warn("ack ingest reading", "err", err)
 	}
 }
 
 // Forward publishes an accepted reading to raw-readings, keyed by machine id: the machine is
 // the pipeline's unit of order (drift and health look across its sensors).
-func Forward(ctx context.Context, pub *dataproduct.Publisher, r *qualityv1.RawReading) error {
-	_, err := pub.Publish(ctx, r.GetMachineId(), r,
-		dataproduct.WithEventTime(r.GetSampledAt().AsTime()))
-	if err != nil {
+func Forward(ctx context.Context, pub *dataproduct.Publisher, r *qualityv1.RawReading, opts ...dataproduct.PublishOption) error {
+	opts = append(opts, dataproduct.WithEventTime(r.GetSampledAt().AsTime()))
+	if _, err := pub.Publish(ctx, r.GetMachineId(), r, opts...); err != nil {
 		return fmt.Errorf("publish raw reading: %w", err)
 	}
 	return nil
 }
 
-// deadLetter parks the original payload with the reason, so no reading disappears silently.
-func (b *Bridge) deadLetter(m *nats.Msg, cause error) {
+// deadLetter stores the original payload with the reason on DeadLetterSubject, then acks the
+// reading; if the dead letter cannot be stored the reading is handed back, so no reading
+// disappears silently.
+func (b *Bridge) deadLetter(ctx context.Context, m jetstream.Msg, meta *jetstream.MsgMetadata, cause error) {
 	reason := cause.Error()
 	var ref *ingest.Refusal
 	if !errors.As(cause, &ref) {
 		reason = "not forwarded: " + reason
 	}
-	out := nats.NewMsg(ingest.DeadLetterSubject(m.Subject))
-	out.Data = m.Data
+	out := nats.NewMsg(DeadLetterSubject)
+	out.Data = m.Data()
 	out.Header.Set(dataproduct.HeaderDLQReason, reason)
-	out.Header.Set(HeaderOriginalSubject, m.Subject)
+	out.Header.Set(dataproduct.HeaderDLQSubject, m.Subject())
+	out.Header.Set(dataproduct.HeaderDLQConsumer, IngestConsumer)
 	out.Header.Set(dataproduct.HeaderDLQTime, b.now().UTC().Format(time.RFC3339))
-	if err := b.nc.PublishMsg(out); err != nil {
-		b.log.Error("dead-letter a refused reading", "subject", m.Subject, "reason", reason, "err", err)
+	if meta != nil {
+		out.Header.Set(dataproduct.HeaderDLQStream, meta.Stream)
+		out.Header.Set(dataproduct.HeaderDLQSequence, strconv.FormatUint(meta.Sequence.Stream, 10))
+		out.Header.Set(dataproduct.HeaderDLQDeliveries, strconv.FormatUint(meta.NumDelivered, 10))
+		out.Header.Set(nats.MsgIdHdr, IngestConsumer+":"+meta.Stream+":"+strconv.FormatUint(meta.Sequence.Stream, 10))
+	}
+	if _, err := b.js.PublishMsg(ctx, out); err != nil {
+		b.log.Error("dead-letter a refused reading", "subject", m.Subject(), "reason", reason, "err", err)
+		if err := m.NakWithDelay(time.Second); err != nil {
+			b.log.Warn("nak ingest reading", "err", err)
+		}
+		return
+	}
+	if err := m.Ack(); err != nil {
+		b.log.Warn("ack dead-lettered reading", "err", err)
 	}
 }

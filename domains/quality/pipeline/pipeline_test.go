@@ -52,7 +52,7 @@ func TestMQTTReachesCleanReadings(t *testing.T) {
 		}
 	}
 	reg := registry{"m1/temp-1": {ID: "temp-1", Machine: "m1", Kind: readings.Temperature, Min: -20, Max: 150, Interval: time.Minute}}
-	b, err := pipeline.StartBridge(nc, publisher(t, js, stream.RawReadings), reg, slog.Default())
+	b, err := pipeline.StartBridge(ctx, js, publisher(t, js, stream.RawReadings), reg, slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestMQTTReachesCleanReadings(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Stop(ctx)
-	dlq, err := nc.SubscribeSync("dlq.quality.ingest.>")
+	dlq, err := nc.SubscribeSync(pipeline.DeadLetterSubject)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,8 @@ func TestMQTTReachesCleanReadings(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no dead letter for the unknown sensor: %v", err)
 	}
-	if msg.Subject != "dlq.quality.ingest.m1.ghost" || msg.Header.Get(dataproduct.HeaderDLQReason) == "" {
+	if msg.Subject != "dlq.quality.quality.raw-readings.v1" || msg.Header.Get(dataproduct.HeaderDLQReason) == "" ||
+		msg.Header.Get(dataproduct.HeaderDLQSubject) != "factory.m1.ghost" {
 		t.Fatalf("dead letter %s %v", msg.Subject, msg.Header)
 	}
 
@@ -120,5 +121,104 @@ func TestMQTTReachesCleanReadings(t *testing.T) {
 		if i == 20 && (ev.GetRawValue() != 48 || ev.GetValue() > 41) {
 			t.Fatalf("spike: raw %v, value to use %v", ev.GetRawValue(), ev.GetValue())
 		}
+	}
+}
+
+// TestReadingsSentWhileDownAreKept starts and stops the bridge (the ingest stream exists from
+// then on), publishes readings over NATS and MQTT while no bridge runs, then starts one and
+// finds every reading in quality.clean-readings.v1.
+func TestReadingsSentWhileDownAreKept(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	n := testinfra.StartNATS(t)
+	nc := n.Connect(t)
+	js := n.JetStream(t)
+	for _, p := range stream.Products {
+		if _, err := dataproduct.Provision(ctx, js, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg := registry{
+		"m1/temp-1": {ID: "temp-1", Machine: "m1", Kind: readings.Temperature, Min: -20, Max: 150, Interval: time.Minute},
+		"m1/temp-2": {ID: "temp-2", Machine: "m1", Kind: readings.Temperature, Min: -20, Max: 150, Interval: time.Minute},
+	}
+	raw := publisher(t, js, stream.RawReadings)
+	b, err := pipeline.StartBridge(ctx, js, raw, reg, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Stop()
+
+	c, err := mqtt.Dial(ctx, n.MQTTAddr, "sensor-gw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const perChannel = 20
+	start := time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC)
+	for i := range perChannel {
+		body := fmt.Sprintf(`{"value": 40, "time": %q}`, start.Add(time.Duration(i)*time.Minute).Format(time.RFC3339))
+		if err := nc.Publish("ingest.quality.m1.temp-1", []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Publish("factory/m1/temp-2", []byte(body), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	ingestStream, err := js.Stream(ctx, pipeline.IngestStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		info, err := ingestStream.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.State.Msgs == 2*perChannel {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("ingest stream holds %d readings, want %d", info.State.Msgs, 2*perChannel)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if info, err := js.Stream(ctx, stream.RawReadings.StreamName()); err != nil {
+		t.Fatal(err)
+	} else if info.CachedInfo().State.Msgs != 0 {
+		t.Fatalf("raw readings were forwarded while the bridge was down: %d", info.CachedInfo().State.Msgs)
+	}
+
+	b, err = pipeline.StartBridge(ctx, js, raw, reg, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Stop()
+	sub, err := pipeline.NewProcessor(reg, pipeline.NewMemory(js)).Subscribe(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Stop(ctx)
+	cons, err := js.OrderedConsumer(ctx, stream.CleanReadings.StreamName(), jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for i := range 2 * perChannel {
+		m, err := cons.Next(jetstream.FetchMaxWait(20 * time.Second))
+		if err != nil {
+			t.Fatalf("clean reading %d: %v (got %v)", i, err, got)
+		}
+		ev := &qualityv1.CleanReading{}
+		if err := proto.Unmarshal(m.Data(), ev); err != nil {
+			t.Fatal(err)
+		}
+		got[ev.GetSensorId()]++
+	}
+	if got["temp-1"] != perChannel || got["temp-2"] != perChannel {
+		t.Fatalf("clean readings per sensor %v, want %d each", got, perChannel)
 	}
 }

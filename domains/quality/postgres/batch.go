@@ -17,7 +17,6 @@ import (
 	"meshwork.dev/domains/quality/readings"
 	"meshwork.dev/domains/quality/stream"
 	"meshwork.dev/platform/dataproduct"
-	"meshwork.dev/platform/outbox"
 )
 
 // Item is one raw reading of a batch.
@@ -29,22 +28,35 @@ type Item struct {
 
 // ApplyBatch applies items in order in ONE transaction: each is skipped if its event id is in
 // the inbox, otherwise filtered and its events enqueued; each touched machine's state is saved
-// once at the end. One commit (one fsync) per batch instead of per reading.
+// once at the end. One commit (one fsync) per batch instead of per reading, and one statement
+// each for the inbox records and the outbox rows of the whole batch.
 func (s *State) ApplyBatch(ctx context.Context, items []Item) error {
+	return s.applyBatch(ctx, items, nil)
+}
+
+// applyBatch is ApplyBatch; with js set, the derived events are published directly (see
+// publishBatch) before the commit instead of enqueued in the outbox.
+func (s *State) applyBatch(ctx context.Context, items []Item, js jetstream.JetStream) error {
 	const op = "postgres.State.ApplyBatch"
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	dirty := map[string]*readings.Machine{}
 	applied := map[string]int{}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		ids := make([]string, len(items))
+		for i, it := range items {
+			ids[i] = it.EventID
+		}
+		first, err := processedBatch(ctx, tx, InboxConsumer, ids)
+		if err != nil {
+			return err
+		}
+		var out []*nats.Msg
 		for _, it := range items {
-			first, err := outbox.Processed(ctx, tx, InboxConsumer, it.EventID)
-			if err != nil {
-				return err
-			}
-			if !first {
+			if !first[it.EventID] {
 				continue
 			}
+			delete(first, it.EventID) // the same event twice in one batch is applied once
 			m, ok := dirty[it.Machine]
 			if !ok {
 				if m, err = s.load(ctx, tx, it.Machine); err != nil {
@@ -56,12 +68,15 @@ func (s *State) ApplyBatch(ctx context.Context, items []Item) error {
 			if err != nil {
 				return err
 			}
-			for _, msg := range msgs {
-				if err := outbox.Enqueue(ctx, tx, msg); err != nil {
-					return err
-				}
-			}
+			out = append(out, msgs...)
 			applied[it.Machine]++
+		}
+		if js != nil {
+			if err := publishBatch(ctx, js, out); err != nil {
+				return err
+			}
+		} else if err := enqueueBatch(ctx, tx, out); err != nil {
+			return err
 		}
 		for id, m := range dirty {
 			raw, err := json.Marshal(m)
@@ -87,12 +102,15 @@ ON CONFLICT (machine_id) DO UPDATE SET state = EXCLUDED.state, applied = quality
 
 // BatchConfig tunes the batch consumer.
 type BatchConfig struct {
-	// Size is the most readings per transaction (default 500).
+	// Size is the most readings per transaction (default 1000).
 	Size int
-	// Wait is the longest a fetch waits to fill a batch (default 50ms).
+	// Wait is the longest a fetch waits to fill a batch (default 5ms).
 	Wait time.Duration
 	// Logger receives what cannot be returned (default slog.Default()).
 	Logger *slog.Logger
+	// Outbox enqueues the derived events in the outbox (published by the relay and a flusher)
+	// instead of publishing them directly before each batch's commit.
+	Outbox bool
 }
 
 // ConsumeBatches consumes raw-readings with the processor's durable, in order (one fetcher,
@@ -103,10 +121,10 @@ type BatchConfig struct {
 func (s *State) ConsumeBatches(ctx context.Context, js jetstream.JetStream, proc *pipeline.Processor, cfg BatchConfig) error {
 	const op = "postgres.ConsumeBatches"
 	if cfg.Size <= 0 {
-		cfg.Size = 500
+		cfg.Size = 1000
 	}
 	if cfg.Wait <= 0 {
-		cfg.Wait = 50 * time.Millisecond
+		cfg.Wait = 5 * time.Millisecond
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -121,6 +139,14 @@ func (s *State) ConsumeBatches(ctx context.Context, js jetstream.JetStream, proc
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	bg := context.WithoutCancel(ctx)
+	wake := make(chan struct{}, 1)
+	direct := js
+	if cfg.Outbox {
+		direct = nil
+		flushed := make(chan struct{})
+		go func() { defer close(flushed); s.flusher(ctx, js, wake, cfg) }()
+		defer func() { <-flushed }()
+	}
 	for ctx.Err() == nil {
 		batch, err := cons.Fetch(cfg.Size, jetstream.FetchMaxWait(cfg.Wait))
 		if err != nil {
@@ -152,7 +178,7 @@ func (s *State) ConsumeBatches(ctx context.Context, js jetstream.JetStream, proc
 		if len(items) == 0 {
 			continue
 		}
-		if err := s.ApplyBatch(bg, items); err != nil {
+		if err := s.applyBatch(bg, items, direct); err != nil {
 			cfg.Logger.ErrorContext(ctx, "apply raw readings; redelivering", "n", len(items), "err", err)
 			for _, m := range msgs {
 				_ = m.NakWithDelay(time.Second)
@@ -163,6 +189,10 @@ func (s *State) ConsumeBatches(ctx context.Context, js jetstream.JetStream, proc
 			if err := m.Ack(); err != nil {
 				cfg.Logger.WarnContext(ctx, "ack raw reading (the inbox drops its redelivery)", "err", err)
 			}
+		}
+		select {
+		case wake <- struct{}{}:
+		default:
 		}
 	}
 	return nil

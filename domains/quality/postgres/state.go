@@ -1,10 +1,14 @@
 // Package postgres keeps the quality pipeline's filter state in Postgres: one row per machine
-// with its readings.Machine as JSON and the stream sequence of the last raw reading applied
-// (the watermark). A raw reading is applied in one transaction that records its event id in
-// the inbox (outbox.Processed: a redelivery is skipped), loads the machine's state, runs the
-// filters, enqueues the derived events in the outbox and saves the new state. So a restart at
-// any point neither loses a reading (an unacked reading is redelivered and applied once) nor
-// duplicates one (its derived events have ids fixed by the raw event id, enqueued once).
+// with its readings.Machine as JSON and the count of raw readings applied (the watermark).
+// The service applies raw readings in batches (ConsumeBatches), one transaction per batch: the
+// batch's event ids go to the inbox in one statement (a redelivery is skipped), the filters run
+// on each machine's state, the derived events (ids fixed by the raw event id) are published
+// pipelined and acknowledged by JetStream before the commit, and the states are saved. A
+// failure or crash before the commit leaves the state as it was: the readings are redelivered,
+// applied again to the same state, and republish the same event ids, which the streams'
+// duplicate window drops. So a restart neither loses nor duplicates a reading. BatchConfig.Outbox
+// keeps the older design (events enqueued in the outbox in one statement per batch, published
+// by a flusher and the platform relay), and State.Apply does one reading per transaction.
 package postgres
 
 import (

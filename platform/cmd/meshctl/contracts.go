@@ -9,4 +9,5 @@ import (
 	_ "meshwork.dev/contracts/gen/go/mesh/logistics/v1"
 	_ "meshwork.dev/contracts/gen/go/mesh/platform/v1"
 	_ "meshwork.dev/contracts/gen/go/mesh/quality/v1"
+	_ "meshwork.dev/contracts/gen/go/mesh/scheduling/v1"
 )

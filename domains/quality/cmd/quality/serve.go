@@ -102,7 +102,7 @@ func background(ctx context.Context, svc *service.Service, pool *pgxpool.Pool, n
 	if err != nil {
 		return err
 	}
-	bridge, err := pipeline.StartBridge(nc, raw, reg, log)
+	bridge, err := pipeline.StartBridge(ctx, js, raw, reg, log)
 	if err != nil {
 		return err
 	}

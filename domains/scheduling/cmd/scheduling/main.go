@@ -1,0 +1,195 @@
+// Command scheduling is the scheduling service (docs/scheduling.md): gRPC
+// mesh.scheduling.v1.SchedulingService on GRPC_ADDR (default :7005), probes and metrics on
+// HTTP_ADDR (default :8005). It needs DATABASE_URL and NATS_URL; it calls logistics at
+// LOGISTICS_ADDR with its service account (SERVICE_CLIENT_ID/SECRET) and consumes
+// identity.users.v1, quality.machine-health.v1 and quality.sensor-faults.v1.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/grpc"
+
+	filesv1 "meshwork.dev/contracts/gen/go/mesh/files/v1"
+	logisticsv1 "meshwork.dev/contracts/gen/go/mesh/logistics/v1"
+	schedulingv1 "meshwork.dev/contracts/gen/go/mesh/scheduling/v1"
+	"meshwork.dev/domains/scheduling/dispatch"
+	"meshwork.dev/domains/scheduling/job"
+	"meshwork.dev/domains/scheduling/logistics"
+	"meshwork.dev/domains/scheduling/postgres"
+	"meshwork.dev/domains/scheduling/rpc"
+	"meshwork.dev/domains/scheduling/stream"
+	"meshwork.dev/platform/catalogclient"
+	"meshwork.dev/platform/dataproduct"
+	"meshwork.dev/platform/outbox"
+	"meshwork.dev/platform/service"
+)
+
+// config is the service's environment (docs/scheduling.md).
+type config struct {
+	service.Config
+	service.ServiceAccount
+	DatabaseURL   string `env:"DATABASE_URL,required"`
+	CatalogAddr   string `env:"CATALOG_ADDR" default:"127.0.0.1:7000"`
+	LogisticsAddr string `env:"LOGISTICS_ADDR" default:"127.0.0.1:7004"`
+	FilesAddr     string `env:"FILES_ADDR" default:"127.0.0.1:7002"`
+	// Machines is "id=lat,lng[,low|medium|high];…": where machines stand (quality's sites
+	// have no coordinates).
+	Machines string `env:"MACHINE_LOCATIONS"`
+}
+
+// subscribeRetry is how often a consumer retries while an upstream stream does not exist yet.
+const subscribeRetry = 5 * time.Second
+
+func main() { service.Main("scheduling", run) }
+
+func run(ctx context.Context, getenv func(string) string) error {
+	cfg := config{Config: service.Defaults(":7005", ":8005")}
+	if err := service.LoadConfig(getenv, &cfg); err != nil {
+		return err
+	}
+	machines, err := parseMachines(cfg.Machines)
+	if err != nil {
+		return &service.ConfigError{Problems: []service.ConfigProblem{{Var: "MACHINE_LOCATIONS", Problem: err.Error()}}}
+	}
+	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	defer pool.Close()
+	store := postgres.New(pool)
+	if err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	for _, m := range machines {
+		if err := store.UpsertMachine(ctx, m); err != nil {
+			return err
+		}
+	}
+	nc, err := nats.Connect(cfg.NATSURL, nats.Name("scheduling"), nats.MaxReconnects(-1))
+	if err != nil {
+		return fmt.Errorf("nats %s: %w", cfg.NATSURL, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	for _, p := range stream.Products {
+		if _, err := dataproduct.Provision(ctx, js, p); err != nil {
+			return err
+		}
+	}
+	svc, err := service.New(ctx, "scheduling", cfg.Config, service.WithAuthRules(rpc.Rules))
+	if err != nil {
+		return err
+	}
+	creds, err := svc.Credentials(ctx, cfg.ServiceAccount)
+	if err != nil {
+		return err
+	}
+	lconn, err := service.Dial(ctx, cfg.LogisticsAddr, creds)
+	if err != nil {
+		return err
+	}
+	defer lconn.Close()
+	fconn, err := service.Dial(ctx, cfg.FilesAddr)
+	if err != nil {
+		return err
+	}
+	defer fconn.Close()
+	files := rpc.FilesChecker(filesv1.NewFilesServiceClient(fconn))
+	disp := dispatch.New(store, logistics.New(logisticsv1.NewLogisticsServiceClient(lconn)), svc.Logger(), nil)
+	schedulingv1.RegisterSchedulingServiceServer(svc.GRPC(), rpc.New(store, disp, files, svc.Logger()))
+	svc.Ready("postgres", func(ctx context.Context) error { return pool.Ping(ctx) })
+	svc.Ready("nats", func(context.Context) error {
+		if !nc.IsConnected() {
+			return fmt.Errorf("not connected: %s", nc.Status())
+		}
+		return nil
+	})
+	if err := background(ctx, svc, pool, js, store, disp, cfg.CatalogAddr, creds); err != nil {
+		return err
+	}
+	return svc.Serve(ctx)
+}
+
+// background starts the consumers, the outbox relay and the catalog registration and stops
+// them at shutdown: consumers drained first, then the relay publishes what they committed.
+func background(ctx context.Context, svc *service.Service, pool *pgxpool.Pool, js jetstream.JetStream,
+	store *postgres.Store, disp *dispatch.Dispatcher, catalogAddr string, creds grpc.DialOption) error {
+	log := svc.Logger()
+	relay, err := outbox.NewRelay(pool, js, outbox.RelayConfig{DuplicateWindow: stream.ServiceJobs.DuplicateWindow, Logger: log})
+	if err != nil {
+		return err
+	}
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	consume, stopConsume := context.WithCancel(bg)
+	cons := dispatch.Start(consume, js, store, disp, log, subscribeRetry)
+	var wg sync.WaitGroup
+	relayErr := make(chan error, 1)
+	wg.Go(func() { relayErr <- relay.Run(bg) })
+	wg.Go(func() {
+		conn, err := service.Dial(bg, catalogAddr, creds)
+		if err != nil {
+			log.ErrorContext(bg, "catalog registration", "err", err)
+			return
+		}
+		defer conn.Close()
+		catalogclient.Keep(bg, log, conn, stream.Products...)
+	})
+	svc.OnShutdown(func(ctx context.Context) error {
+		stopConsume()
+		consErr := cons.Drain(ctx)
+		stop()
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+			return errors.Join(consErr, <-relayErr)
+		case <-ctx.Done():
+			return fmt.Errorf("background work: %w", ctx.Err())
+		}
+	})
+	return nil
+}
+
+// parseMachines reads MACHINE_LOCATIONS: "id=lat,lng[,low|medium|high];…".
+func parseMachines(s string) ([]postgres.Machine, error) {
+	var out []postgres.Machine
+	for _, item := range strings.Split(s, ";") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		id, rest, ok := strings.Cut(item, "=")
+		parts := strings.Split(rest, ",")
+		if !ok || id == "" || len(parts) < 2 || len(parts) > 3 {
+			return nil, fmt.Errorf("%q is not id=lat,lng[,criticality]", item)
+		}
+		lat, err1 := strconv.ParseFloat(parts[0], 64)
+		lng, err2 := strconv.ParseFloat(parts[1], 64)
+		if err1 != nil || err2 != nil || lat < -90 || lat > 90 || lng < -180 || lng > 180 {
+			return nil, fmt.Errorf("%q has no valid coordinates", item)
+		}
+		m := postgres.Machine{ID: id, Location: job.LatLng{Lat: lat, Lng: lng}, Criticality: job.Medium}
+		if len(parts) == 3 {
+			c, ok := map[string]job.Criticality{"low": job.Low, "medium": job.Medium, "high": job.High}[parts[2]]
+			if !ok {
+				return nil, fmt.Errorf("%q: criticality must be low, medium or high", item)
+			}
+			m.Criticality = c
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}

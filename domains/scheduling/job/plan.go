@@ -1,0 +1,229 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// TravelTimes tells how long driving between two points takes when leaving at a time.
+// The logistics client implements it; Estimate is a local fallback.
+type TravelTimes interface {
+	Travel(ctx context.Context, from, to LatLng, at time.Time) (time.Duration, error)
+}
+
+// Estimate is TravelTimes from the great-circle distance at a fixed speed in km/h, detour
+// factor 1.3: for tests, benchmarks and when logistics is down.
+type Estimate float64
+
+// Travel returns the estimated travel time.
+func (s Estimate) Travel(_ context.Context, from, to LatLng, _ time.Time) (time.Duration, error) {
+	km := Haversine(from, to) * 1.3
+	return time.Duration(km / float64(s) * float64(time.Hour)), nil
+}
+
+// Haversine returns the great-circle distance in kilometres.
+func Haversine(a, b LatLng) float64 {
+	const r = 6371.0
+	rad := math.Pi / 180
+	dLat, dLng := (b.Lat-a.Lat)*rad, (b.Lng-a.Lng)*rad
+	h := math.Sin(dLat/2)*math.Sin(dLat/2) + math.Cos(a.Lat*rad)*math.Cos(b.Lat*rad)*math.Sin(dLng/2)*math.Sin(dLng/2)
+	return 2 * r * math.Asin(math.Sqrt(min(h, 1)))
+}
+
+// UnassignedPenalty is the cost of leaving a job of weight 1 unplanned, in minutes.
+const UnassignedPenalty = 7 * 24 * 60.0
+
+// Visit is one job on an engineer's route with its times.
+type Visit struct {
+	// Job visited.
+	Job Job
+	// Start of work on site.
+	Start time.Time
+	// End of work on site.
+	End time.Time
+	// Travel from the previous stop or home.
+	Travel time.Duration
+}
+
+// Plan is the assignment of jobs to engineers.
+type Plan struct {
+	// Routes maps an engineer id to the visits in order.
+	Routes map[string][]Visit
+	// Unassigned are the jobs no engineer could take (no skill, no shift room).
+	Unassigned []Job
+	// Cost is priority-weighted lateness in minutes plus travel minutes plus the unassigned penalty.
+	Cost float64
+}
+
+// Planner assigns jobs to engineers within a horizon.
+type Planner struct {
+	// Travel gives travel times.
+	Travel TravelTimes
+	// From and To bound the planning horizon.
+	From, To time.Time
+	// MaxPasses bounds the local search; 0 means 20.
+	MaxPasses int
+}
+
+// problem is one planning run with resolved travel times.
+type problem struct {
+	ctx     context.Context
+	p       Planner
+	jobs    []Job
+	engs    []Engineer
+	windows [][]Window
+	points  []LatLng        // engineers' homes first, then jobs
+	travel  []time.Duration // dense matrix by point index, -1 when not fetched yet
+	err     error
+}
+
+func (p Planner) newProblem(ctx context.Context, jobs []Job, engs []Engineer) *problem {
+	pr := &problem{ctx: ctx, p: p, jobs: jobs, engs: engs}
+	for _, e := range engs {
+		pr.windows = append(pr.windows, e.Windows(p.From, p.To))
+		pr.points = append(pr.points, e.Home)
+	}
+	for _, j := range jobs {
+		pr.points = append(pr.points, j.Location)
+	}
+	pr.travel = make([]time.Duration, len(pr.points)*len(pr.points))
+	for i := range pr.travel {
+		pr.travel[i] = -1
+	}
+	return pr
+}
+
+// between returns the travel time between two points by index, memoised.
+func (pr *problem) between(a, b int) time.Duration {
+	if a == b || pr.points[a] == pr.points[b] {
+		return 0
+	}
+	k := a*len(pr.points) + b
+	if d := pr.travel[k]; d >= 0 {
+		return d
+	}
+	d, err := pr.p.Travel.Travel(pr.ctx, pr.points[a], pr.points[b], pr.p.From)
+	if err != nil && pr.err == nil {
+		pr.err = err
+	}
+	pr.travel[k] = max(d, 0)
+	return d
+}
+
+// route simulates engineer e doing jobs (indices) in order and returns the visits, the cost
+// and whether every job fitted in a shift.
+func (pr *problem) route(e int, order []int, visits []Visit) ([]Visit, float64, bool) {
+	ws := pr.windows[e]
+	wi, at, t := 0, e, time.Time{}
+	if len(ws) > 0 {
+		t = ws[0].Start
+	}
+	cost := 0.0
+	visits = visits[:0]
+	for _, j := range order {
+		job := pr.jobs[j]
+		tr := pr.between(at, len(pr.engs)+j)
+		for {
+			if wi >= len(ws) {
+				return visits, math.Inf(1), false
+			}
+			start := maxTime(t.Add(tr), ws[wi].Start)
+			if !start.Add(job.Duration).After(ws[wi].End) {
+				t = start
+				break
+			}
+			wi++
+			if wi < len(ws) {
+				t = ws[wi].Start
+			}
+		}
+		end := t.Add(job.Duration)
+		visits = append(visits, Visit{Job: job, Start: t, End: end, Travel: tr})
+		cost += tr.Minutes()
+		if late := end.Sub(job.Due); late > 0 {
+			cost += job.Weight() * late.Minutes()
+		}
+		t, at = end, len(pr.engs)+j
+	}
+	return visits, cost, true
+}
+
+// Greedy plans the baseline: jobs in priority order (then due time), each appended to the
+// route of the skilled engineer who can start it earliest.
+func (p Planner) Greedy(ctx context.Context, jobs []Job, engs []Engineer) (Plan, error) {
+	pr := p.newProblem(ctx, jobs, engs)
+	orders, unassigned := pr.greedy()
+	return pr.plan(orders, unassigned)
+}
+
+// Optimize plans with Greedy and improves it by local search (relocating a job to its best
+// insertion point on any skilled engineer's route, and swapping jobs between routes), accepting
+// only strict improvements: the result never costs more than the greedy baseline.
+func (p Planner) Optimize(ctx context.Context, jobs []Job, engs []Engineer) (Plan, error) {
+	pr := p.newProblem(ctx, jobs, engs)
+	orders, unassigned := pr.greedy()
+	pr.improve(orders, &unassigned)
+	return pr.plan(orders, unassigned)
+}
+
+func (pr *problem) greedy() ([][]int, []int) {
+	idx := make([]int, len(pr.jobs))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		ja, jb := pr.jobs[a], pr.jobs[b]
+		if ja.Priority != jb.Priority {
+			return ja.Priority - jb.Priority
+		}
+		return ja.Due.Compare(jb.Due)
+	})
+	orders := make([][]int, len(pr.engs))
+	var unassigned []int
+	var buf []Visit
+	for _, j := range idx {
+		best, bestStart := -1, time.Time{}
+		for e := range pr.engs {
+			if !pr.engs[e].Has(pr.jobs[j].Skill) {
+				continue
+			}
+			v, _, ok := pr.route(e, append(orders[e], j), buf)
+			buf = v
+			if !ok {
+				continue
+			}
+			if s := v[len(v)-1].Start; best < 0 || s.Before(bestStart) {
+				best, bestStart = e, s
+			}
+		}
+		if best < 0 {
+			unassigned = append(unassigned, j)
+			continue
+		}
+		orders[best] = append(orders[best], j)
+	}
+	return orders, unassigned
+}
+
+func (pr *problem) plan(orders [][]int, unassigned []int) (Plan, error) {
+	if pr.err != nil {
+		return Plan{}, fmt.Errorf("job.Planner: travel times: %w", pr.err)
+	}
+	pl := Plan{Routes: make(map[string][]Visit, len(pr.engs))}
+	for e, o := range orders {
+		if len(o) == 0 {
+			continue
+		}
+		v, c, _ := pr.route(e, o, nil)
+		pl.Routes[pr.engs[e].ID] = v
+		pl.Cost += c
+	}
+	for _, j := range unassigned {
+		pl.Unassigned = append(pl.Unassigned, pr.jobs[j])
+		pl.Cost += pr.jobs[j].Weight() * UnassignedPenalty
+	}
+	return pl, nil
+}

@@ -1,0 +1,36 @@
+package job
+
+import "time"
+
+// Record is a job as stored: the plannable Job with its lifecycle.
+type Record struct {
+	Job
+	// State is the lifecycle state.
+	State State
+	// Health is the machine health the job was opened or last reprioritised for (maintenance).
+	Health Health
+	// Cause is why the job exists.
+	Cause Cause
+	// Reason is the human-readable reason.
+	Reason string
+	// ReportFileID is the report attached on completion.
+	ReportFileID string
+	// EngineerID is the engineer assigned; empty when open.
+	EngineerID string
+	// Starts and Ends bound the assigned slot on site.
+	Starts, Ends time.Time
+	// Travel is the planned travel time to the site.
+	Travel time.Duration
+	// Created is when the job was opened.
+	Created time.Time
+}
+
+// Savings is what avoided call-outs saved for one cause.
+type Savings struct {
+	// Cause of the avoided call-outs.
+	Cause Cause
+	// CalloutsAvoided counts emergency call-outs avoided.
+	CalloutsAvoided int64
+	// HoursSaved is engineer hours saved.
+	HoursSaved float64
+}

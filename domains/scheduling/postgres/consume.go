@@ -1,0 +1,204 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"meshwork.dev/domains/scheduling/job"
+	"meshwork.dev/platform/outbox"
+)
+
+// UserChange is what scheduling takes from identity.users.v1.
+type UserChange struct {
+	// ID is the user id.
+	ID string
+	// DisplayName is the display name.
+	DisplayName string
+	// Engineer is whether the user has the engineer role and is an active person.
+	Engineer bool
+}
+
+// once runs f in a transaction unless consumer already processed eventID; it reports whether f ran.
+func (s *Store) once(ctx context.Context, op, consumer, eventID string, f func(tx pgx.Tx) error) (bool, error) {
+	ran := false
+	err := s.inTx(ctx, op, func(tx pgx.Tx) error {
+		first, err := outbox.Processed(ctx, tx, consumer, eventID)
+		if err != nil || !first {
+			return err
+		}
+		ran = true
+		return f(tx)
+	})
+	return ran && err == nil, err
+}
+
+// ApplyUser applies a user change once per event: an active engineer gets (or keeps) an
+// engineer record; anyone else is taken out of planning and their open assignments are freed.
+func (s *Store) ApplyUser(ctx context.Context, consumer, eventID string, u UserChange) (bool, error) {
+	return s.once(ctx, "postgres.Store.ApplyUser", consumer, eventID, func(tx pgx.Tx) error {
+		if u.Engineer {
+			_, err := tx.Exec(ctx, `INSERT INTO engineers (id, display_name, active, updated_at) VALUES ($1,$2,true,$3)
+				ON CONFLICT (id) DO UPDATE SET display_name = EXCLUDED.display_name, active = true, updated_at = EXCLUDED.updated_at`,
+				u.ID, u.DisplayName, s.now())
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE engineers SET active = false, display_name = $2, updated_at = $3 WHERE id = $1 AND active`, u.ID, u.DisplayName, s.now())
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		rows, err := tx.Query(ctx, `DELETE FROM assignments a USING jobs j WHERE a.job_id = j.id AND a.engineer_id = $1 AND j.state = $2 RETURNING j.id::text`, u.ID, job.Assigned)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if _, err := tx.Exec(ctx, `UPDATE jobs SET state = $2, updated_at = $3 WHERE id = $1`, id, job.Open, s.now()); err != nil {
+				return err
+			}
+			r, err := s.jobTx(ctx, tx, "postgres.Store.ApplyUser", id)
+			if err != nil {
+				return err
+			}
+			if err := s.emit(ctx, tx, r, job.Assigned, r.Cause); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// HealthChange is what scheduling takes from quality.machine-health.v1.
+type HealthChange struct {
+	// MachineID is the machine.
+	MachineID string
+	// Health is the new health.
+	Health job.Health
+	// Reason is quality's reason.
+	Reason string
+	// At is when it was assessed.
+	At time.Time
+}
+
+// ApplyHealth applies a machine-health change once per event: WARN/CRITICAL opens one
+// maintenance job per incident (or reprioritises the open one), OK cancels it. It returns the
+// affected job (zero when nothing changed) and whether the event was new.
+func (s *Store) ApplyHealth(ctx context.Context, consumer, eventID string, h HealthChange) (job.Record, bool, error) {
+	const op = "postgres.Store.ApplyHealth"
+	var out job.Record
+	ran, err := s.once(ctx, op, consumer, eventID, func(tx pgx.Tx) error {
+		crit := job.Medium
+		var loc job.LatLng
+		err := tx.QueryRow(ctx, `SELECT criticality, lat, lng FROM machines WHERE id = $1`, h.MachineID).Scan(&crit, &loc.Lat, &loc.Lng)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		var open *job.Incident
+		var cur job.Record
+		var id string
+		err = tx.QueryRow(ctx, `SELECT id::text FROM jobs WHERE machine_id = $1 AND kind = $2 AND state IN ($3, $4) FOR UPDATE`,
+			h.MachineID, job.Maintenance, job.Open, job.Assigned).Scan(&id)
+		switch {
+		case err == nil:
+			if cur, err = s.jobTx(ctx, tx, op, id); err != nil {
+				return err
+			}
+			open = &job.Incident{JobID: id, Health: cur.Health, Priority: cur.Priority}
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		d := job.DecideHealth(open, crit, h.Health)
+		now := s.now()
+		switch d.Action {
+		case job.OpenJob:
+			out = job.Record{Job: job.Job{Kind: job.Maintenance, MachineID: h.MachineID, Priority: d.Priority,
+				Skill: job.SkillFor(h.Reason), Duration: job.MaintenanceDuration, Due: h.At.Add(job.Due(d.Priority)), Location: loc},
+				Health: h.Health, Cause: d.Cause, Reason: h.Reason}
+			if err := s.insertJob(ctx, tx, &out); err != nil {
+				return err
+			}
+			return decide(ctx, tx, out.ID, h.MachineID, "", d.Cause, "open", 0, 0, now)
+		case job.Reprioritize:
+			cur.Priority, cur.Health, cur.Reason, cur.Due = d.Priority, h.Health, h.Reason, cur.Created.Add(job.Due(d.Priority))
+			if _, err := tx.Exec(ctx, `UPDATE jobs SET priority = $2, health = $3, reason = $4, due_at = $5, cause = $6, updated_at = $7 WHERE id = $1`,
+				cur.ID, cur.Priority, cur.Health, cur.Reason, cur.Due, d.Cause, now); err != nil {
+				return err
+			}
+			cur.Cause = d.Cause
+			out = cur
+			if err := decide(ctx, tx, cur.ID, h.MachineID, "", d.Cause, "reprioritise", 0, 0, now); err != nil {
+				return err
+			}
+			return s.emit(ctx, tx, cur, cur.State, d.Cause)
+		case job.CloseJob:
+			if _, err := tx.Exec(ctx, `DELETE FROM assignments WHERE job_id = $1`, cur.ID); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE jobs SET state = $2, updated_at = $3 WHERE id = $1`, cur.ID, job.Cancelled, now); err != nil {
+				return err
+			}
+			prev := cur.State
+			cur.State, cur.EngineerID, cur.Starts, cur.Ends = job.Cancelled, "", time.Time{}, time.Time{}
+			out = cur
+			if err := decide(ctx, tx, cur.ID, h.MachineID, "", d.Cause, "close", 0, 0, now); err != nil {
+				return err
+			}
+			return s.emit(ctx, tx, cur, prev, d.Cause)
+		}
+		return nil
+	})
+	return out, ran, err
+}
+
+// FaultChange is what scheduling takes from quality.sensor-faults.v1.
+type FaultChange struct {
+	// MachineID and SensorID name the sensor.
+	MachineID, SensorID string
+	// Evidence is quality's evidence.
+	Evidence string
+	// Cleared is whether the fault was cleared.
+	Cleared bool
+	// At is when the fault started.
+	At time.Time
+}
+
+// ApplyFault applies a sensor fault once per event: a new fault opens one low-priority
+// sensor-replacement job per sensor and records the emergency call-out its data alone would
+// have caused as avoided. A cleared fault changes nothing (the replacement stays planned).
+func (s *Store) ApplyFault(ctx context.Context, consumer, eventID string, f FaultChange) (job.Record, bool, error) {
+	const op = "postgres.Store.ApplyFault"
+	var out job.Record
+	ran, err := s.once(ctx, op, consumer, eventID, func(tx pgx.Tx) error {
+		if f.Cleared {
+			return nil
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM jobs WHERE sensor_id = $1 AND kind = $2 AND state IN ($3, $4)`,
+			f.SensorID, job.SensorReplacement, job.Open, job.Assigned).Scan(&n); err != nil || n > 0 {
+			return err
+		}
+		var loc job.LatLng
+		err := tx.QueryRow(ctx, `SELECT lat, lng FROM machines WHERE id = $1`, f.MachineID).Scan(&loc.Lat, &loc.Lng)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		at := f.At
+		if at.IsZero() {
+			at = s.now()
+		}
+		out = job.Record{Job: job.Job{Kind: job.SensorReplacement, MachineID: f.MachineID, SensorID: f.SensorID,
+			Priority: job.SensorReplacementPriority, Skill: job.SensorSkill, Duration: job.SensorReplacementDuration,
+			Due: at.Add(job.Due(job.SensorReplacementPriority)), Location: loc}, Cause: job.SensorFault, Reason: f.Evidence}
+		if err := s.insertJob(ctx, tx, &out); err != nil {
+			return err
+		}
+		return decide(ctx, tx, out.ID, f.MachineID, f.SensorID, job.SensorFault, "open-replacement; emergency call-out avoided",
+			1, job.EmergencyCalloutHours, s.now())
+	})
+	return out, ran, err
+}
