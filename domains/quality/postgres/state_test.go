@@ -128,24 +128,35 @@ func restart(t *testing.T, batch bool) {
 	want := map[string]int{} // sensor/time → flags of the offline run
 	rng := rand.New(rand.NewPCG(1, 2))
 	t0 := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
-	for i := range ticks {
-		at := t0.Add(time.Duration(i) * time.Minute)
-		for _, id := range []string{"t1", "t2", "t3"} {
-			v := 40 + 0.3*rng.NormFloat64()
-			if i%17 == 9 && id == "t2" {
-				v += 8
+	// publish sends ticks [from, to) for three sensors and records the offline run's flags.
+	publish := func(from, to int) {
+		for i := from; i < to; i++ {
+			at := t0.Add(time.Duration(i) * time.Minute)
+			for _, id := range []string{"t1", "t2", "t3"} {
+				v := 40 + 0.3*rng.NormFloat64()
+				if i%17 == 9 && id == "t2" {
+					v += 8
+				}
+				r := &qualityv1.RawReading{MachineId: "m1", SensorId: id, SampledAt: timestamppb.New(at), Value: v}
+				if err := pipeline.Forward(ctx, pub, r); err != nil {
+					t.Fatal(err)
+				}
+				res, err := offline.Process(readings.Reading{Sensor: id, Time: at.UnixNano(), Value: v})
+				if err != nil {
+					t.Fatal(err)
+				}
+				want[id+at.String()] = int(res.Flags)
 			}
-			r := &qualityv1.RawReading{MachineId: "m1", SensorId: id, SampledAt: timestamppb.New(at), Value: v}
-			if err := pipeline.Forward(ctx, pub, r); err != nil {
-				t.Fatal(err)
-			}
-			res, err := offline.Process(readings.Reading{Sensor: id, Time: at.UnixNano(), Value: v})
-			if err != nil {
-				t.Fatal(err)
-			}
-			want[id+at.String()] = int(res.Flags)
 		}
 	}
+	// Batches are fast enough that a stop "after a third" can come after the last one, so the
+	// batch variant gets a third of the stream first and the rest while it is down; the
+	// one-at-a-time variant gets it all at once and is stopped with readings in flight.
+	firstPart := ticks
+	if batch {
+		firstPart = ticks / 3
+	}
+	publish(0, firstPart)
 	total := int64(ticks * 3)
 	relay, err := outbox.NewRelay(pool, js, outbox.RelayConfig{DuplicateWindow: 10 * time.Minute})
 	if err != nil {
@@ -156,9 +167,10 @@ func restart(t *testing.T, batch bool) {
 	r1 := start(t, ctx, batch, first, reg, js, relay)
 	waitFor(t, "a third of the readings", func() (bool, error) {
 		n, err := first.Applied(ctx, "m1")
-		return n >= total/3, err
+		return n >= min(total/3, int64(firstPart*3)), err
 	})
 	r1.stop(t, ctx)
+	publish(firstPart, ticks) // the rest, if any, arrives while the service is down
 	stopped, err := first.Applied(ctx, "m1")
 	if err != nil {
 		t.Fatal(err)
