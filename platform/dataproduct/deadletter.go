@@ -33,6 +33,34 @@ const maxReasonLen = 1024
 // context, so an event failing during shutdown is still parked or handed back.
 const deadLetterTimeout = 10 * time.Second
 
+// DeadLetter builds the dead-letter copy of msg, as delivered to the durable consumer, for the
+// dead-letter subject: the original payload and headers plus the dlq-* headers (reason capped
+// at 1 KiB) and a Nats-Msg-Id of <consumer>:<stream>:<sequence>, so a repeated attempt for the
+// same delivery is dropped by the DEADLETTER stream. Subscribe uses it; so does any consumer of
+// a plain JetStream stream that parks what it cannot handle (quality's ingest bridge).
+func DeadLetter(subject, consumer string, msg jetstream.Msg, meta *jetstream.MsgMetadata, reason string) *nats.Msg {
+	if len(reason) > maxReasonLen {
+		reason = reason[:maxReasonLen]
+	}
+	orig := msg.Headers()
+	h := make(nats.Header, len(orig)+8)
+	for k, v := range orig {
+		h[k] = v
+	}
+	h.Set(HeaderDLQReason, reason)
+	h.Set(HeaderDLQSubject, msg.Subject())
+	h.Set(HeaderDLQConsumer, consumer)
+	h.Set(HeaderDLQTime, time.Now().UTC().Format(time.RFC3339Nano))
+	if meta != nil {
+		seq := strconv.FormatUint(meta.Sequence.Stream, 10)
+		h.Set(HeaderDLQStream, meta.Stream)
+		h.Set(HeaderDLQSequence, seq)
+		h.Set(HeaderDLQDeliveries, strconv.FormatUint(meta.NumDelivered, 10))
+		h.Set(HeaderMsgID, consumer+":"+meta.Stream+":"+seq)
+	}
+	return &nats.Msg{Subject: subject, Header: h, Data: msg.Data()}
+}
+
 // deadLetter copies msg to the consumer's dead-letter subject, then terminates it so the
 // consumer moves on. The copy is stored before the termination: if the publish fails, the
 // event is handed back with backoff instead, and dead-lettered on a later delivery.
@@ -44,24 +72,10 @@ func (s *Subscription) deadLetter(msg jetstream.Msg, meta *jetstream.MsgMetadata
 	if len(reason) > maxReasonLen {
 		reason = reason[:maxReasonLen]
 	}
-	orig := msg.Headers()
-	h := make(nats.Header, len(orig)+8)
-	for k, v := range orig {
-		h[k] = v
-	}
-	seq := strconv.FormatUint(meta.Sequence.Stream, 10)
-	h.Set(HeaderDLQReason, reason)
-	h.Set(HeaderDLQStream, meta.Stream)
-	h.Set(HeaderDLQSequence, seq)
-	h.Set(HeaderDLQSubject, msg.Subject())
-	h.Set(HeaderDLQConsumer, s.durable)
-	h.Set(HeaderDLQDeliveries, strconv.FormatUint(meta.NumDelivered, 10))
-	h.Set(HeaderDLQTime, time.Now().UTC().Format(time.RFC3339Nano))
-	h.Set(HeaderMsgID, s.durable+":"+meta.Stream+":"+seq)
-
+	dl := DeadLetter(s.dlq, s.durable, msg, meta, reason)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), deadLetterTimeout)
 	defer cancel()
-	if _, err := s.js.PublishMsg(ctx, &nats.Msg{Subject: s.dlq, Header: h, Data: msg.Data()}); err != nil {
+	if _, err := s.js.PublishMsg(ctx, dl); err != nil {
 		s.cfg.Logger.Error("dataproduct: dead-letter publish failed, event handed back",
 			"consumer", s.durable, "seq", meta.Sequence.Stream, "reason", reason, "error", err)
 		s.nak(msg, meta, s.backoff(meta.NumDelivered))

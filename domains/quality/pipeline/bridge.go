@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	qualityv1 "meshwork.dev/contracts/gen/go/mesh/quality/v1"
@@ -152,18 +151,7 @@ func (b *Bridge) deadLetter(ctx context.Context, m jetstream.Msg, meta *jetstrea
 	if !errors.As(cause, &ref) {
 		reason = "not forwarded: " + reason
 	}
-	out := nats.NewMsg(DeadLetterSubject)
-	out.Data = m.Data()
-	out.Header.Set(dataproduct.HeaderDLQReason, reason)
-	out.Header.Set(dataproduct.HeaderDLQSubject, m.Subject())
-	out.Header.Set(dataproduct.HeaderDLQConsumer, IngestConsumer)
-	out.Header.Set(dataproduct.HeaderDLQTime, b.now().UTC().Format(time.RFC3339))
-	if meta != nil {
-		out.Header.Set(dataproduct.HeaderDLQStream, meta.Stream)
-		out.Header.Set(dataproduct.HeaderDLQSequence, strconv.FormatUint(meta.Sequence.Stream, 10))
-		out.Header.Set(dataproduct.HeaderDLQDeliveries, strconv.FormatUint(meta.NumDelivered, 10))
-		out.Header.Set(nats.MsgIdHdr, IngestConsumer+":"+meta.Stream+":"+strconv.FormatUint(meta.Sequence.Stream, 10))
-	}
+	out := dataproduct.DeadLetter(DeadLetterSubject, IngestConsumer, m, meta, reason)
 	if _, err := b.js.PublishMsg(ctx, out); err != nil {
 		b.log.Error("dead-letter a refused reading", "subject", m.Subject(), "reason", reason, "err", err)
 		if err := m.NakWithDelay(time.Second); err != nil {
