@@ -62,7 +62,7 @@ func (s *Service) serveReadyz(w http.ResponseWriter, r *http.Request) {
 	wg.Wait()
 	if !s.serving.Load() {
 		body.Status = "starting"
-		if s.started.Load() {
+		if s.draining.Load() {
 			body.Status = "shutting down"
 		}
 	}

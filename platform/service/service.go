@@ -41,6 +41,7 @@ type Service struct {
 	httpSrv  *http.Server
 	httpLis  net.Listener
 	serving  atomic.Bool // true between Serve starting and shutdown beginning
+	draining atomic.Bool // true once shutdown has begun
 	started  atomic.Bool // Serve has been called
 	mu       sync.Mutex
 	checks   []readyCheck
@@ -214,6 +215,7 @@ func (s *Service) shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout.String())
+	s.draining.Store(true)
 	s.serving.Store(false)
 	s.health.Shutdown()
 	s.stop()

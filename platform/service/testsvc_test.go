@@ -156,7 +156,15 @@ func start(t *testing.T, o harnessOptions) *harness {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
-	go func() { h.served <- svc.Serve(ctx) }()
+	serving := make(chan struct{})
+	go func() {
+		h.served <- svc.Serve(service.NotifyServing(ctx, func(string, string) { close(serving) }))
+	}()
+	select {
+	case <-serving:
+	case err := <-h.served:
+		t.Fatalf("Serve returned before serving: %v", err)
+	}
 	t.Cleanup(func() {
 		h.impl.releaseAll()
 		if h.cancel != nil {
