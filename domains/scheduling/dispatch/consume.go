@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	identityv1 "meshwork.dev/contracts/gen/go/mesh/identity/v1"
+	logisticsv1 "meshwork.dev/contracts/gen/go/mesh/logistics/v1"
 	qualityv1 "meshwork.dev/contracts/gen/go/mesh/quality/v1"
 	"meshwork.dev/domains/scheduling/job"
 	"meshwork.dev/domains/scheduling/postgres"
@@ -29,8 +30,9 @@ type Consumers struct {
 func Durable(p dataproduct.Product) string { return p.DurableName(stream.Domain) }
 
 // Start subscribes to the upstream products in the background, retrying every retry while a
-// stream does not exist yet (its producer provisions it). Each event changes the store once
-// (outbox.Processed in the same transaction) and triggers a replan when it changed a job.
+// stream does not exist yet (its producer provisions it). Each identity and quality event
+// changes the store once (outbox.Processed in the same transaction) and triggers a replan when
+// it changed a job; a travel-times event asks for a debounced replan (see Run).
 func Start(ctx context.Context, js jetstream.JetStream, store *postgres.Store, d *Dispatcher, log *slog.Logger, retry time.Duration) *Consumers {
 	c := &Consumers{}
 	handlers := map[string]dataproduct.Handler{
@@ -43,6 +45,7 @@ func Start(ctx context.Context, js jetstream.JetStream, store *postgres.Store, d
 			if !ok || m.GetMachineId() == "" {
 				return dataproduct.Permanent(errors.New("machine health without machine id or status"))
 			}
+			d.Locate(ctx, m.GetMachineId())
 			r, _, err := store.ApplyHealth(ctx, Durable(stream.MachineHealth), ev.ID, postgres.HealthChange{
 				MachineID: m.GetMachineId(), Health: h, Reason: m.GetReason(), At: at(m.GetAssessedAt().AsTime(), m.GetAssessedAt().IsValid())})
 			if err == nil && r.ID != "" {
@@ -54,6 +57,7 @@ func Start(ctx context.Context, js jetstream.JetStream, store *postgres.Store, d
 			if m.GetSensorId() == "" {
 				return dataproduct.Permanent(errors.New("sensor fault without sensor id"))
 			}
+			d.Locate(ctx, m.GetMachineId())
 			r, _, err := store.ApplyFault(ctx, Durable(stream.SensorFaults), ev.ID, postgres.FaultChange{
 				MachineID: m.GetMachineId(), SensorID: m.GetSensorId(), Evidence: m.GetEvidence(), Cleared: m.GetCleared(),
 				At: at(m.GetSince().AsTime(), m.GetSince().IsValid())})
@@ -62,11 +66,24 @@ func Start(ctx context.Context, js jetstream.JetStream, store *postgres.Store, d
 			}
 			return err
 		}),
+		// Learned travel times changed: forget the cached ones and replan soon (debounced by Run).
+		stream.TravelTimes.ID(): dataproduct.Handle(func(context.Context, *dataproduct.Event, *logisticsv1.CellTravelTimes) error {
+			d.TravelChanged()
+			return nil
+		}),
+	}
+	configs := map[string]dataproduct.ConsumerConfig{
+		// Only changes from now on matter to a cache: no replay of the retained history.
+		stream.TravelTimes.ID(): {ConsumerDomain: stream.Domain, StartTime: time.Now()},
 	}
 	for _, p := range stream.Upstreams {
+		cfg, ok := configs[p.ID()]
+		if !ok {
+			cfg = dataproduct.ConsumerConfig{ConsumerDomain: stream.Domain}
+		}
 		c.wg.Go(func() {
 			for {
-				sub, err := dataproduct.Subscribe(ctx, js, p, dataproduct.ConsumerConfig{ConsumerDomain: stream.Domain}, handlers[p.ID()])
+				sub, err := dataproduct.Subscribe(ctx, js, p, cfg, handlers[p.ID()])
 				if err == nil {
 					c.mu.Lock()
 					c.subs = append(c.subs, sub)

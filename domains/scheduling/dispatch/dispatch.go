@@ -28,21 +28,118 @@ const (
 	retries   = 16
 )
 
-// Dispatcher replans open jobs.
-type Dispatcher struct {
-	store  *postgres.Store
-	travel job.TravelTimes
-	log    *slog.Logger
-	now    func() time.Time
-	mu     sync.Mutex // one replan at a time
+// Locator finds where a machine stands (quality's registry); an unknown machine is an
+// errs.NotFound error.
+type Locator interface {
+	Machine(ctx context.Context, id string) (postgres.Machine, error)
 }
 
-// New returns a dispatcher; now may be nil for time.Now.
-func New(store *postgres.Store, travel job.TravelTimes, log *slog.Logger, now func() time.Time) *Dispatcher {
-	if now == nil {
-		now = time.Now
+// Config is what a dispatcher works with.
+type Config struct {
+	// Travel gives travel times (required): logistics, falling back to an estimate.
+	Travel job.TravelTimes
+	// Sequencer orders each engineer's day (logistics' OptimizeStops); nil keeps the local
+	// search's order.
+	Sequencer job.Sequencer
+	// Locator looks up machines whose location is not known yet; nil leaves their jobs open.
+	Locator Locator
+	// ForgetTravel, when set, drops cached travel times; it runs when logistics publishes
+	// changed ones.
+	ForgetTravel func()
+	// Log receives what a replan cannot return (default slog.Default()).
+	Log *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Dispatcher replans open jobs.
+type Dispatcher struct {
+	store *postgres.Store
+	cfg   Config
+	log   *slog.Logger
+	now   func() time.Time
+	mu    sync.Mutex    // one replan at a time
+	poke  chan struct{} // a replan is wanted (Run)
+}
+
+// New returns a dispatcher over store.
+func New(store *postgres.Store, cfg Config) *Dispatcher {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	return &Dispatcher{store: store, travel: travel, log: log, now: now}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Dispatcher{store: store, cfg: cfg, log: cfg.Log, now: cfg.Now, poke: make(chan struct{}, 1)}
+}
+
+// TravelChanged forgets the cached travel times and asks Run for a replan.
+func (d *Dispatcher) TravelChanged() {
+	if d.cfg.ForgetTravel != nil {
+		d.cfg.ForgetTravel()
+	}
+	select {
+	case d.poke <- struct{}{}:
+	default:
+	}
+}
+
+// Run replans every period, and after TravelChanged — at most once per gap however often it
+// is called — until ctx ends. Periodic replans plan what time makes plannable: jobs whose
+// machine is located late, assigned jobs leaving the frozen hour, shifts starting.
+func (d *Dispatcher) Run(ctx context.Context, period, gap time.Duration) {
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.poke:
+		case <-tick.C:
+		}
+		d.replan(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(gap):
+		}
+	}
+}
+
+// Locate makes sure the store knows where machine id stands, asking the Locator when it does
+// not. A failure is logged, not returned: the job is opened anyway and stays unplanned until
+// a later replan locates its machine.
+func (d *Dispatcher) Locate(ctx context.Context, id string) {
+	if d.cfg.Locator == nil || id == "" {
+		return
+	}
+	known, err := d.store.HasMachine(ctx, id)
+	if err != nil || known {
+		return
+	}
+	m, err := d.cfg.Locator.Machine(ctx, id)
+	if err != nil {
+		d.log.WarnContext(ctx, "machine location unknown; its jobs wait", "machine", id, "err", err)
+		return
+	}
+	if err := d.store.UpsertMachine(ctx, m); err != nil {
+		d.log.WarnContext(ctx, "store machine location", "machine", id, "err", err)
+	}
+}
+
+// locateMissing looks up the machines of open and assigned jobs that are not located.
+func (d *Dispatcher) locateMissing(ctx context.Context) {
+	if d.cfg.Locator == nil {
+		return
+	}
+	ids, err := d.store.UnlocatedMachines(ctx)
+	if err != nil {
+		d.log.WarnContext(ctx, "list unlocated machines", "err", err)
+		return
+	}
+	for _, id := range ids {
+		d.Locate(ctx, id)
+	}
 }
 
 // Replan plans every open job, and every assigned job starting after Freeze, onto the active
@@ -66,6 +163,7 @@ func (d *Dispatcher) Replan(ctx context.Context) (int, error) {
 	if len(open)+len(movable) == 0 {
 		return 0, nil
 	}
+	d.locateMissing(ctx)
 	open = append(open, movable...)
 	engs, _, err := d.store.ListEngineers(ctx, true, 500, "")
 	if err != nil {
@@ -81,11 +179,13 @@ func (d *Dispatcher) Replan(ctx context.Context) (int, error) {
 		pe.Busy = busy[e.ID]
 		planEngs = append(planEngs, pe)
 	}
-	jobs := make([]job.Job, len(open))
-	for i, r := range open {
-		jobs[i] = r.Job
+	jobs := make([]job.Job, 0, len(open))
+	for _, r := range open {
+		if r.Located {
+			jobs = append(jobs, r.Job)
+		}
 	}
-	p := job.Planner{Travel: d.travel, From: from, To: to}
+	p := job.Planner{Travel: d.cfg.Travel, Sequencer: d.cfg.Sequencer, From: from, To: to}
 	plan, err := p.Optimize(ctx, jobs, planEngs)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", op, err)
@@ -106,7 +206,10 @@ func (d *Dispatcher) Replan(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("%s: %w", op, err)
 	}
 	if left := len(open) - booked; left > 0 {
-		d.log.InfoContext(ctx, "jobs left open", "count", left)
+		d.log.InfoContext(ctx, "jobs left open", "count", left, "unlocated", len(open)-len(jobs))
+	}
+	if plan.SequencerErrors > 0 {
+		d.log.WarnContext(ctx, "routes not ordered by logistics", "count", plan.SequencerErrors)
 	}
 	return booked, nil
 }

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -21,6 +23,7 @@ import (
 	"meshwork.dev/domains/scheduling/job"
 	"meshwork.dev/domains/scheduling/logistics"
 	"meshwork.dev/domains/scheduling/postgres"
+	"meshwork.dev/domains/scheduling/quality"
 	"meshwork.dev/domains/scheduling/stream"
 	"meshwork.dev/platform/dataproduct"
 	"meshwork.dev/platform/testinfra"
@@ -28,20 +31,39 @@ import (
 
 func TestMain(m *testing.M) { testinfra.Main(m) }
 
-// fakeLogistics answers every PlanRoute with 17 minutes.
+// fakeLogistics answers every PlanRoute with eta (fakeETA until set).
 type fakeLogistics struct {
 	logisticsv1.UnimplementedLogisticsServiceServer
 	calls atomic.Int64
+	eta   atomic.Int64
 }
 
 const fakeETA = 17 * time.Minute
 
 func (f *fakeLogistics) PlanRoute(context.Context, *logisticsv1.PlanRouteRequest) (*logisticsv1.PlanRouteResponse, error) {
 	f.calls.Add(1)
-	return &logisticsv1.PlanRouteResponse{Eta: durationpb.New(fakeETA)}, nil
+	eta := time.Duration(f.eta.Load())
+	if eta == 0 {
+		eta = fakeETA
+	}
+	return &logisticsv1.PlanRouteResponse{Eta: durationpb.New(eta)}, nil
 }
 
-func startLogistics(t *testing.T) (*fakeLogistics, *logistics.Client) {
+// fakeQuality knows press-1 (high criticality, located) and nothing else.
+type fakeQuality struct {
+	qualityv1.UnimplementedQualityServiceServer
+}
+
+func (fakeQuality) GetMachine(_ context.Context, req *qualityv1.GetMachineRequest) (*qualityv1.GetMachineResponse, error) {
+	if req.GetMachineId() != "press-1" {
+		return nil, status.Error(codes.NotFound, "no machine "+req.GetMachineId())
+	}
+	return &qualityv1.GetMachineResponse{Machine: &qualityv1.Machine{MachineId: "press-1", Site: "north",
+		Criticality: qualityv1.Criticality_CRITICALITY_HIGH, Location: &qualityv1.LatLng{Lat: 52.2, Lng: 5.2}}}, nil
+}
+
+// startFakes serves the fake logistics and quality APIs on one gRPC server.
+func startFakes(t *testing.T) (*fakeLogistics, *logistics.Client, *quality.Client) {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -50,6 +72,7 @@ func startLogistics(t *testing.T) (*fakeLogistics, *logistics.Client) {
 	srv := grpc.NewServer()
 	f := &fakeLogistics{}
 	logisticsv1.RegisterLogisticsServiceServer(srv, f)
+	qualityv1.RegisterQualityServiceServer(srv, fakeQuality{})
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -57,7 +80,7 @@ func startLogistics(t *testing.T) (*fakeLogistics, *logistics.Client) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	return f, logistics.New(logisticsv1.NewLogisticsServiceClient(conn))
+	return f, logistics.New(logisticsv1.NewLogisticsServiceClient(conn)), quality.New(qualityv1.NewQualityServiceClient(conn))
 }
 
 // eventually polls cond until it holds, failing after a generous limit (not a timing assertion).
@@ -84,9 +107,9 @@ func TestEventsToPlannedJobs(t *testing.T) {
 	if err := store.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	fake, travel := startLogistics(t)
+	fake, travel, machines := startFakes(t)
 	log := slog.New(slog.DiscardHandler)
-	d := dispatch.New(store, travel, log, nil)
+	d := dispatch.New(store, dispatch.Config{Travel: travel, Locator: machines, Log: log})
 	// Consumers start before the upstream streams exist: they retry in the background.
 	cons := dispatch.Start(ctx, js, store, d, log, 100*time.Millisecond)
 	defer func() { _ = cons.Drain(context.Background()) }()
@@ -120,9 +143,14 @@ func TestEventsToPlannedJobs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := store.UpsertMachine(ctx, postgres.Machine{ID: "press-1", Location: job.LatLng{Lat: 52.2, Lng: 5.2}, Criticality: job.High}); err != nil {
-		t.Fatal(err)
-	}
+	// A fault on a machine quality does not know: a replacement job that waits, unplanned,
+	// and does not keep the others from being planned.
+	publish(stream.SensorFaults, "ghost-1-t", &qualityv1.SensorFault{MachineId: "ghost-1", SensorId: "ghost-1-t",
+		FaultType: qualityv1.FaultType_FAULT_TYPE_STUCK, Since: timestamppb.Now(), Evidence: "stuck"})
+	eventually(t, "unlocated replacement job opened", func() bool {
+		jobs, _, _ := store.ListJobs(ctx, job.Open, 50, "")
+		return len(jobs) == 1 && jobs[0].MachineID == "ghost-1" && !jobs[0].Located
+	})
 
 	// A sensor fault: a replacement job, a recorded avoided call-out, no emergency job.
 	publish(stream.SensorFaults, "press-1-vib", &qualityv1.SensorFault{MachineId: "press-1", SensorId: "press-1-vib",
@@ -131,15 +159,19 @@ func TestEventsToPlannedJobs(t *testing.T) {
 	eventually(t, "replacement job assigned", func() bool {
 		jobs, _, _ := store.ListJobs(ctx, job.Assigned, 50, "")
 		for _, j := range jobs {
-			if j.Kind == job.SensorReplacement {
+			if j.Kind == job.SensorReplacement && j.MachineID == "press-1" {
 				repl = j
 				return true
 			}
 		}
 		return false
 	})
-	if repl.SensorID != "press-1-vib" || repl.EngineerID != "sens" || repl.Priority != job.Lowest {
-		t.Errorf("replacement %+v, want sensor press-1-vib, engineer sens, lowest priority", repl)
+	if repl.SensorID != "press-1-vib" || repl.EngineerID != "sens" || repl.Priority != job.Lowest ||
+		repl.Location != (job.LatLng{Lat: 52.2, Lng: 5.2}) {
+		t.Errorf("replacement %+v, want sensor press-1-vib, engineer sens, lowest priority, at quality's location", repl)
+	}
+	if ghost, _, _ := store.ListJobs(ctx, job.Open, 50, ""); len(ghost) != 1 || ghost[0].MachineID != "ghost-1" {
+		t.Errorf("open jobs %+v, want only ghost-1's", ghost)
 	}
 	all, _, _ := store.ListJobs(ctx, 0, 50, "")
 	for _, j := range all {
@@ -148,7 +180,7 @@ func TestEventsToPlannedJobs(t *testing.T) {
 		}
 	}
 	sv, err := store.Savings(ctx, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
-	if err != nil || len(sv) != 1 || sv[0].Cause != job.SensorFault || sv[0].CalloutsAvoided != 1 {
+	if err != nil || len(sv) != 1 || sv[0].Cause != job.SensorFault || sv[0].CalloutsAvoided != 2 {
 		t.Errorf("savings %+v (%v), want one avoided call-out by sensor fault", sv, err)
 	}
 
@@ -193,4 +225,70 @@ func TestEventsToPlannedJobs(t *testing.T) {
 	// A deactivated engineer leaves planning.
 	publish(stream.Users, "mech", &identityv1.UserChanged{UserId: "mech", Kind: identityv1.UserChangeKind_USER_CHANGE_KIND_DEACTIVATED})
 	eventually(t, "engineer deactivated", func() bool { e, err := store.Engineer(ctx, "mech"); return err == nil && !e.Active })
+}
+
+// TestTravelTimesChangeReplans publishes a logistics.cell-travel-times.v1 event after logistics
+// changed its answer: the dispatcher forgets its cached travel times and rebooks a movable job
+// with the new one.
+func TestTravelTimesChangeReplans(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pool := testinfra.StartPostgres(t).Pool(t)
+	js := testinfra.StartNATS(t).JetStream(t)
+	store := postgres.New(pool)
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fake, travel, machines := startFakes(t)
+	log := slog.New(slog.DiscardHandler)
+	// The clock stands at 01:00; the only shift starts at 04:00, so the booking is beyond the
+	// frozen hour and a replan may move it.
+	now := time.Date(2026, 11, 24, 1, 0, 0, 0, time.UTC)
+	d := dispatch.New(store, dispatch.Config{Travel: travel, Locator: machines, ForgetTravel: travel.Forget, Log: log,
+		Now: func() time.Time { return now }})
+	if _, err := store.ApplyUser(ctx, "test", "u1", postgres.UserChange{ID: "eve", DisplayName: "Eve", Engineer: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.UpdateEngineer(ctx, job.Engineer{ID: "eve", Skills: []string{"mechanical"}, Home: job.LatLng{Lat: 52, Lng: 5},
+		Shifts: []job.Shift{{Weekday: now.Weekday(), Start: 4 * 60, End: 12 * 60}}}); err != nil {
+		t.Fatal(err)
+	}
+	d.Locate(ctx, "press-1")
+	created, err := store.CreateJob(ctx, job.Record{Job: job.Job{Kind: job.Maintenance, MachineID: "press-1", Priority: 3,
+		Skill: "mechanical", Duration: time.Hour, Due: now.Add(24 * time.Hour)}, Cause: job.ManualCause, Reason: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.Replan(ctx); err != nil || n != 1 {
+		t.Fatalf("Replan = %d, %v; want the job booked", n, err)
+	}
+	if r, _ := store.Job(ctx, created.ID); r.Travel != fakeETA || !r.Starts.Equal(now.Add(3*time.Hour+fakeETA)) {
+		t.Fatalf("booked %+v, want travel %v from the 04:00 shift start", r, fakeETA)
+	}
+
+	cons := dispatch.Start(ctx, js, store, d, log, 100*time.Millisecond)
+	defer func() { _ = cons.Drain(context.Background()) }()
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	go d.Run(runCtx, time.Hour, 10*time.Millisecond)
+	for _, p := range stream.Upstreams {
+		if _, err := dataproduct.Provision(ctx, js, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pub, err := dataproduct.NewPublisher(js, stream.TravelTimes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const slower = 41 * time.Minute
+	fake.eta.Store(int64(slower))
+	// The consumer may subscribe after the first publication: publish until the plan moves.
+	eventually(t, "job rebooked with the changed travel time", func() bool {
+		if _, err := pub.Publish(ctx, "891f1d4a2b3ffff", &logisticsv1.CellTravelTimes{}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := store.Job(ctx, created.ID)
+		return err == nil && r.Travel == slower && r.Starts.Equal(now.Add(3*time.Hour+slower))
+	})
 }

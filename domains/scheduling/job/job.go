@@ -165,7 +165,7 @@ var skillWords = []struct{ word, skill string }{
 // named leads). A reason naming no known signal needs "general".
 func SkillFor(reason string) string {
 	r := strings.ToLower(reason)
-	best, at := "general", len(r)+1
+	best, at := GeneralSkill, len(r)+1
 	for _, w := range skillWords {
 		if i := strings.Index(r, w.word); i >= 0 && i < at {
 			best, at = w.skill, i
@@ -173,6 +173,9 @@ func SkillFor(reason string) string {
 	}
 	return best
 }
+
+// GeneralSkill is the skill of a maintenance job whose reason names no known signal.
+const GeneralSkill = "general"
 
 // SensorSkill is the skill a sensor replacement needs.
 const SensorSkill = "sensors"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,6 +23,34 @@ type Estimate float64
 func (s Estimate) Travel(_ context.Context, from, to LatLng, _ time.Time) (time.Duration, error) {
 	km := Haversine(from, to) * 1.3
 	return time.Duration(km / float64(s) * float64(time.Hour)), nil
+}
+
+// Fallback is TravelTimes from Primary, or from Backup when Primary fails (logistics down, or
+// a point outside its road grid). Failed counts the fallbacks; it is safe for concurrent use.
+type Fallback struct {
+	// Primary is asked first.
+	Primary TravelTimes
+	// Backup answers when Primary fails.
+	Backup TravelTimes
+	// Failed counts Primary's failures.
+	Failed atomic.Int64
+}
+
+// Travel returns Primary's travel time, or Backup's when Primary fails; a cancelled ctx is an
+// error, not a fallback.
+func (f *Fallback) Travel(ctx context.Context, from, to LatLng, at time.Time) (time.Duration, error) {
+	d, err := f.Primary.Travel(ctx, from, to, at)
+	if err == nil || ctx.Err() != nil {
+		return d, err
+	}
+	f.Failed.Add(1)
+	return f.Backup.Travel(ctx, from, to, at)
+}
+
+// Sequencer orders the stops of a route from start to minimise travel, returning the visiting
+// order as indices into stops (logistics' OptimizeStops).
+type Sequencer interface {
+	Order(ctx context.Context, start LatLng, stops []LatLng, at time.Time) ([]int, []time.Time, error)
 }
 
 // Haversine returns the great-circle distance in kilometres.
@@ -56,6 +85,11 @@ type Plan struct {
 	Unassigned []Job
 	// Cost is priority-weighted lateness in minutes plus travel minutes plus the unassigned penalty.
 	Cost float64
+	// Resequenced counts the routes whose order came from the Sequencer.
+	Resequenced int
+	// SequencerErrors counts the routes the Sequencer could not order (the local search's
+	// order is kept).
+	SequencerErrors int
 }
 
 // Planner assigns jobs to engineers within a horizon.
@@ -66,6 +100,9 @@ type Planner struct {
 	From, To time.Time
 	// MaxPasses bounds the local search; 0 means 20.
 	MaxPasses int
+	// Sequencer, when set, is asked for the travel-optimal order of each route of three or
+	// more jobs after the local search; its order is taken when it costs strictly less.
+	Sequencer Sequencer
 }
 
 // problem is one planning run with resolved travel times.
@@ -78,6 +115,8 @@ type problem struct {
 	points  []LatLng        // engineers' homes first, then jobs
 	travel  []time.Duration // dense matrix by point index, -1 when not fetched yet
 	err     error
+	// resequenced and seqErrors count the Sequencer's successes and failures.
+	resequenced, seqErrors int
 }
 
 func (p Planner) newProblem(ctx context.Context, jobs []Job, engs []Engineer) *problem {
@@ -166,7 +205,58 @@ func (p Planner) Optimize(ctx context.Context, jobs []Job, engs []Engineer) (Pla
 	pr := p.newProblem(ctx, jobs, engs)
 	orders, unassigned := pr.greedy()
 	pr.improve(orders, &unassigned)
+	pr.resequence(orders)
 	return pr.plan(orders, unassigned)
+}
+
+// resequence asks the Sequencer for each route of three or more jobs and takes its order when
+// the route then costs strictly less (less travel can still mean more lateness).
+func (pr *problem) resequence(orders [][]int) {
+	if pr.p.Sequencer == nil {
+		return
+	}
+	for e, o := range orders {
+		if len(o) < 3 {
+			continue
+		}
+		stops := make([]LatLng, len(o))
+		for i, j := range o {
+			stops[i] = pr.jobs[j].Location
+		}
+		at := pr.p.From
+		if ws := pr.windows[e]; len(ws) > 0 {
+			at = ws[0].Start
+		}
+		seq, _, err := pr.p.Sequencer.Order(pr.ctx, pr.engs[e].Home, stops, at)
+		if err != nil || !isPermutation(seq, len(o)) {
+			pr.seqErrors++
+			continue
+		}
+		cand := make([]int, len(o))
+		for i, k := range seq {
+			cand[i] = o[k]
+		}
+		_, before, _ := pr.route(e, o, nil)
+		if _, after, ok := pr.route(e, cand, nil); ok && after < before {
+			orders[e] = cand
+			pr.resequenced++
+		}
+	}
+}
+
+// isPermutation reports whether seq holds each of 0..n-1 exactly once.
+func isPermutation(seq []int, n int) bool {
+	if len(seq) != n {
+		return false
+	}
+	seen := make([]bool, n)
+	for _, k := range seq {
+		if k < 0 || k >= n || seen[k] {
+			return false
+		}
+		seen[k] = true
+	}
+	return true
 }
 
 func (pr *problem) greedy() ([][]int, []int) {
@@ -212,7 +302,7 @@ func (pr *problem) plan(orders [][]int, unassigned []int) (Plan, error) {
 	if pr.err != nil {
 		return Plan{}, fmt.Errorf("job.Planner: travel times: %w", pr.err)
 	}
-	pl := Plan{Routes: make(map[string][]Visit, len(pr.engs))}
+	pl := Plan{Routes: make(map[string][]Visit, len(pr.engs)), Resequenced: pr.resequenced, SequencerErrors: pr.seqErrors}
 	for e, o := range orders {
 		if len(o) == 0 {
 			continue

@@ -190,3 +190,72 @@ func BenchmarkPlan500x30(b *testing.B) {
 		b.ReportMetric(float64(len(pl.Unassigned)), "unassigned")
 	})
 }
+
+// fixedSequencer answers every Order with its order, or its error.
+type fixedSequencer struct {
+	order []int
+	err   error
+}
+
+func (f fixedSequencer) Order(context.Context, LatLng, []LatLng, time.Time) ([]int, []time.Time, error) {
+	return f.order, nil, f.err
+}
+
+func TestResequenceTakesOnlyCheaperValidOrders(t *testing.T) {
+	t.Parallel()
+	// One engineer at home (52, 4.0), three jobs 1, 2 and 3 steps east: the cheapest route
+	// visits them west to east. The route starts as [near, far, mid] (job indices 0, 2, 1).
+	home := LatLng{Lat: 52, Lng: 4}
+	engs := []Engineer{{ID: "a", Home: home, Skills: []string{"s"}, Shifts: []Shift{{Weekday: time.Monday, Start: 8 * 60, End: 18 * 60}}}}
+	var jobs []Job
+	for i := range 3 {
+		jobs = append(jobs, Job{ID: fmt.Sprint(i), Priority: 3, Skill: "s", Duration: 30 * time.Minute,
+			Due: monday.Add(18 * time.Hour), Location: LatLng{Lat: 52, Lng: 4 + 0.05*float64(i+1)}})
+	}
+	tests := []struct {
+		name        string
+		seq         fixedSequencer
+		want        []int
+		resequenced int
+		errors      int
+	}{
+		// Stops are passed in route order (near, far, mid): near, mid, far is 0, 2, 1.
+		{name: "cheaper order taken", seq: fixedSequencer{order: []int{0, 2, 1}}, want: []int{0, 1, 2}, resequenced: 1},
+		{name: "dearer order refused", seq: fixedSequencer{order: []int{1, 0, 2}}, want: []int{0, 2, 1}},
+		{name: "not a permutation", seq: fixedSequencer{order: []int{1, 1, 0}}, want: []int{0, 2, 1}, errors: 1},
+		{name: "index out of range", seq: fixedSequencer{order: []int{1, 2, 3}}, want: []int{0, 2, 1}, errors: 1},
+		{name: "sequencer fails", seq: fixedSequencer{err: errors.New("logistics down")}, want: []int{0, 2, 1}, errors: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := Planner{Travel: Estimate(40), From: monday, To: monday.Add(24 * time.Hour), Sequencer: tt.seq}
+			pr := p.newProblem(context.Background(), jobs, engs)
+			orders := [][]int{{0, 2, 1}}
+			pr.resequence(orders)
+			if fmt.Sprint(orders[0]) != fmt.Sprint(tt.want) || pr.resequenced != tt.resequenced || pr.seqErrors != tt.errors {
+				t.Errorf("order %v resequenced %d errors %d, want %v %d %d", orders[0], pr.resequenced, pr.seqErrors, tt.want, tt.resequenced, tt.errors)
+			}
+		})
+	}
+}
+
+func TestFallbackUsesBackupOnlyWhenPrimaryFails(t *testing.T) {
+	t.Parallel()
+	a, b := LatLng{Lat: 52, Lng: 4}, LatLng{Lat: 52, Lng: 4.1}
+	want, _ := Estimate(40).Travel(context.Background(), a, b, monday)
+
+	ok := &Fallback{Primary: Estimate(40), Backup: Estimate(1)}
+	if d, err := ok.Travel(context.Background(), a, b, monday); err != nil || d != want || ok.Failed.Load() != 0 {
+		t.Errorf("healthy primary: %v %v, %d fallbacks; want %v from the primary", d, err, ok.Failed.Load(), want)
+	}
+	f := &Fallback{Primary: failing{}, Backup: Estimate(40)}
+	if d, err := f.Travel(context.Background(), a, b, monday); err != nil || d != want || f.Failed.Load() != 1 {
+		t.Errorf("failing primary: %v %v, %d fallbacks; want %v from the backup, one fallback", d, err, f.Failed.Load(), want)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := f.Travel(ctx, a, b, monday); err == nil {
+		t.Error("a cancelled context fell back instead of failing")
+	}
+}

@@ -23,6 +23,9 @@ type Record struct {
 	Travel time.Duration
 	// Created is when the job was opened.
 	Created time.Time
+	// Located tells whether the machine's location is known (Location is zero otherwise):
+	// the dispatcher plans only located jobs.
+	Located bool
 }
 
 // Savings is what avoided call-outs saved for one cause.

@@ -97,3 +97,10 @@ func (c *Client) Order(ctx context.Context, start job.LatLng, stops []job.LatLng
 }
 
 func latLng(p job.LatLng) *logisticsv1.LatLng { return &logisticsv1.LatLng{Lat: p.Lat, Lng: p.Lng} }
+
+// Forget drops the cached travel times: the next plan asks logistics again.
+func (c *Client) Forget() {
+	c.mu.Lock()
+	clear(c.cache)
+	c.mu.Unlock()
+}

@@ -124,9 +124,22 @@ func (s *Store) ApplyHealth(ctx context.Context, consumer, eventID string, h Hea
 			}
 			return decide(ctx, tx, out.ID, h.MachineID, "", d.Cause, "open", 0, 0, now)
 		case job.Reprioritize:
+			prev := cur.State
 			cur.Priority, cur.Health, cur.Reason, cur.Due = d.Priority, h.Health, h.Reason, cur.Created.Add(job.Due(d.Priority))
-			if _, err := tx.Exec(ctx, `UPDATE jobs SET priority = $2, health = $3, reason = $4, due_at = $5, cause = $6, updated_at = $7 WHERE id = $1`,
-				cur.ID, cur.Priority, cur.Health, cur.Reason, cur.Due, d.Cause, now); err != nil {
+			// The new reason may name the failing part where the old one did not (a lone
+			// uncorroborated rise, then vibration and temperature together): the skill follows,
+			// and an engineer booked for the old skill is released so the job is planned anew.
+			if skill := job.SkillFor(h.Reason); skill != job.GeneralSkill && skill != cur.Skill {
+				cur.Skill = skill
+				if cur.State == job.Assigned {
+					if _, err := tx.Exec(ctx, `DELETE FROM assignments WHERE job_id = $1`, cur.ID); err != nil {
+						return err
+					}
+					cur.State, cur.EngineerID, cur.Starts, cur.Ends, cur.Travel = job.Open, "", time.Time{}, time.Time{}, 0
+				}
+			}
+			if _, err := tx.Exec(ctx, `UPDATE jobs SET priority = $2, health = $3, reason = $4, due_at = $5, cause = $6, skill = $7, state = $8, updated_at = $9 WHERE id = $1`,
+				cur.ID, cur.Priority, cur.Health, cur.Reason, cur.Due, d.Cause, cur.Skill, cur.State, now); err != nil {
 				return err
 			}
 			cur.Cause = d.Cause
@@ -134,7 +147,7 @@ func (s *Store) ApplyHealth(ctx context.Context, consumer, eventID string, h Hea
 			if err := decide(ctx, tx, cur.ID, h.MachineID, "", d.Cause, "reprioritise", 0, 0, now); err != nil {
 				return err
 			}
-			return s.emit(ctx, tx, cur, cur.State, d.Cause)
+			return s.emit(ctx, tx, cur, prev, d.Cause)
 		case job.CloseJob:
 			if _, err := tx.Exec(ctx, `DELETE FROM assignments WHERE job_id = $1`, cur.ID); err != nil {
 				return err

@@ -102,6 +102,24 @@ func (s *Store) UpsertMachine(ctx context.Context, m Machine) error {
 	return dbError("postgres.Store.UpsertMachine", err)
 }
 
+// HasMachine reports whether the machine's location is known.
+func (s *Store) HasMachine(ctx context.Context, id string) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM machines WHERE id = $1)`, id).Scan(&ok)
+	return ok, dbError("postgres.Store.HasMachine", err)
+}
+
+// UnlocatedMachines returns the machines of open or assigned jobs whose location is not known.
+func (s *Store) UnlocatedMachines(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT j.machine_id FROM jobs j LEFT JOIN machines m ON m.id = j.machine_id
+		WHERE m.id IS NULL AND j.state IN ($1, $2) ORDER BY 1`, job.Open, job.Assigned)
+	if err != nil {
+		return nil, dbError("postgres.Store.UnlocatedMachines", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return ids, dbError("postgres.Store.UnlocatedMachines", err)
+}
+
 // Page returns the limit for a requested page size: 1..500, default 50; anything else is an
 // Invalid error naming page_size.
 func Page(size int32) (int, error) {

@@ -20,7 +20,7 @@ import (
 const jobSelect = `SELECT j.id::text, j.kind, j.state, j.machine_id, j.sensor_id, j.health, j.priority, j.skill,
 	j.duration_minutes, j.due_at, j.cause, j.reason, j.report_file_id, j.created_at,
 	COALESCE(a.engineer_id, ''), a.starts_at, a.ends_at, COALESCE(a.travel_seconds, 0),
-	COALESCE(m.lat, 0), COALESCE(m.lng, 0)
+	COALESCE(m.lat, 0), COALESCE(m.lng, 0), m.id IS NOT NULL
 	FROM jobs j LEFT JOIN assignments a ON a.job_id = j.id LEFT JOIN machines m ON m.id = j.machine_id`
 
 func scanJob(row pgx.Row) (job.Record, error) {
@@ -29,7 +29,7 @@ func scanJob(row pgx.Row) (job.Record, error) {
 	var starts, ends *time.Time
 	err := row.Scan(&r.ID, &r.Kind, &r.State, &r.MachineID, &r.SensorID, &r.Health, &r.Priority, &r.Skill,
 		&minutes, &r.Due, &r.Cause, &r.Reason, &r.ReportFileID, &r.Created,
-		&r.EngineerID, &starts, &ends, &travel, &r.Location.Lat, &r.Location.Lng)
+		&r.EngineerID, &starts, &ends, &travel, &r.Location.Lat, &r.Location.Lng, &r.Located)
 	r.Duration = time.Duration(minutes) * time.Minute
 	r.Travel = time.Duration(travel) * time.Second
 	if starts != nil {

@@ -180,6 +180,35 @@ func TestHealthOpensOneJobPerIncident(t *testing.T) {
 	}
 }
 
+// TestEscalationNamingAPartChangesTheSkill: a lone uncorroborated rise names no part (general
+// skill), the escalation names vibration: the job now needs a mechanic, and the engineer booked
+// for the general skill is released.
+func TestEscalationNamingAPartChangesTheSkill(t *testing.T) {
+	t.Parallel()
+	ctx, s := newStore(t)
+	addEngineer(t, ctx, s, "gus", job.GeneralSkill)
+	warn, _, err := s.ApplyHealth(ctx, "c", "e1", postgres.HealthChange{MachineID: "m1", Health: job.Warn, Reason: "uncorroborated rise: t1 +4.2σ", At: t0})
+	if err != nil || warn.Skill != job.GeneralSkill {
+		t.Fatalf("WARN opened %+v (%v), want the general skill", warn, err)
+	}
+	if _, err := s.Book(ctx, warn.ID, "gus", t0.Add(time.Hour), t0.Add(3*time.Hour), 10*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	crit, _, err := s.ApplyHealth(ctx, "c", "e2", postgres.HealthChange{MachineID: "m1", Health: job.Critical,
+		Reason: "vibration and temperature rising together: t1 +5.0σ, v1 +4.4σ", At: t0})
+	if err != nil || crit.ID != warn.ID || crit.Skill != "mechanical" || crit.State != job.Open || crit.EngineerID != "" {
+		t.Fatalf("CRITICAL gave %+v (%v), want the same job needing mechanical, open again", crit, err)
+	}
+	if stored, err := s.Job(ctx, warn.ID); err != nil || stored.Skill != "mechanical" || stored.State != job.Open || stored.EngineerID != "" {
+		t.Errorf("stored %+v (%v), want mechanical, open, no assignment", stored, err)
+	}
+	// An escalation whose reason names no part keeps the skill.
+	again, _, err := s.ApplyHealth(ctx, "c", "e3", postgres.HealthChange{MachineID: "m1", Health: job.Warn, Reason: "uncorroborated rise: v1 +4.1σ", At: t0})
+	if err != nil || again.Skill != "mechanical" {
+		t.Errorf("de-escalation gave %+v (%v), want the skill kept", again, err)
+	}
+}
+
 func TestSensorFaultRecordsAvoidedCallout(t *testing.T) {
 	t.Parallel()
 	ctx, s := newStore(t)

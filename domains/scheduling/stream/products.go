@@ -1,12 +1,13 @@
 // Package stream declares the data products scheduling publishes (scheduling.service-jobs.v1)
 // and the upstream products it consumes (identity.users.v1, quality.machine-health.v1,
-// quality.sensor-faults.v1), as dataproduct.Product values.
+// quality.sensor-faults.v1, logistics.cell-travel-times.v1), as dataproduct.Product values.
 package stream
 
 import (
 	"time"
 
 	identityv1 "meshwork.dev/contracts/gen/go/mesh/identity/v1"
+	logisticsv1 "meshwork.dev/contracts/gen/go/mesh/logistics/v1"
 	qualityv1 "meshwork.dev/contracts/gen/go/mesh/quality/v1"
 	schedulingv1 "meshwork.dev/contracts/gen/go/mesh/scheduling/v1"
 	"meshwork.dev/platform/dataproduct"
@@ -29,7 +30,7 @@ var ServiceJobs = dataproduct.Product{
 	Retention:       365 * 24 * time.Hour,
 	DuplicateWindow: 10 * time.Minute, // the outbox relay needs it
 	Freshness:       7 * 24 * time.Hour,
-	Upstreams:       []string{"identity.users.v1", "quality.machine-health.v1", "quality.sensor-faults.v1"},
+	Upstreams:       []string{"identity.users.v1", "quality.machine-health.v1", "quality.sensor-faults.v1", "logistics.cell-travel-times.v1"},
 	KeyDescription:  "job id",
 	ServedBy:        []string{"mesh.scheduling.v1.SchedulingService"},
 }
@@ -61,5 +62,14 @@ var SensorFaults = dataproduct.Product{
 	KeyDescription: "sensor id",
 }
 
+// TravelTimes is logistics.cell-travel-times.v1 as consumed here (logistics provisions it):
+// a change of learned travel times makes the cached ones stale and the plans worth redoing.
+var TravelTimes = dataproduct.Product{
+	Domain: "logistics", Name: "cell-travel-times", Major: 1, Owner: "logistics-team", Contact: "#meshwork-logistics",
+	Description: "Learned travel times leaving each H3 cell, keyed by origin cell (declared by logistics).",
+	Message:     &logisticsv1.CellTravelTimes{}, Classification: dataproduct.ClassInternal,
+	KeyDescription: "origin H3 cell",
+}
+
 // Upstreams lists the products scheduling consumes.
-var Upstreams = []dataproduct.Product{Users, MachineHealth, SensorFaults}
+var Upstreams = []dataproduct.Product{Users, MachineHealth, SensorFaults, TravelTimes}

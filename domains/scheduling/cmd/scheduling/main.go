@@ -1,7 +1,8 @@
 // Command scheduling is the scheduling service (docs/scheduling.md): gRPC
 // mesh.scheduling.v1.SchedulingService on GRPC_ADDR (default :7005), probes and metrics on
 // HTTP_ADDR (default :8005). It needs DATABASE_URL and NATS_URL; it calls logistics at
-// LOGISTICS_ADDR with its service account (SERVICE_CLIENT_ID/SECRET) and consumes
+// LOGISTICS_ADDR and quality at QUALITY_ADDR with its service account
+// (SERVICE_CLIENT_ID/SECRET) and consumes
 // identity.users.v1, quality.machine-health.v1 and quality.sensor-faults.v1.
 package main
 
@@ -21,11 +22,13 @@ import (
 
 	filesv1 "meshwork.dev/contracts/gen/go/mesh/files/v1"
 	logisticsv1 "meshwork.dev/contracts/gen/go/mesh/logistics/v1"
+	qualityv1 "meshwork.dev/contracts/gen/go/mesh/quality/v1"
 	schedulingv1 "meshwork.dev/contracts/gen/go/mesh/scheduling/v1"
 	"meshwork.dev/domains/scheduling/dispatch"
 	"meshwork.dev/domains/scheduling/job"
 	"meshwork.dev/domains/scheduling/logistics"
 	"meshwork.dev/domains/scheduling/postgres"
+	"meshwork.dev/domains/scheduling/quality"
 	"meshwork.dev/domains/scheduling/rpc"
 	"meshwork.dev/domains/scheduling/stream"
 	"meshwork.dev/platform/catalogclient"
@@ -42,10 +45,21 @@ type config struct {
 	CatalogAddr   string `env:"CATALOG_ADDR" default:"127.0.0.1:7000"`
 	LogisticsAddr string `env:"LOGISTICS_ADDR" default:"127.0.0.1:7004"`
 	FilesAddr     string `env:"FILES_ADDR" default:"127.0.0.1:7002"`
-	// Machines is "id=lat,lng[,low|medium|high];…": where machines stand (quality's sites
-	// have no coordinates).
+	QualityAddr   string `env:"QUALITY_ADDR" default:"127.0.0.1:7003"`
+	// Machines is "id=lat,lng[,low|medium|high];…": where machines stand, for machines quality
+	// registers without a location (quality's GetMachine is asked for the others).
 	Machines string `env:"MACHINE_LOCATIONS"`
 }
+
+// fallbackSpeed is the estimated driving speed in km/h when logistics cannot give a travel time.
+const fallbackSpeed = 40
+
+// replanPeriod is how often the dispatcher replans without being asked; replanGap is the
+// least time between replans asked for by changed travel times.
+const (
+	replanPeriod = 5 * time.Minute
+	replanGap    = 30 * time.Second
+)
 
 // subscribeRetry is how often a consumer retries while an upstream stream does not exist yet.
 const subscribeRetry = 5 * time.Second
@@ -108,7 +122,19 @@ func run(ctx context.Context, getenv func(string) string) error {
 	}
 	defer fconn.Close()
 	files := rpc.FilesChecker(filesv1.NewFilesServiceClient(fconn))
-	disp := dispatch.New(store, logistics.New(logisticsv1.NewLogisticsServiceClient(lconn)), svc.Logger(), nil)
+	qconn, err := service.Dial(ctx, cfg.QualityAddr, creds)
+	if err != nil {
+		return err
+	}
+	defer qconn.Close()
+	lclient := logistics.New(logisticsv1.NewLogisticsServiceClient(lconn))
+	disp := dispatch.New(store, dispatch.Config{
+		Travel:       &job.Fallback{Primary: lclient, Backup: job.Estimate(fallbackSpeed)},
+		Sequencer:    lclient,
+		Locator:      quality.New(qualityv1.NewQualityServiceClient(qconn)),
+		ForgetTravel: lclient.Forget,
+		Log:          svc.Logger(),
+	})
 	schedulingv1.RegisterSchedulingServiceServer(svc.GRPC(), rpc.New(store, disp, files, svc.Logger()))
 	svc.Ready("postgres", func(ctx context.Context) error { return pool.Ping(ctx) })
 	svc.Ready("nats", func(context.Context) error {
@@ -138,6 +164,7 @@ func background(ctx context.Context, svc *service.Service, pool *pgxpool.Pool, j
 	var wg sync.WaitGroup
 	relayErr := make(chan error, 1)
 	wg.Go(func() { relayErr <- relay.Run(bg) })
+	wg.Go(func() { disp.Run(bg, replanPeriod, replanGap) })
 	wg.Go(func() {
 		conn, err := service.Dial(bg, catalogAddr, creds)
 		if err != nil {

@@ -154,7 +154,9 @@ type Machine struct {
 	// Criticality.
 	Criticality Criticality `protobuf:"varint,4,opt,name=criticality,proto3,enum=mesh.quality.v1.Criticality" json:"criticality,omitempty"`
 	// When it was registered.
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Where it stands (WGS84); unset when not known. Scheduling routes engineers to it.
+	Location      *LatLng `protobuf:"bytes,6,opt,name=location,proto3" json:"location,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -224,6 +226,68 @@ func (x *Machine) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Machine) GetLocation() *LatLng {
+	if x != nil {
+		return x.Location
+	}
+	return nil
+}
+
+// LatLng is a WGS84 point in degrees.
+type LatLng struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Latitude, -90..90.
+	Lat float64 `protobuf:"fixed64,1,opt,name=lat,proto3" json:"lat,omitempty"`
+	// Longitude, -180..180.
+	Lng           float64 `protobuf:"fixed64,2,opt,name=lng,proto3" json:"lng,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LatLng) Reset() {
+	*x = LatLng{}
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LatLng) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LatLng) ProtoMessage() {}
+
+func (x *LatLng) ProtoReflect() protoreflect.Message {
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LatLng.ProtoReflect.Descriptor instead.
+func (*LatLng) Descriptor() ([]byte, []int) {
+	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *LatLng) GetLat() float64 {
+	if x != nil {
+		return x.Lat
+	}
+	return 0
+}
+
+func (x *LatLng) GetLng() float64 {
+	if x != nil {
+		return x.Lng
+	}
+	return 0
+}
+
 // Sensor is a registered sensor.
 type Sensor struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -247,7 +311,7 @@ type Sensor struct {
 
 func (x *Sensor) Reset() {
 	*x = Sensor{}
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[1]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -259,7 +323,7 @@ func (x *Sensor) String() string {
 func (*Sensor) ProtoMessage() {}
 
 func (x *Sensor) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[1]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -272,7 +336,7 @@ func (x *Sensor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sensor.ProtoReflect.Descriptor instead.
 func (*Sensor) Descriptor() ([]byte, []int) {
-	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{1}
+	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Sensor) GetSensorId() string {
@@ -335,7 +399,7 @@ type CreateMachineRequest struct {
 
 func (x *CreateMachineRequest) Reset() {
 	*x = CreateMachineRequest{}
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[2]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -347,7 +411,7 @@ func (x *CreateMachineRequest) String() string {
 func (*CreateMachineRequest) ProtoMessage() {}
 
 func (x *CreateMachineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[2]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -360,7 +424,7 @@ func (x *CreateMachineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateMachineRequest.ProtoReflect.Descriptor instead.
 func (*CreateMachineRequest) Descriptor() ([]byte, []int) {
-	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{2}
+	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CreateMachineRequest) GetMachine() *Machine {
@@ -381,7 +445,7 @@ type CreateMachineResponse struct {
 
 func (x *CreateMachineResponse) Reset() {
 	*x = CreateMachineResponse{}
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[3]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -393,7 +457,7 @@ func (x *CreateMachineResponse) String() string {
 func (*CreateMachineResponse) ProtoMessage() {}
 
 func (x *CreateMachineResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[3]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -406,7 +470,7 @@ func (x *CreateMachineResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateMachineResponse.ProtoReflect.Descriptor instead.
 func (*CreateMachineResponse) Descriptor() ([]byte, []int) {
-	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{3}
+	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreateMachineResponse) GetMachine() *Machine {
@@ -427,7 +491,7 @@ type GetMachineRequest struct {
 
 func (x *GetMachineRequest) Reset() {
 	*x = GetMachineRequest{}
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[4]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -439,7 +503,7 @@ func (x *GetMachineRequest) String() string {
 func (*GetMachineRequest) ProtoMessage() {}
 
 func (x *GetMachineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[4]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -452,7 +516,7 @@ func (x *GetMachineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMachineRequest.ProtoReflect.Descriptor instead.
 func (*GetMachineRequest) Descriptor() ([]byte, []int) {
-	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{4}
+	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetMachineRequest) GetMachineId() string {
@@ -473,7 +537,7 @@ type GetMachineResponse struct {
 
 func (x *GetMachineResponse) Reset() {
 	*x = GetMachineResponse{}
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[5]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -485,7 +549,7 @@ func (x *GetMachineResponse) String() string {
 func (*GetMachineResponse) ProtoMessage() {}
 
 func (x *GetMachineResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[5]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -498,7 +562,7 @@ func (x *GetMachineResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMachineResponse.ProtoReflect.Descriptor instead.
 func (*GetMachineResponse) Descriptor() ([]byte, []int) {
-	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{5}
+	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetMachineResponse) GetMachine() *Machine {
@@ -523,7 +587,7 @@ type ListMachinesRequest struct {
 
 func (x *ListMachinesRequest) Reset() {
 	*x = ListMachinesRequest{}
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[6]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -535,7 +599,7 @@ func (x *ListMachinesRequest) String() string {
 func (*ListMachinesRequest) ProtoMessage() {}
 
 func (x *ListMachinesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[6]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -548,7 +612,7 @@ func (x *ListMachinesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMachinesRequest.ProtoReflect.Descriptor instead.
 func (*ListMachinesRequest) Descriptor() ([]byte, []int) {
-	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{6}
+	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListMachinesRequest) GetSite() string {
@@ -585,7 +649,7 @@ type ListMachinesResponse struct {
 
 func (x *ListMachinesResponse) Reset() {
 	*x = ListMachinesResponse{}
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[7]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -597,7 +661,7 @@ func (x *ListMachinesResponse) String() string {
 func (*ListMachinesResponse) ProtoMessage() {}
 
 func (x *ListMachinesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[7]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -610,7 +674,7 @@ func (x *ListMachinesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMachinesResponse.ProtoReflect.Descriptor instead.
 func (*ListMachinesResponse) Descriptor() ([]byte, []int) {
-	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{7}
+	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListMachinesResponse) GetMachines() []*Machine {
@@ -638,7 +702,7 @@ type DeleteMachineRequest struct {
 
 func (x *DeleteMachineRequest) Reset() {
 	*x = DeleteMachineRequest{}
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[8]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -650,7 +714,7 @@ func (x *DeleteMachineRequest) String() string {
 func (*DeleteMachineRequest) ProtoMessage() {}
 
 func (x *DeleteMachineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[8]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -663,7 +727,7 @@ func (x *DeleteMachineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteMachineRequest.ProtoReflect.Descriptor instead.
 func (*DeleteMachineRequest) Descriptor() ([]byte, []int) {
-	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{8}
+	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DeleteMachineRequest) GetMachineId() string {
@@ -682,7 +746,7 @@ type DeleteMachineResponse struct {
 
 func (x *DeleteMachineResponse) Reset() {
 	*x = DeleteMachineResponse{}
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[9]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -694,7 +758,7 @@ func (x *DeleteMachineResponse) String() string {
 func (*DeleteMachineResponse) ProtoMessage() {}
 
 func (x *DeleteMachineResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[9]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -707,7 +771,7 @@ func (x *DeleteMachineResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteMachineResponse.ProtoReflect.Descriptor instead.
 func (*DeleteMachineResponse) Descriptor() ([]byte, []int) {
-	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{9}
+	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{10}
 }
 
 // CreateSensorRequest registers a sensor.
@@ -721,7 +785,7 @@ type CreateSensorRequest struct {
 
 func (x *CreateSensorRequest) Reset() {
 	*x = CreateSensorRequest{}
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[10]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -733,7 +797,7 @@ func (x *CreateSensorRequest) String() string {
 func (*CreateSensorRequest) ProtoMessage() {}
 
 func (x *CreateSensorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[10]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -746,7 +810,7 @@ func (x *CreateSensorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSensorRequest.ProtoReflect.Descriptor instead.
 func (*CreateSensorRequest) Descriptor() ([]byte, []int) {
-	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{10}
+	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CreateSensorRequest) GetSensor() *Sensor {
@@ -767,7 +831,7 @@ type CreateSensorResponse struct {
 
 func (x *CreateSensorResponse) Reset() {
 	*x = CreateSensorResponse{}
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[11]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -779,7 +843,7 @@ func (x *CreateSensorResponse) String() string {
 func (*CreateSensorResponse) ProtoMessage() {}
 
 func (x *CreateSensorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[11]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -792,7 +856,7 @@ func (x *CreateSensorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSensorResponse.ProtoReflect.Descriptor instead.
 func (*CreateSensorResponse) Descriptor() ([]byte, []int) {
-	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{11}
+	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateSensorResponse) GetSensor() *Sensor {
@@ -813,7 +877,7 @@ type GetSensorRequest struct {
 
 func (x *GetSensorRequest) Reset() {
 	*x = GetSensorRequest{}
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[12]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -825,7 +889,7 @@ func (x *GetSensorRequest) String() string {
 func (*GetSensorRequest) ProtoMessage() {}
 
 func (x *GetSensorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[12]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -838,7 +902,7 @@ func (x *GetSensorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSensorRequest.ProtoReflect.Descriptor instead.
 func (*GetSensorRequest) Descriptor() ([]byte, []int) {
-	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{12}
+	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetSensorRequest) GetSensorId() string {
@@ -859,7 +923,7 @@ type GetSensorResponse struct {
 
 func (x *GetSensorResponse) Reset() {
 	*x = GetSensorResponse{}
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[13]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -871,7 +935,7 @@ func (x *GetSensorResponse) String() string {
 func (*GetSensorResponse) ProtoMessage() {}
 
 func (x *GetSensorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[13]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -884,7 +948,7 @@ func (x *GetSensorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSensorResponse.ProtoReflect.Descriptor instead.
 func (*GetSensorResponse) Descriptor() ([]byte, []int) {
-	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{13}
+	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetSensorResponse) GetSensor() *Sensor {
@@ -909,7 +973,7 @@ type ListSensorsRequest struct {
 
 func (x *ListSensorsRequest) Reset() {
 	*x = ListSensorsRequest{}
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[14]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -921,7 +985,7 @@ func (x *ListSensorsRequest) String() string {
 func (*ListSensorsRequest) ProtoMessage() {}
 
 func (x *ListSensorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[14]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -934,7 +998,7 @@ func (x *ListSensorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSensorsRequest.ProtoReflect.Descriptor instead.
 func (*ListSensorsRequest) Descriptor() ([]byte, []int) {
-	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{14}
+	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListSensorsRequest) GetMachineId() string {
@@ -971,7 +1035,7 @@ type ListSensorsResponse struct {
 
 func (x *ListSensorsResponse) Reset() {
 	*x = ListSensorsResponse{}
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[15]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -983,7 +1047,7 @@ func (x *ListSensorsResponse) String() string {
 func (*ListSensorsResponse) ProtoMessage() {}
 
 func (x *ListSensorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[15]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -996,7 +1060,7 @@ func (x *ListSensorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSensorsResponse.ProtoReflect.Descriptor instead.
 func (*ListSensorsResponse) Descriptor() ([]byte, []int) {
-	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{15}
+	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListSensorsResponse) GetSensors() []*Sensor {
@@ -1024,7 +1088,7 @@ type DeleteSensorRequest struct {
 
 func (x *DeleteSensorRequest) Reset() {
 	*x = DeleteSensorRequest{}
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[16]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1036,7 +1100,7 @@ func (x *DeleteSensorRequest) String() string {
 func (*DeleteSensorRequest) ProtoMessage() {}
 
 func (x *DeleteSensorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[16]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1049,7 +1113,7 @@ func (x *DeleteSensorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSensorRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSensorRequest) Descriptor() ([]byte, []int) {
-	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{16}
+	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DeleteSensorRequest) GetSensorId() string {
@@ -1068,7 +1132,7 @@ type DeleteSensorResponse struct {
 
 func (x *DeleteSensorResponse) Reset() {
 	*x = DeleteSensorResponse{}
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[17]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1080,7 +1144,7 @@ func (x *DeleteSensorResponse) String() string {
 func (*DeleteSensorResponse) ProtoMessage() {}
 
 func (x *DeleteSensorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[17]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1093,7 +1157,7 @@ func (x *DeleteSensorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSensorResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSensorResponse) Descriptor() ([]byte, []int) {
-	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{17}
+	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{18}
 }
 
 // GetMachineHealthRequest names a machine.
@@ -1107,7 +1171,7 @@ type GetMachineHealthRequest struct {
 
 func (x *GetMachineHealthRequest) Reset() {
 	*x = GetMachineHealthRequest{}
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[18]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1119,7 +1183,7 @@ func (x *GetMachineHealthRequest) String() string {
 func (*GetMachineHealthRequest) ProtoMessage() {}
 
 func (x *GetMachineHealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[18]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1132,7 +1196,7 @@ func (x *GetMachineHealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMachineHealthRequest.ProtoReflect.Descriptor instead.
 func (*GetMachineHealthRequest) Descriptor() ([]byte, []int) {
-	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{18}
+	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetMachineHealthRequest) GetMachineId() string {
@@ -1153,7 +1217,7 @@ type GetMachineHealthResponse struct {
 
 func (x *GetMachineHealthResponse) Reset() {
 	*x = GetMachineHealthResponse{}
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[19]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1165,7 +1229,7 @@ func (x *GetMachineHealthResponse) String() string {
 func (*GetMachineHealthResponse) ProtoMessage() {}
 
 func (x *GetMachineHealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[19]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1178,7 +1242,7 @@ func (x *GetMachineHealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMachineHealthResponse.ProtoReflect.Descriptor instead.
 func (*GetMachineHealthResponse) Descriptor() ([]byte, []int) {
-	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{19}
+	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetMachineHealthResponse) GetHealth() *MachineHealth {
@@ -1199,7 +1263,7 @@ type ListSensorFaultsRequest struct {
 
 func (x *ListSensorFaultsRequest) Reset() {
 	*x = ListSensorFaultsRequest{}
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[20]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1211,7 +1275,7 @@ func (x *ListSensorFaultsRequest) String() string {
 func (*ListSensorFaultsRequest) ProtoMessage() {}
 
 func (x *ListSensorFaultsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[20]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1224,7 +1288,7 @@ func (x *ListSensorFaultsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSensorFaultsRequest.ProtoReflect.Descriptor instead.
 func (*ListSensorFaultsRequest) Descriptor() ([]byte, []int) {
-	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{20}
+	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListSensorFaultsRequest) GetMachineId() string {
@@ -1245,7 +1309,7 @@ type ListSensorFaultsResponse struct {
 
 func (x *ListSensorFaultsResponse) Reset() {
 	*x = ListSensorFaultsResponse{}
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[21]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1257,7 +1321,7 @@ func (x *ListSensorFaultsResponse) String() string {
 func (*ListSensorFaultsResponse) ProtoMessage() {}
 
 func (x *ListSensorFaultsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[21]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1270,7 +1334,7 @@ func (x *ListSensorFaultsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSensorFaultsResponse.ProtoReflect.Descriptor instead.
 func (*ListSensorFaultsResponse) Descriptor() ([]byte, []int) {
-	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{21}
+	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListSensorFaultsResponse) GetFaults() []*SensorFault {
@@ -1299,7 +1363,7 @@ type IngestReadingsRequest struct {
 
 func (x *IngestReadingsRequest) Reset() {
 	*x = IngestReadingsRequest{}
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[22]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1311,7 +1375,7 @@ func (x *IngestReadingsRequest) String() string {
 func (*IngestReadingsRequest) ProtoMessage() {}
 
 func (x *IngestReadingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[22]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1324,7 +1388,7 @@ func (x *IngestReadingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestReadingsRequest.ProtoReflect.Descriptor instead.
 func (*IngestReadingsRequest) Descriptor() ([]byte, []int) {
-	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{22}
+	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *IngestReadingsRequest) GetMachineId() string {
@@ -1377,7 +1441,7 @@ type Refusal struct {
 
 func (x *Refusal) Reset() {
 	*x = Refusal{}
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[23]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1389,7 +1453,7 @@ func (x *Refusal) String() string {
 func (*Refusal) ProtoMessage() {}
 
 func (x *Refusal) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[23]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1402,7 +1466,7 @@ func (x *Refusal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refusal.ProtoReflect.Descriptor instead.
 func (*Refusal) Descriptor() ([]byte, []int) {
-	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{23}
+	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Refusal) GetIndex() int64 {
@@ -1439,7 +1503,7 @@ type IngestReadingsResponse struct {
 
 func (x *IngestReadingsResponse) Reset() {
 	*x = IngestReadingsResponse{}
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[24]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1451,7 +1515,7 @@ func (x *IngestReadingsResponse) String() string {
 func (*IngestReadingsResponse) ProtoMessage() {}
 
 func (x *IngestReadingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_quality_v1_quality_proto_msgTypes[24]
+	mi := &file_mesh_quality_v1_quality_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1464,7 +1528,7 @@ func (x *IngestReadingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestReadingsResponse.ProtoReflect.Descriptor instead.
 func (*IngestReadingsResponse) Descriptor() ([]byte, []int) {
-	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{24}
+	return file_mesh_quality_v1_quality_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *IngestReadingsResponse) GetAccepted() int64 {
@@ -1485,7 +1549,7 @@ var File_mesh_quality_v1_quality_proto protoreflect.FileDescriptor
 
 const file_mesh_quality_v1_quality_proto_rawDesc = "" +
 	"\n" +
-	"\x1dmesh/quality/v1/quality.proto\x12\x0fmesh.quality.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cmesh/quality/v1/events.proto\"\xcd\x01\n" +
+	"\x1dmesh/quality/v1/quality.proto\x12\x0fmesh.quality.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cmesh/quality/v1/events.proto\"\x82\x02\n" +
 	"\aMachine\x12\x1d\n" +
 	"\n" +
 	"machine_id\x18\x01 \x01(\tR\tmachineId\x12\x12\n" +
@@ -1493,7 +1557,11 @@ const file_mesh_quality_v1_quality_proto_rawDesc = "" +
 	"\x05model\x18\x03 \x01(\tR\x05model\x12>\n" +
 	"\vcriticality\x18\x04 \x01(\x0e2\x1c.mesh.quality.v1.CriticalityR\vcriticality\x129\n" +
 	"\n" +
-	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xf5\x01\n" +
+	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x123\n" +
+	"\blocation\x18\x06 \x01(\v2\x17.mesh.quality.v1.LatLngR\blocation\",\n" +
+	"\x06LatLng\x12\x10\n" +
+	"\x03lat\x18\x01 \x01(\x01R\x03lat\x12\x10\n" +
+	"\x03lng\x18\x02 \x01(\x01R\x03lng\"\xf5\x01\n" +
 	"\x06Sensor\x12\x1b\n" +
 	"\tsensor_id\x18\x01 \x01(\tR\bsensorId\x12\x1d\n" +
 	"\n" +
@@ -1610,82 +1678,84 @@ func file_mesh_quality_v1_quality_proto_rawDescGZIP() []byte {
 }
 
 var file_mesh_quality_v1_quality_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_mesh_quality_v1_quality_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_mesh_quality_v1_quality_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_mesh_quality_v1_quality_proto_goTypes = []any{
 	(SensorKind)(0),                  // 0: mesh.quality.v1.SensorKind
 	(Criticality)(0),                 // 1: mesh.quality.v1.Criticality
 	(*Machine)(nil),                  // 2: mesh.quality.v1.Machine
-	(*Sensor)(nil),                   // 3: mesh.quality.v1.Sensor
-	(*CreateMachineRequest)(nil),     // 4: mesh.quality.v1.CreateMachineRequest
-	(*CreateMachineResponse)(nil),    // 5: mesh.quality.v1.CreateMachineResponse
-	(*GetMachineRequest)(nil),        // 6: mesh.quality.v1.GetMachineRequest
-	(*GetMachineResponse)(nil),       // 7: mesh.quality.v1.GetMachineResponse
-	(*ListMachinesRequest)(nil),      // 8: mesh.quality.v1.ListMachinesRequest
-	(*ListMachinesResponse)(nil),     // 9: mesh.quality.v1.ListMachinesResponse
-	(*DeleteMachineRequest)(nil),     // 10: mesh.quality.v1.DeleteMachineRequest
-	(*DeleteMachineResponse)(nil),    // 11: mesh.quality.v1.DeleteMachineResponse
-	(*CreateSensorRequest)(nil),      // 12: mesh.quality.v1.CreateSensorRequest
-	(*CreateSensorResponse)(nil),     // 13: mesh.quality.v1.CreateSensorResponse
-	(*GetSensorRequest)(nil),         // 14: mesh.quality.v1.GetSensorRequest
-	(*GetSensorResponse)(nil),        // 15: mesh.quality.v1.GetSensorResponse
-	(*ListSensorsRequest)(nil),       // 16: mesh.quality.v1.ListSensorsRequest
-	(*ListSensorsResponse)(nil),      // 17: mesh.quality.v1.ListSensorsResponse
-	(*DeleteSensorRequest)(nil),      // 18: mesh.quality.v1.DeleteSensorRequest
-	(*DeleteSensorResponse)(nil),     // 19: mesh.quality.v1.DeleteSensorResponse
-	(*GetMachineHealthRequest)(nil),  // 20: mesh.quality.v1.GetMachineHealthRequest
-	(*GetMachineHealthResponse)(nil), // 21: mesh.quality.v1.GetMachineHealthResponse
-	(*ListSensorFaultsRequest)(nil),  // 22: mesh.quality.v1.ListSensorFaultsRequest
-	(*ListSensorFaultsResponse)(nil), // 23: mesh.quality.v1.ListSensorFaultsResponse
-	(*IngestReadingsRequest)(nil),    // 24: mesh.quality.v1.IngestReadingsRequest
-	(*Refusal)(nil),                  // 25: mesh.quality.v1.Refusal
-	(*IngestReadingsResponse)(nil),   // 26: mesh.quality.v1.IngestReadingsResponse
-	(*timestamppb.Timestamp)(nil),    // 27: google.protobuf.Timestamp
-	(*MachineHealth)(nil),            // 28: mesh.quality.v1.MachineHealth
-	(*SensorFault)(nil),              // 29: mesh.quality.v1.SensorFault
+	(*LatLng)(nil),                   // 3: mesh.quality.v1.LatLng
+	(*Sensor)(nil),                   // 4: mesh.quality.v1.Sensor
+	(*CreateMachineRequest)(nil),     // 5: mesh.quality.v1.CreateMachineRequest
+	(*CreateMachineResponse)(nil),    // 6: mesh.quality.v1.CreateMachineResponse
+	(*GetMachineRequest)(nil),        // 7: mesh.quality.v1.GetMachineRequest
+	(*GetMachineResponse)(nil),       // 8: mesh.quality.v1.GetMachineResponse
+	(*ListMachinesRequest)(nil),      // 9: mesh.quality.v1.ListMachinesRequest
+	(*ListMachinesResponse)(nil),     // 10: mesh.quality.v1.ListMachinesResponse
+	(*DeleteMachineRequest)(nil),     // 11: mesh.quality.v1.DeleteMachineRequest
+	(*DeleteMachineResponse)(nil),    // 12: mesh.quality.v1.DeleteMachineResponse
+	(*CreateSensorRequest)(nil),      // 13: mesh.quality.v1.CreateSensorRequest
+	(*CreateSensorResponse)(nil),     // 14: mesh.quality.v1.CreateSensorResponse
+	(*GetSensorRequest)(nil),         // 15: mesh.quality.v1.GetSensorRequest
+	(*GetSensorResponse)(nil),        // 16: mesh.quality.v1.GetSensorResponse
+	(*ListSensorsRequest)(nil),       // 17: mesh.quality.v1.ListSensorsRequest
+	(*ListSensorsResponse)(nil),      // 18: mesh.quality.v1.ListSensorsResponse
+	(*DeleteSensorRequest)(nil),      // 19: mesh.quality.v1.DeleteSensorRequest
+	(*DeleteSensorResponse)(nil),     // 20: mesh.quality.v1.DeleteSensorResponse
+	(*GetMachineHealthRequest)(nil),  // 21: mesh.quality.v1.GetMachineHealthRequest
+	(*GetMachineHealthResponse)(nil), // 22: mesh.quality.v1.GetMachineHealthResponse
+	(*ListSensorFaultsRequest)(nil),  // 23: mesh.quality.v1.ListSensorFaultsRequest
+	(*ListSensorFaultsResponse)(nil), // 24: mesh.quality.v1.ListSensorFaultsResponse
+	(*IngestReadingsRequest)(nil),    // 25: mesh.quality.v1.IngestReadingsRequest
+	(*Refusal)(nil),                  // 26: mesh.quality.v1.Refusal
+	(*IngestReadingsResponse)(nil),   // 27: mesh.quality.v1.IngestReadingsResponse
+	(*timestamppb.Timestamp)(nil),    // 28: google.protobuf.Timestamp
+	(*MachineHealth)(nil),            // 29: mesh.quality.v1.MachineHealth
+	(*SensorFault)(nil),              // 30: mesh.quality.v1.SensorFault
 }
 var file_mesh_quality_v1_quality_proto_depIdxs = []int32{
 	1,  // 0: mesh.quality.v1.Machine.criticality:type_name -> mesh.quality.v1.Criticality
-	27, // 1: mesh.quality.v1.Machine.created_at:type_name -> google.protobuf.Timestamp
-	0,  // 2: mesh.quality.v1.Sensor.kind:type_name -> mesh.quality.v1.SensorKind
-	2,  // 3: mesh.quality.v1.CreateMachineRequest.machine:type_name -> mesh.quality.v1.Machine
-	2,  // 4: mesh.quality.v1.CreateMachineResponse.machine:type_name -> mesh.quality.v1.Machine
-	2,  // 5: mesh.quality.v1.GetMachineResponse.machine:type_name -> mesh.quality.v1.Machine
-	2,  // 6: mesh.quality.v1.ListMachinesResponse.machines:type_name -> mesh.quality.v1.Machine
-	3,  // 7: mesh.quality.v1.CreateSensorRequest.sensor:type_name -> mesh.quality.v1.Sensor
-	3,  // 8: mesh.quality.v1.CreateSensorResponse.sensor:type_name -> mesh.quality.v1.Sensor
-	3,  // 9: mesh.quality.v1.GetSensorResponse.sensor:type_name -> mesh.quality.v1.Sensor
-	3,  // 10: mesh.quality.v1.ListSensorsResponse.sensors:type_name -> mesh.quality.v1.Sensor
-	28, // 11: mesh.quality.v1.GetMachineHealthResponse.health:type_name -> mesh.quality.v1.MachineHealth
-	29, // 12: mesh.quality.v1.ListSensorFaultsResponse.faults:type_name -> mesh.quality.v1.SensorFault
-	27, // 13: mesh.quality.v1.IngestReadingsRequest.sampled_at:type_name -> google.protobuf.Timestamp
-	25, // 14: mesh.quality.v1.IngestReadingsResponse.refusals:type_name -> mesh.quality.v1.Refusal
-	4,  // 15: mesh.quality.v1.QualityService.CreateMachine:input_type -> mesh.quality.v1.CreateMachineRequest
-	6,  // 16: mesh.quality.v1.QualityService.GetMachine:input_type -> mesh.quality.v1.GetMachineRequest
-	8,  // 17: mesh.quality.v1.QualityService.ListMachines:input_type -> mesh.quality.v1.ListMachinesRequest
-	10, // 18: mesh.quality.v1.QualityService.DeleteMachine:input_type -> mesh.quality.v1.DeleteMachineRequest
-	12, // 19: mesh.quality.v1.QualityService.CreateSensor:input_type -> mesh.quality.v1.CreateSensorRequest
-	14, // 20: mesh.quality.v1.QualityService.GetSensor:input_type -> mesh.quality.v1.GetSensorRequest
-	16, // 21: mesh.quality.v1.QualityService.ListSensors:input_type -> mesh.quality.v1.ListSensorsRequest
-	18, // 22: mesh.quality.v1.QualityService.DeleteSensor:input_type -> mesh.quality.v1.DeleteSensorRequest
-	20, // 23: mesh.quality.v1.QualityService.GetMachineHealth:input_type -> mesh.quality.v1.GetMachineHealthRequest
-	22, // 24: mesh.quality.v1.QualityService.ListSensorFaults:input_type -> mesh.quality.v1.ListSensorFaultsRequest
-	24, // 25: mesh.quality.v1.QualityService.IngestReadings:input_type -> mesh.quality.v1.IngestReadingsRequest
-	5,  // 26: mesh.quality.v1.QualityService.CreateMachine:output_type -> mesh.quality.v1.CreateMachineResponse
-	7,  // 27: mesh.quality.v1.QualityService.GetMachine:output_type -> mesh.quality.v1.GetMachineResponse
-	9,  // 28: mesh.quality.v1.QualityService.ListMachines:output_type -> mesh.quality.v1.ListMachinesResponse
-	11, // 29: mesh.quality.v1.QualityService.DeleteMachine:output_type -> mesh.quality.v1.DeleteMachineResponse
-	13, // 30: mesh.quality.v1.QualityService.CreateSensor:output_type -> mesh.quality.v1.CreateSensorResponse
-	15, // 31: mesh.quality.v1.QualityService.GetSensor:output_type -> mesh.quality.v1.GetSensorResponse
-	17, // 32: mesh.quality.v1.QualityService.ListSensors:output_type -> mesh.quality.v1.ListSensorsResponse
-	19, // 33: mesh.quality.v1.QualityService.DeleteSensor:output_type -> mesh.quality.v1.DeleteSensorResponse
-	21, // 34: mesh.quality.v1.QualityService.GetMachineHealth:output_type -> mesh.quality.v1.GetMachineHealthResponse
-	23, // 35: mesh.quality.v1.QualityService.ListSensorFaults:output_type -> mesh.quality.v1.ListSensorFaultsResponse
-	26, // 36: mesh.quality.v1.QualityService.IngestReadings:output_type -> mesh.quality.v1.IngestReadingsResponse
-	26, // [26:37] is the sub-list for method output_type
-	15, // [15:26] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	28, // 1: mesh.quality.v1.Machine.created_at:type_name -> google.protobuf.Timestamp
+	3,  // 2: mesh.quality.v1.Machine.location:type_name -> mesh.quality.v1.LatLng
+	0,  // 3: mesh.quality.v1.Sensor.kind:type_name -> mesh.quality.v1.SensorKind
+	2,  // 4: mesh.quality.v1.CreateMachineRequest.machine:type_name -> mesh.quality.v1.Machine
+	2,  // 5: mesh.quality.v1.CreateMachineResponse.machine:type_name -> mesh.quality.v1.Machine
+	2,  // 6: mesh.quality.v1.GetMachineResponse.machine:type_name -> mesh.quality.v1.Machine
+	2,  // 7: mesh.quality.v1.ListMachinesResponse.machines:type_name -> mesh.quality.v1.Machine
+	4,  // 8: mesh.quality.v1.CreateSensorRequest.sensor:type_name -> mesh.quality.v1.Sensor
+	4,  // 9: mesh.quality.v1.CreateSensorResponse.sensor:type_name -> mesh.quality.v1.Sensor
+	4,  // 10: mesh.quality.v1.GetSensorResponse.sensor:type_name -> mesh.quality.v1.Sensor
+	4,  // 11: mesh.quality.v1.ListSensorsResponse.sensors:type_name -> mesh.quality.v1.Sensor
+	29, // 12: mesh.quality.v1.GetMachineHealthResponse.health:type_name -> mesh.quality.v1.MachineHealth
+	30, // 13: mesh.quality.v1.ListSensorFaultsResponse.faults:type_name -> mesh.quality.v1.SensorFault
+	28, // 14: mesh.quality.v1.IngestReadingsRequest.sampled_at:type_name -> google.protobuf.Timestamp
+	26, // 15: mesh.quality.v1.IngestReadingsResponse.refusals:type_name -> mesh.quality.v1.Refusal
+	5,  // 16: mesh.quality.v1.QualityService.CreateMachine:input_type -> mesh.quality.v1.CreateMachineRequest
+	7,  // 17: mesh.quality.v1.QualityService.GetMachine:input_type -> mesh.quality.v1.GetMachineRequest
+	9,  // 18: mesh.quality.v1.QualityService.ListMachines:input_type -> mesh.quality.v1.ListMachinesRequest
+	11, // 19: mesh.quality.v1.QualityService.DeleteMachine:input_type -> mesh.quality.v1.DeleteMachineRequest
+	13, // 20: mesh.quality.v1.QualityService.CreateSensor:input_type -> mesh.quality.v1.CreateSensorRequest
+	15, // 21: mesh.quality.v1.QualityService.GetSensor:input_type -> mesh.quality.v1.GetSensorRequest
+	17, // 22: mesh.quality.v1.QualityService.ListSensors:input_type -> mesh.quality.v1.ListSensorsRequest
+	19, // 23: mesh.quality.v1.QualityService.DeleteSensor:input_type -> mesh.quality.v1.DeleteSensorRequest
+	21, // 24: mesh.quality.v1.QualityService.GetMachineHealth:input_type -> mesh.quality.v1.GetMachineHealthRequest
+	23, // 25: mesh.quality.v1.QualityService.ListSensorFaults:input_type -> mesh.quality.v1.ListSensorFaultsRequest
+	25, // 26: mesh.quality.v1.QualityService.IngestReadings:input_type -> mesh.quality.v1.IngestReadingsRequest
+	6,  // 27: mesh.quality.v1.QualityService.CreateMachine:output_type -> mesh.quality.v1.CreateMachineResponse
+	8,  // 28: mesh.quality.v1.QualityService.GetMachine:output_type -> mesh.quality.v1.GetMachineResponse
+	10, // 29: mesh.quality.v1.QualityService.ListMachines:output_type -> mesh.quality.v1.ListMachinesResponse
+	12, // 30: mesh.quality.v1.QualityService.DeleteMachine:output_type -> mesh.quality.v1.DeleteMachineResponse
+	14, // 31: mesh.quality.v1.QualityService.CreateSensor:output_type -> mesh.quality.v1.CreateSensorResponse
+	16, // 32: mesh.quality.v1.QualityService.GetSensor:output_type -> mesh.quality.v1.GetSensorResponse
+	18, // 33: mesh.quality.v1.QualityService.ListSensors:output_type -> mesh.quality.v1.ListSensorsResponse
+	20, // 34: mesh.quality.v1.QualityService.DeleteSensor:output_type -> mesh.quality.v1.DeleteSensorResponse
+	22, // 35: mesh.quality.v1.QualityService.GetMachineHealth:output_type -> mesh.quality.v1.GetMachineHealthResponse
+	24, // 36: mesh.quality.v1.QualityService.ListSensorFaults:output_type -> mesh.quality.v1.ListSensorFaultsResponse
+	27, // 37: mesh.quality.v1.QualityService.IngestReadings:output_type -> mesh.quality.v1.IngestReadingsResponse
+	27, // [27:38] is the sub-list for method output_type
+	16, // [16:27] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_mesh_quality_v1_quality_proto_init() }
@@ -1700,7 +1770,7 @@ func file_mesh_quality_v1_quality_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mesh_quality_v1_quality_proto_rawDesc), len(file_mesh_quality_v1_quality_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   25,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
