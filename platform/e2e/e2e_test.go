@@ -97,6 +97,7 @@ func TestMeshEndToEnd(t *testing.T) {
 	c.tail(t, ctx)
 	events := c.streamMessages(t, ctx, "CATALOG_PRODUCT_CHANGES_V1")
 	c.identity(t, ctx, dir)
+	c.maintenance(t, ctx)
 
 	// Ctrl-C stops everything within 10 s.
 	if took := m.stop(t); took > 10*time.Second {

@@ -81,7 +81,9 @@ func (p *Processor) Step(ctx context.Context, id string, r *qualityv1.RawReading
 }
 
 // step derives the messages of one reading. Derived event ids are the raw event id plus a
-// suffix, so a re-run republishes the same ids and the duplicate windows drop the copies.
+// suffix (-clean, -fault, -silent-<sensor> for a silent sensor of the machine declared
+// dropped out at this reading, -health), so a re-run republishes the same ids and the
+// duplicate windows drop the copies.
 func (p *Processor) step(ctx context.Context, m *readings.Machine, id string, r *qualityv1.RawReading) ([]*nats.Msg, error) {
 	const op = "pipeline.step"
 	if _, ok := m.Sensors[r.GetSensorId()]; !ok {
@@ -104,6 +106,16 @@ func (p *Processor) step(ctx context.Context, m *readings.Machine, id string, r 
 	if f := res.Fault; f != nil {
 		msg, err := dataproduct.NewMessage(ctx, stream.SensorFaults, f.Sensor, FaultEvent(f),
 			dataproduct.WithEventID(id+"-fault"), dataproduct.WithEventTime(t))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		out = append(out, msg)
+	}
+	// A silent sensor's declaration rides on another sensor's reading: its id names both.
+	for i := range res.Silent {
+		f := &res.Silent[i]
+		msg, err := dataproduct.NewMessage(ctx, stream.SensorFaults, f.Sensor, FaultEvent(f),
+			dataproduct.WithEventID(id+"-silent-"+f.Sensor), dataproduct.WithEventTime(t))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}

@@ -92,25 +92,30 @@ func enqueueBatch(ctx context.Context, tx pgx.Tx, msgs []*nats.Msg) error {
 // publishTimeout bounds the wait for a batch's publish acks.
 const publishTimeout = 10 * time.Second
 
-// publishBatch publishes msgs pipelined (asynchronous publishes, then one wait for every ack)
-// and fails unless all are stored. It runs inside the batch's transaction, before the commit:
-// if the commit then fails or the process dies, the readings are redelivered and applied again
+// publishAsync publishes msgs pipelined (asynchronous publishes, in order on one connection)
+// and returns their ack futures for waitAcks. It runs inside the batch's transaction, before
+// the commit: if the commit then fails or the process dies, the readings are applied again
 // from the saved state, which yields the same events with the same ids (Nats-Msg-Id), dropped
 // by the streams' duplicate window. So nothing is lost and nothing is stored twice.
-func publishBatch(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg) error {
-	if len(msgs) == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
-	defer cancel()
+func publishAsync(js jetstream.JetStream, msgs []*nats.Msg) ([]jetstream.PubAckFuture, error) {
 	acks := make([]jetstream.PubAckFuture, 0, len(msgs))
 	for _, m := range msgs {
 		f, err := js.PublishMsgAsync(m)
 		if err != nil {
-			return fmt.Errorf("publish %s: %w", m.Subject, err)
+			return nil, fmt.Errorf("publish %s: %w", m.Subject, err)
 		}
 		acks = append(acks, f)
 	}
+	return acks, nil
+}
+
+// waitAcks fails unless every publish is acknowledged (stored) within publishTimeout.
+func waitAcks(ctx context.Context, acks []jetstream.PubAckFuture) error {
+	if len(acks) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
 	for _, f := range acks {
 		select {
 		case <-f.Ok():

@@ -17,10 +17,36 @@ import (
 
 // Machine is a registered machine.
 type Machine struct {
+	// ID, Site and Model describe it.
 	ID, Site, Model string
 	// Criticality is 1 (low) to 3 (high).
 	Criticality int
-	CreatedAt   time.Time
+	// CreatedAt is when it was registered.
+	CreatedAt time.Time
+	// Location is where it stands; nil when unknown.
+	Location *Location
+}
+
+// Location is a WGS84 point in degrees (the database refuses lat outside [-90, 90] and lng
+// outside [-180, 180]).
+type Location struct {
+	Lat, Lng float64
+}
+
+// machineColumns are the columns scanMachine reads, in order.
+const machineColumns = `machine_id, site, model, criticality, created_at, lat, lng`
+
+// scanMachine reads one row of machineColumns.
+func scanMachine(row pgx.Row) (Machine, error) {
+	var m Machine
+	var lat, lng *float64
+	if err := row.Scan(&m.ID, &m.Site, &m.Model, &m.Criticality, &m.CreatedAt, &lat, &lng); err != nil {
+		return Machine{}, err
+	}
+	if lat != nil && lng != nil {
+		m.Location = &Location{Lat: *lat, Lng: *lng}
+	}
+	return m, nil
 }
 
 // Registry stores machines and sensors and keeps a snapshot of the sensors in memory for the
@@ -67,8 +93,12 @@ func (r *Registry) Reload(ctx context.Context) error {
 // CreateMachine stores m; Conflict when its id exists.
 func (r *Registry) CreateMachine(ctx context.Context, m Machine) (Machine, error) {
 	const op = "postgres.CreateMachine"
-	err := r.pool.QueryRow(ctx, `INSERT INTO quality_machines (machine_id, site, model, criticality) VALUES ($1, $2, $3, $4) RETURNING created_at`,
-		m.ID, m.Site, m.Model, m.Criticality).Scan(&m.CreatedAt)
+	var lat, lng *float64
+	if l := m.Location; l != nil {
+		lat, lng = &l.Lat, &l.Lng
+	}
+	err := r.pool.QueryRow(ctx, `INSERT INTO quality_machines (machine_id, site, model, criticality, lat, lng) VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at`,
+		m.ID, m.Site, m.Model, m.Criticality, lat, lng).Scan(&m.CreatedAt)
 	if err != nil {
 		return Machine{}, mapErr(op, err, "machine "+m.ID)
 	}
@@ -77,9 +107,7 @@ func (r *Registry) CreateMachine(ctx context.Context, m Machine) (Machine, error
 
 // GetMachine returns one machine; NotFound when absent.
 func (r *Registry) GetMachine(ctx context.Context, id string) (Machine, error) {
-	var m Machine
-	err := r.pool.QueryRow(ctx, `SELECT machine_id, site, model, criticality, created_at FROM quality_machines WHERE machine_id = $1`, id).
-		Scan(&m.ID, &m.Site, &m.Model, &m.Criticality, &m.CreatedAt)
+	m, err := scanMachine(r.pool.QueryRow(ctx, `SELECT `+machineColumns+` FROM quality_machines WHERE machine_id = $1`, id))
 	if err != nil {
 		return Machine{}, mapErr("postgres.GetMachine", err, "machine "+id)
 	}
@@ -88,15 +116,12 @@ func (r *Registry) GetMachine(ctx context.Context, id string) (Machine, error) {
 
 // ListMachines lists machines of site ("" for all) with ids after after, at most limit.
 func (r *Registry) ListMachines(ctx context.Context, site, after string, limit int) ([]Machine, error) {
-	rows, err := r.pool.Query(ctx, `SELECT machine_id, site, model, criticality, created_at FROM quality_machines
+	rows, err := r.pool.Query(ctx, `SELECT `+machineColumns+` FROM quality_machines
 WHERE ($1 = '' OR site = $1) AND machine_id > $2 ORDER BY machine_id LIMIT $3`, site, after, limit)
 	if err != nil {
 		return nil, mapErr("postgres.ListMachines", err, "")
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Machine, error) {
-		var m Machine
-		return m, row.Scan(&m.ID, &m.Site, &m.Model, &m.Criticality, &m.CreatedAt)
-	})
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Machine, error) { return scanMachine(row) })
 	if err != nil {
 		return nil, mapErr("postgres.ListMachines", err, "")
 	}

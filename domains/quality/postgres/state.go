@@ -1,21 +1,27 @@
-// Package postgres keeps the quality pipeline's filter state in Postgres: one row per machine
-// with its readings.Machine as JSON and the count of raw readings applied (the watermark).
-// The service applies raw readings in batches (ConsumeBatches), one transaction per batch: the
-// batch's event ids go to the inbox in one statement (a redelivery is skipped), the filters run
-// on each machine's state, the derived events (ids fixed by the raw event id) are published
-// pipelined and acknowledged by JetStream before the commit, and the states are saved. A
-// failure or crash before the commit leaves the state as it was: the readings are redelivered,
-// applied again to the same state, and republish the same event ids, which the streams'
-// duplicate window drops. So a restart neither loses nor duplicates a reading. BatchConfig.Outbox
-// keeps the older design (events enqueued in the outbox in one statement per batch, published
-// by a flusher and the platform relay), and State.Apply does one reading per transaction.
+// Package postgres keeps the quality domain's registry (machines with their locations,
+// sensors) and the pipeline's filter state in Postgres: one row per machine with its
+// readings.Machine as JSON and the count of raw readings applied (the watermark); the schema
+// is migrations/*.sql. The service applies raw readings in batches (ConsumeBatches), one
+// transaction per batch, in a pipeline: the next batch is fetched while one is applied, and a
+// batch's events are awaited and committed while the next one is filtered. In each batch the
+// event ids go to the inbox in one statement (a redelivery is skipped), the filters run on each
+// machine's state, the derived events (ids fixed by the raw event id) are published and
+// acknowledged by JetStream before the commit, and the states are saved. A failure or crash
+// before the commit leaves the state as it was: the readings are applied again, in order, to
+// the same state and republish the same event ids, which the streams' duplicate window drops.
+// So a restart neither loses nor duplicates a reading. BatchConfig.Outbox keeps the older
+// design (events enqueued in the outbox in one statement per batch, published by a flusher and
+// the platform relay), and State.Apply does one reading per transaction.
 package postgres
 
 import (
 	"context"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"slices"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
@@ -27,30 +33,10 @@ import (
 	"meshwork.dev/platform/outbox"
 )
 
-const schema = `
-CREATE TABLE IF NOT EXISTS quality_machines (
-	machine_id  text PRIMARY KEY,
-	site        text NOT NULL,
-	model       text NOT NULL,
-	criticality int NOT NULL,
-	created_at  timestamptz NOT NULL DEFAULT now()
-);
-CREATE TABLE IF NOT EXISTS quality_sensors (
-	sensor_id   text PRIMARY KEY,
-	machine_id  text NOT NULL REFERENCES quality_machines ON DELETE CASCADE,
-	kind        text NOT NULL,
-	unit        text NOT NULL,
-	min_value   double precision NOT NULL,
-	max_value   double precision NOT NULL,
-	interval_ms bigint NOT NULL
-);
-CREATE INDEX IF NOT EXISTS quality_sensors_machine ON quality_sensors (machine_id);
-CREATE TABLE IF NOT EXISTS quality_filter_state (
-	machine_id  text PRIMARY KEY,
-	state       jsonb NOT NULL,
-	applied     bigint NOT NULL DEFAULT 0,
-	updated_at  timestamptz NOT NULL DEFAULT now()
-);`
+// migrations are applied in name order at every start; each is idempotent.
+//
+//go:embed migrations/*.sql
+var migrations embed.FS
 
 // InboxConsumer is the inbox name of the processor: <consumer domain>--<product>.
 var InboxConsumer = pipeline.Consumer + "--" + stream.RawReadings.ID()
@@ -68,13 +54,29 @@ func New(pool *pgxpool.Pool) *State {
 	return &State{pool: pool, cache: map[string]*readings.Machine{}}
 }
 
-// Migrate creates the outbox, inbox and state tables.
+// Migrate creates the outbox and inbox tables, then applies migrations/*.sql in name order
+// under an advisory lock (replicas may start together).
 func (s *State) Migrate(ctx context.Context) error {
+	const op = "postgres.Migrate"
 	if err := (outbox.Tables{}).Migrate(ctx, s.pool); err != nil {
-		return fmt.Errorf("postgres.Migrate: %w", err)
+		return fmt.Errorf("%s: %w", op, err)
 	}
-	if _, err := s.pool.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('meshwork.quality.migrate'));"+schema); err != nil {
-		return fmt.Errorf("postgres.Migrate: %w", err)
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	slices.Sort(names)
+	sql := "SELECT pg_advisory_xact_lock(hashtext('meshwork.quality.migrate'));"
+	for _, n := range names {
+		b, err := migrations.ReadFile(n)
+		if err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		sql += "\n" + string(b)
+	}
+	// One simple-protocol batch is one implicit transaction: the lock covers every file.
+	if _, err := s.pool.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
 	}
 	return nil
 }

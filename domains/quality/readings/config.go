@@ -31,6 +31,9 @@ type Config struct {
 	MaxRate float64 `json:"max_rate"`
 	// DropoutFactor flags a gap longer than this many expected intervals.
 	DropoutFactor float64 `json:"dropout_factor"`
+	// SilenceFactor declares a sensor dropped out once another sensor of its machine sends
+	// a reading more than this many expected intervals after the sensor's last one.
+	SilenceFactor float64 `json:"silence_factor"`
 	// DriftTolerance flags a sensor whose offset from its peers moved by more than this.
 	DriftTolerance float64 `json:"drift_tolerance"`
 	// DriftCalibration is how many readings learn the normal offset from the peers.
@@ -39,7 +42,7 @@ type Config struct {
 
 // DefaultConfig returns the tuned defaults for a kind.
 func DefaultConfig(k Kind) Config {
-	c := Config{Window: 15, Threshold: 4, DropoutFactor: 2.5, DriftCalibration: 100}
+	c := Config{Window: 15, Threshold: 4, DropoutFactor: 2.5, SilenceFactor: 5, DriftCalibration: 100}
 	switch k {
 	case Temperature:
 		c.MinScale, c.StuckVariance, c.MaxRate, c.DriftTolerance = 0.2, 1e-4, 0.1, 1.5

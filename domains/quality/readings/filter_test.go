@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 )
@@ -170,6 +171,12 @@ func TestCorroboratedRiseIsCritical(t *testing.T) {
 	}
 	if m.Status != Critical {
 		t.Fatalf("status %v after vibration and temperature rose together, want CRITICAL", m.Status)
+	}
+	// The reason names the kinds before the sensor ids: downstream (scheduling's skills) reads them.
+	for _, want := range []string{"vibration and temperature rising together", "temperature t1 +", "vibration v"} {
+		if !strings.Contains(m.Reason, want) {
+			t.Errorf("reason %q lacks %q", m.Reason, want)
+		}
 	}
 }
 

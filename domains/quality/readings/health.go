@@ -115,7 +115,8 @@ func assess(m *Machine) (Status, string, []string) {
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		parts = append(parts, fmt.Sprintf("%s %+.1fσ", id, m.Sensors[id].Trend.Z))
+		// The kind leads, so a reader (scheduling's skill) knows what rises without the registry.
+		parts = append(parts, fmt.Sprintf("%s %s %+.1fσ", m.Sensors[id].Filter.Spec.Kind, id, m.Sensors[id].Trend.Z))
 	}
 	reason := strings.Join(parts, ", ")
 	if kinds[Vibration] && kinds[Temperature] {

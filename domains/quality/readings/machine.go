@@ -34,6 +34,9 @@ type Machine struct {
 	Reason   string   `json:"reason,omitempty"`
 	Evidence []string `json:"evidence,omitempty"`
 	Since    int64    `json:"since,omitempty"`
+	// SilentAfter is the earliest sample time at which a sensor counts as silent (see
+	// checkSilence); 0 means unknown.
+	SilentAfter int64 `json:"silent_after,omitempty"`
 }
 
 // NewMachine returns an empty machine.
@@ -55,6 +58,9 @@ type Result struct {
 	Faulty bool
 	// Fault is set when the sensor became faulty or recovered.
 	Fault *FaultEvent
+	// Silent are other sensors of the machine declared dropped out at this reading (in
+	// sensor id order): silent for longer than their SilenceFactor allows.
+	Silent []FaultEvent
 	// Health is set when the machine's health changed.
 	Health *HealthEvent
 }
@@ -78,8 +84,13 @@ func (m *Machine) Process(r Reading) (Result, error) {
 	if ev := s.Detector.Observe(r.Time, flags); ev != nil {
 		ev.Sensor, ev.Machine = r.Sensor, m.ID
 		res.Fault = ev
+		m.SilentAfter = 0 // a cleared sensor is watched again
+	}
+	if s.Filter.Count == 1 {
+		m.SilentAfter = 0 // a new sensor is watched from now
 	}
 	res.Faulty = s.Detector.Faulty
+	res.Silent = m.checkSilence(r.Time)
 	if trended[s.Filter.Spec.Kind] && flags&bad == 0 && !s.Detector.Faulty {
 		s.Trend.observe(m.Health, r.Value, s.Filter.Config.MinScale)
 	}

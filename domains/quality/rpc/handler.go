@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"regexp"
 	"time"
 
@@ -67,10 +68,12 @@ func (h *Handler) CreateMachine(ctx context.Context, req *qualityv1.CreateMachin
 	if c := m.GetCriticality(); c == qualityv1.Criticality_CRITICALITY_UNSPECIFIED || qualityv1.Criticality_name[int32(c)] == "" {
 		v = append(v, errs.Violation{Field: "machine.criticality", Description: "must be LOW, MEDIUM or HIGH"})
 	}
+	v = append(v, checkLocation(m.GetLocation())...)
 	if len(v) > 0 {
 		return nil, errs.BadRequest(op, v...)
 	}
-	out, err := h.reg.CreateMachine(ctx, postgres.Machine{ID: m.GetMachineId(), Site: m.GetSite(), Model: m.GetModel(), Criticality: int(m.GetCriticality())})
+	out, err := h.reg.CreateMachine(ctx, postgres.Machine{ID: m.GetMachineId(), Site: m.GetSite(), Model: m.GetModel(),
+		Criticality: int(m.GetCriticality()), Location: locationOf(m.GetLocation())})
 	if err != nil {
 		return nil, err
 	}
@@ -264,8 +267,35 @@ func (h *Handler) IngestReadings(stream grpc.ClientStreamingServer[qualityv1.Ing
 }
 
 func machinePB(m postgres.Machine) *qualityv1.Machine {
-	return &qualityv1.Machine{MachineId: m.ID, Site: m.Site, Model: m.Model,
+	out := &qualityv1.Machine{MachineId: m.ID, Site: m.Site, Model: m.Model,
 		Criticality: qualityv1.Criticality(m.Criticality), CreatedAt: timestamppb.New(m.CreatedAt)}
+	if l := m.Location; l != nil {
+		out.Location = &qualityv1.LatLng{Lat: l.Lat, Lng: l.Lng}
+	}
+	return out
+}
+
+// checkLocation validates an optional location: finite, lat in [-90, 90], lng in [-180, 180].
+func checkLocation(l *qualityv1.LatLng) []errs.Violation {
+	if l == nil {
+		return nil
+	}
+	var v []errs.Violation
+	if lat := l.GetLat(); math.IsNaN(lat) || lat < -90 || lat > 90 {
+		v = append(v, errs.Violation{Field: "machine.location.lat", Description: "must be a latitude in degrees, -90 to 90"})
+	}
+	if lng := l.GetLng(); math.IsNaN(lng) || lng < -180 || lng > 180 {
+		v = append(v, errs.Violation{Field: "machine.location.lng", Description: "must be a longitude in degrees, -180 to 180"})
+	}
+	return v
+}
+
+// locationOf converts a validated location; nil stays nil.
+func locationOf(l *qualityv1.LatLng) *postgres.Location {
+	if l == nil {
+		return nil
+	}
+	return &postgres.Location{Lat: l.GetLat(), Lng: l.GetLng()}
 }
 
 func sensorPB(s readings.Spec, unit string) *qualityv1.Sensor {

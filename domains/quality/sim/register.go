@@ -25,12 +25,12 @@ var units = map[readings.Kind]string{
 	readings.Pressure: "bar", readings.Running: "bool",
 }
 
-// Register creates the factory's machines and sensors through QualityService; ones that
-// exist already are left as they are, so it can run at every start. It returns how many it
-// created.
+// Register creates the factory's machines (with their locations) and sensors through
+// QualityService; ones that exist already are left as they are, so it can run at every
+// start. It returns how many it created.
 func Register(ctx context.Context, c qualityv1.QualityServiceClient, f *Factory) (int, error) {
 	const op = "sim.Register"
-	specs := f.Specs()
+	specs, at := f.Specs(), f.Locations()
 	ids := make([]string, 0, len(specs))
 	for id := range specs {
 		ids = append(ids, id)
@@ -40,7 +40,8 @@ func Register(ctx context.Context, c qualityv1.QualityServiceClient, f *Factory)
 	exists := func(err error) bool { return status.Code(err) == codes.AlreadyExists }
 	for _, m := range ids {
 		_, err := c.CreateMachine(ctx, &qualityv1.CreateMachineRequest{Machine: &qualityv1.Machine{
-			MachineId: m, Site: "sim-plant", Model: "sim-press", Criticality: qualityv1.Criticality_CRITICALITY_MEDIUM}})
+			MachineId: m, Site: "sim-plant", Model: "sim-press", Criticality: qualityv1.Criticality_CRITICALITY_MEDIUM,
+			Location: &qualityv1.LatLng{Lat: at[m].Lat, Lng: at[m].Lng}}})
 		switch {
 		case err == nil:
 			created++

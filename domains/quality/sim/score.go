@@ -96,6 +96,9 @@ func Run(f *Factory, ticks int) ([]Declaration, map[string][]readings.HealthEven
 			if res.Fault != nil && !res.Fault.Cleared {
 				decls = append(decls, Declaration{Sensor: smp.Sensor, At: smp.Time})
 			}
+			for _, ev := range res.Silent {
+				decls = append(decls, Declaration{Sensor: ev.Sensor, At: smp.Time})
+			}
 			if res.Health != nil {
 				health[smp.Machine] = append(health[smp.Machine], *res.Health)
 			}

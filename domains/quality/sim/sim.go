@@ -35,12 +35,17 @@ type Config struct {
 	FailureEvery int
 	// FaultsFrom is when sensor faults and failures may start (after calibration).
 	FaultsFrom time.Duration
+	// Centre and Radius (metres) bound where the machines stand; a zero Radius means
+	// DefaultRadius.
+	Centre LatLng
+	Radius float64
 }
 
 // DefaultConfig is six machines sampled every minute, wear on every third.
 func DefaultConfig() Config {
 	return Config{Machines: 6, Seed: 1, Start: time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC),
-		Interval: time.Minute, FailureEvery: 3, FaultsFrom: 30 * time.Hour}
+		Interval: time.Minute, FailureEvery: 3, FaultsFrom: 30 * time.Hour,
+		Centre: DefaultCentre, Radius: DefaultRadius}
 }
 
 // Episode is one labelled event: a sensor fault (Sensor set) or a machine failure.
@@ -75,6 +80,7 @@ type sensor struct {
 
 type machine struct {
 	id      string
+	at      LatLng
 	phase   float64
 	sensors []*sensor
 	wear    *Episode
@@ -126,8 +132,25 @@ func New(cfg Config, span time.Duration) *Factory {
 		add("running", readings.Running, 0, 1, 0, 0, 0, 0, 1)
 		f.machines = append(f.machines, m)
 	}
+	radius := cfg.Radius
+	if radius <= 0 {
+		radius = DefaultRadius
+	}
+	for i, at := range place(len(f.machines), cfg.Seed, cfg.Centre, radius) {
+		f.machines[i].at = at
+	}
 	f.plan(span)
 	return f
+}
+
+// Locations returns where each machine stands, by machine id: within Config.Radius of
+// Config.Centre, the same for the same seed.
+func (f *Factory) Locations() map[string]LatLng {
+	out := make(map[string]LatLng, len(f.machines))
+	for _, m := range f.machines {
+		out[m.id] = m.at
+	}
+	return out
 }
 
 func (f *Factory) ticks(d time.Duration) int64 { return int64(d / f.cfg.Interval) }

@@ -60,3 +60,47 @@ func TestGroundTruth(t *testing.T) {
 		}
 	}
 }
+
+// TestLocations checks the machines stand within the radius of the centre, apart from each
+// other, the same for the same seed and elsewhere for another seed.
+func TestLocations(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		centre LatLng
+		radius float64
+	}{
+		{"default city", DefaultCentre, DefaultRadius},
+		{"elsewhere, smaller", LatLng{Lat: -33.9, Lng: 18.4}, 500},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := DefaultConfig()
+			cfg.Machines, cfg.Centre, cfg.Radius = 9, tt.centre, tt.radius
+			a := New(cfg, 48*time.Hour).Locations()
+			b := New(cfg, 48*time.Hour).Locations()
+			cfg.Seed = 2
+			other := New(cfg, 48*time.Hour).Locations()
+			if len(a) != 9 {
+				t.Fatalf("%d locations for 9 machines", len(a))
+			}
+			seen := map[LatLng]bool{}
+			for id, at := range a {
+				if d := DistanceM(tt.centre, at); d > tt.radius {
+					t.Errorf("%s at %v is %.0f m from the centre, more than %.0f", id, at, d, tt.radius)
+				}
+				if b[id] != at {
+					t.Errorf("%s: %v, then %v for the same seed", id, at, b[id])
+				}
+				if other[id] == at {
+					t.Errorf("%s: same place %v for another seed", id, at)
+				}
+				if seen[at] {
+					t.Errorf("%s shares its place %v", id, at)
+				}
+				seen[at] = true
+			}
+		})
+	}
+}

@@ -3,11 +3,14 @@
 //
 //	quality-sim --csv DIR [--machines 6] [--seed 1] [--days 4]
 //	    writes one CSV per sensor (timestamp,value,label: the sensor fault affecting the value)
-//	    for `quality eval`, and truth.json (registry, fault episodes, bearing wear)
+//	    for `quality eval`, and truth.json (registry, locations, fault episodes, bearing wear)
 //	quality-sim --nats nats://127.0.0.1:4222 | --mqtt 127.0.0.1:1883 [--rate 10] [--ticks 0]
 //	    publishes JSON readings to ingest.quality.<machine>.<sensor> over NATS, or to
 //	    factory/<machine>/<sensor> over MQTT (own MQTT 3.1.1 client, package mqtt, QoS 1),
 //	    rate ticks per second (one tick = one reading per sensor), ticks 0 = forever.
+//
+// Machines stand within --radius metres (default 3000) of --lat/--lng (default $CITY_LAT and
+// $CITY_LNG, the logistics city's centre, else 52.37,4.90), placed from the seed.
 //
 // With --register QUALITY_ADDR it first creates its machines and sensors through
 // QualityService, with a service-account token: SERVICE_CLIENT_ID and SERVICE_CLIENT_SECRET
@@ -25,6 +28,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -59,11 +63,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	rate := fs.Float64("rate", 10, "ticks per second when publishing")
 	ticks := fs.Int("ticks", 0, "ticks to publish, 0 for all planned days")
 	registerAddr := fs.String("register", getenv("QUALITY_ADDR"), "create the machines and sensors at this QualityService address first (default $QUALITY_ADDR)")
+	lat, latErr := envFloat(getenv, "CITY_LAT", sim.DefaultCentre.Lat)
+	lng, lngErr := envFloat(getenv, "CITY_LNG", sim.DefaultCentre.Lng)
+	fs.Float64Var(&lat, "lat", lat, "latitude of the centre the machines stand around (default $CITY_LAT, else 52.37)")
+	fs.Float64Var(&lng, "lng", lng, "longitude of that centre (default $CITY_LNG, else 4.90)")
+	radius := fs.Float64("radius", sim.DefaultRadius, "machines stand at most this many metres from the centre")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if err := errors.Join(latErr, lngErr); err != nil {
+		return err
+	}
+	if !(lat >= -90 && lat <= 90) || !(lng >= -180 && lng <= 180) || !(*radius > 0) {
+		return fmt.Errorf("centre %g,%g radius %g m: want lat in [-90, 90], lng in [-180, 180] and a positive radius", lat, lng, *radius)
+	}
 	cfg := sim.DefaultConfig()
 	cfg.Machines, cfg.Seed = *machines, *seed
+	cfg.Centre, cfg.Radius = sim.LatLng{Lat: lat, Lng: lng}, *radius
 	span := time.Duration(*days * float64(24*time.Hour))
 	f := sim.New(cfg, span)
 	n := int(span / cfg.Interval)
@@ -90,6 +106,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		return nil
 	}
 	return errors.New("one of --csv, --nats, --mqtt or --register is required")
+}
+
+// envFloat reads a number from the environment; def when unset.
+func envFloat(getenv func(string) string, name string, def float64) (float64, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return def, fmt.Errorf("%s=%q: not a number", name, v)
+	}
+	return f, nil
 }
 
 // register creates the factory's registry entries with a service token.
@@ -204,9 +233,10 @@ func writeCSV(f *sim.Factory, n int, dir string, out io.Writer) error {
 		}
 	}
 	truth, err := json.MarshalIndent(struct {
-		Specs    any           `json:"specs"`
-		Episodes []sim.Episode `json:"episodes"`
-	}{f.Specs(), f.Episodes()}, "", "  ")
+		Specs     any                   `json:"specs"`
+		Locations map[string]sim.LatLng `json:"locations"`
+		Episodes  []sim.Episode         `json:"episodes"`
+	}{f.Specs(), f.Locations(), f.Episodes()}, "", "  ")
 	if err != nil {
 		return err
 	}

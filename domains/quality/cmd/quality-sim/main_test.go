@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"meshwork.dev/domains/quality/sim"
 	"meshwork.dev/platform/testinfra"
 )
 
@@ -68,6 +71,65 @@ func TestPublish(t *testing.T) {
 }
 
 func noEnv(string) string { return "" }
+
+// TestCentre runs the CSV mode with centres from the environment and flags: truth.json places
+// every machine within the radius of the centre given; a bad centre stops the run.
+func TestCentre(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		centre  sim.LatLng
+		wantErr string
+	}{
+		{"default", nil, nil, sim.DefaultCentre, ""},
+		{"environment", map[string]string{"CITY_LAT": "48.85", "CITY_LNG": "2.35"}, nil, sim.LatLng{Lat: 48.85, Lng: 2.35}, ""},
+		{"flags win", map[string]string{"CITY_LAT": "48.85"}, []string{"--lat", "51.5", "--lng", "-0.12", "--radius", "800"}, sim.LatLng{Lat: 51.5, Lng: -0.12}, ""},
+		{"malformed environment", map[string]string{"CITY_LAT": "north"}, nil, sim.LatLng{}, "CITY_LAT"},
+		{"out of range", nil, []string{"--lat", "91"}, sim.LatLng{}, "lat in [-90, 90]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			args := append([]string{"--csv", dir, "--machines", "3", "--days", "0.01"}, tt.args...)
+			var out strings.Builder
+			err := run(context.Background(), args, func(k string) string { return tt.env[k] }, &out)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one naming %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := os.ReadFile(filepath.Join(dir, "truth.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var truth struct {
+				Locations map[string]sim.LatLng `json:"locations"`
+			}
+			if err := json.Unmarshal(data, &truth); err != nil {
+				t.Fatal(err)
+			}
+			radius := sim.DefaultRadius
+			if slices.Contains(tt.args, "--radius") {
+				radius = 800
+			}
+			if len(truth.Locations) != 3 {
+				t.Fatalf("locations %v, want 3", truth.Locations)
+			}
+			for id, at := range truth.Locations {
+				if d := sim.DistanceM(tt.centre, at); d > radius {
+					t.Errorf("%s at %v: %.0f m from %v", id, at, d, tt.centre)
+				}
+			}
+		})
+	}
+}
 
 func TestRegisterNeedsCredentials(t *testing.T) {
 	t.Parallel()

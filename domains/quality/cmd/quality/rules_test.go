@@ -11,7 +11,7 @@ import (
 )
 
 // roles of the table; "" is an anonymous caller.
-var roles = []string{"", "admin", "analyst", "engineer", "service"}
+var roles = []string{"", "admin", "analyst", "dispatcher", "engineer", "service"}
 
 // allowed lists, per RPC, the roles that pass authorisation, and a call of it.
 var allowed = map[string]struct {
@@ -22,11 +22,11 @@ var allowed = map[string]struct {
 		_, err := c.CreateMachine(ctx, &qualityv1.CreateMachineRequest{})
 		return err
 	}},
-	"GetMachine": {[]string{"admin", "analyst", "engineer", "service"}, func(ctx context.Context, c qualityv1.QualityServiceClient) error {
+	"GetMachine": {[]string{"admin", "analyst", "dispatcher", "engineer", "service"}, func(ctx context.Context, c qualityv1.QualityServiceClient) error {
 		_, err := c.GetMachine(ctx, &qualityv1.GetMachineRequest{MachineId: "m1"})
 		return err
 	}},
-	"ListMachines": {[]string{"admin", "analyst", "engineer", "service"}, func(ctx context.Context, c qualityv1.QualityServiceClient) error {
+	"ListMachines": {[]string{"admin", "analyst", "dispatcher", "engineer", "service"}, func(ctx context.Context, c qualityv1.QualityServiceClient) error {
 		_, err := c.ListMachines(ctx, &qualityv1.ListMachinesRequest{})
 		return err
 	}},
@@ -38,11 +38,11 @@ var allowed = map[string]struct {
 		_, err := c.CreateSensor(ctx, &qualityv1.CreateSensorRequest{})
 		return err
 	}},
-	"GetSensor": {[]string{"admin", "analyst", "engineer", "service"}, func(ctx context.Context, c qualityv1.QualityServiceClient) error {
+	"GetSensor": {[]string{"admin", "analyst", "dispatcher", "engineer", "service"}, func(ctx context.Context, c qualityv1.QualityServiceClient) error {
 		_, err := c.GetSensor(ctx, &qualityv1.GetSensorRequest{SensorId: "s1"})
 		return err
 	}},
-	"ListSensors": {[]string{"admin", "analyst", "engineer", "service"}, func(ctx context.Context, c qualityv1.QualityServiceClient) error {
+	"ListSensors": {[]string{"admin", "analyst", "dispatcher", "engineer", "service"}, func(ctx context.Context, c qualityv1.QualityServiceClient) error {
 		_, err := c.ListSensors(ctx, &qualityv1.ListSensorsRequest{})
 		return err
 	}},
@@ -50,11 +50,11 @@ var allowed = map[string]struct {
 		_, err := c.DeleteSensor(ctx, &qualityv1.DeleteSensorRequest{SensorId: "nope"})
 		return err
 	}},
-	"GetMachineHealth": {[]string{"admin", "analyst", "engineer", "service"}, func(ctx context.Context, c qualityv1.QualityServiceClient) error {
+	"GetMachineHealth": {[]string{"admin", "analyst", "dispatcher", "engineer", "service"}, func(ctx context.Context, c qualityv1.QualityServiceClient) error {
 		_, err := c.GetMachineHealth(ctx, &qualityv1.GetMachineHealthRequest{MachineId: "m1"})
 		return err
 	}},
-	"ListSensorFaults": {[]string{"admin", "analyst", "engineer", "service"}, func(ctx context.Context, c qualityv1.QualityServiceClient) error {
+	"ListSensorFaults": {[]string{"admin", "analyst", "dispatcher", "engineer", "service"}, func(ctx context.Context, c qualityv1.QualityServiceClient) error {
 		_, err := c.ListSensorFaults(ctx, &qualityv1.ListSensorFaultsRequest{})
 		return err
 	}},

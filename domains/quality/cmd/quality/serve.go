@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,12 +35,24 @@ type config struct {
 // registryReload is how often the sensor snapshot is reloaded (changes by other replicas).
 const registryReload = 30 * time.Second
 
+// minPoolConns is the least Postgres pool size unless DATABASE_URL sets pool_max_conns.
+const minPoolConns = 10
+
 func run(ctx context.Context, getenv func(string) string) error {
 	cfg := config{Config: service.Defaults(":7003", ":8003")}
 	if err := service.LoadConfig(getenv, &cfg); err != nil {
 		return err
 	}
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return &service.ConfigError{Problems: []service.ConfigProblem{{Var: "DATABASE_URL", Problem: err.Error()}}}
+	}
+	if !strings.Contains(cfg.DatabaseURL, "pool_max_conns") {
+		// The raw → clean pipeline holds up to three connections; the relay, the ingest
+		// bridge and the RPCs need their own.
+		pcfg.MaxConns = max(pcfg.MaxConns, minPoolConns)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}

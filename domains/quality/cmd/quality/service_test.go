@@ -211,6 +211,16 @@ func TestSimulatorRegisters(t *testing.T) {
 	if n, err := sim.Register(ctx, q.client, f); err != nil || n != 0 {
 		t.Fatalf("second registration: %d, %v", n, err)
 	}
+	for id, want := range f.Locations() {
+		m, err := q.client.GetMachine(q.as(t, "service"), &qualityv1.GetMachineRequest{MachineId: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := sim.LatLng{Lat: m.GetMachine().GetLocation().GetLat(), Lng: m.GetMachine().GetLocation().GetLng()}
+		if m.GetMachine().GetLocation() == nil || got != want || sim.DistanceM(sim.DefaultCentre, got) > 3000 {
+			t.Errorf("%s stored at %v, simulated at %v (want within 3 km of %v)", id, m.GetMachine().GetLocation(), want, sim.DefaultCentre)
+		}
+	}
 	list, err := q.client.ListSensors(q.as(t, "analyst"), &qualityv1.ListSensorsRequest{MachineId: "m02", PageSize: 5})
 	if err != nil {
 		t.Fatal(err)

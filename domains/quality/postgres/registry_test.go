@@ -1,0 +1,48 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"meshwork.dev/domains/quality/postgres"
+	"meshwork.dev/platform/errs"
+	"meshwork.dev/platform/testinfra"
+)
+
+// TestMigrateKeepsOlderMachines migrates a database that holds a machine registered before
+// locations existed (the first migration's table), twice: the machine reads back without a
+// location, a new one keeps its location, and the database itself refuses an impossible one.
+func TestMigrateKeepsOlderMachines(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pool := testinfra.StartPostgres(t).Pool(t)
+	if _, err := pool.Exec(ctx, `CREATE TABLE quality_machines (machine_id text PRIMARY KEY, site text NOT NULL,
+model text NOT NULL, criticality int NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+INSERT INTO quality_machines VALUES ('old', 'plant-1', 'p', 2)`); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := postgres.New(pool).Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg := postgres.NewRegistry(pool)
+	old, err := reg.GetMachine(ctx, "old")
+	if err != nil || old.Location != nil {
+		t.Fatalf("old machine %+v, %v: want no location", old, err)
+	}
+	at := &postgres.Location{Lat: 52.37, Lng: 4.9}
+	if _, err := reg.CreateMachine(ctx, postgres.Machine{ID: "new", Site: "s", Criticality: 1, Location: at}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := reg.GetMachine(ctx, "new")
+	if err != nil || got.Location == nil || *got.Location != *at {
+		t.Fatalf("new machine %+v, %v: want at %v", got, err, at)
+	}
+	_, err = reg.CreateMachine(ctx, postgres.Machine{ID: "off", Site: "s", Criticality: 1, Location: &postgres.Location{Lat: 95, Lng: 0}})
+	if err == nil || errs.KindOf(err) == errs.Conflict {
+		t.Fatalf("lat 95 stored or misreported: %v", err)
+	}
+}
