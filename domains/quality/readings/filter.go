@@ -53,10 +53,18 @@ func (f *Filter) Check(r Reading) (flags Flag, use float64) {
 	}
 	if f.LastTime != 0 {
 		dt := float64(r.Time-f.LastTime) / 1e9
-		if iv := f.Spec.Interval.Seconds(); iv > 0 && c.DropoutFactor > 0 && dt > c.DropoutFactor*iv {
+		iv := f.Spec.Interval.Seconds()
+		if iv > 0 && c.DropoutFactor > 0 && dt > c.DropoutFactor*iv {
 			flags |= Dropout
 		}
-		if c.MaxRate > 0 && dt > 0 && flags&OutOfRange == 0 && math.Abs(v-f.LastValue)/dt > c.MaxRate {
+		if iv > 0 && dt > float64(c.Window)*iv {
+			// After a gap longer than the window spans, its values and the last value describe
+			// another time (another load, another time of day): judging the new reading by
+			// them would flag a spike or a jump that is only the gap. Start afresh.
+			f.Window = NewWindow(c.Window)
+			w = f.Window
+			f.LastFlags = 0
+		} else if c.MaxRate > 0 && dt > 0 && flags&OutOfRange == 0 && math.Abs(v-f.LastValue)/dt > c.MaxRate {
 			flags |= RateOfChange
 		}
 	}

@@ -38,6 +38,8 @@ func TestFilterChecks(t *testing.T) {
 		{"spike", 60, 44, Spike},
 		{"too fast", 10, 42, Spike | RateOfChange},
 		{"dropout", 600, 40, Dropout},
+		// After a gap longer than the window (15 min), a new level is not a spike or a jump.
+		{"long gap, new level", 3 * 3600, 46, Dropout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,6 +57,28 @@ func TestFilterChecks(t *testing.T) {
 				t.Fatalf("value to use = %v, want the raw %v", use, tt.value)
 			}
 		})
+	}
+}
+
+// TestLongGapStartsAfresh: after two hours away a sensor comes back at another level (another
+// load): only the first reading is flagged (dropout); the readings after it are judged
+// against each other, not against the values from before the gap.
+func TestLongGapStartsAfresh(t *testing.T) {
+	t.Parallel()
+	f := NewFilter(tempSpec(), DefaultConfig(Temperature))
+	rng := rand.New(rand.NewPCG(1, 2))
+	next := feed(f, rng, sec, 30, 40)
+	next += 2 * 3600 * sec
+	for i := range 30 {
+		flags, _ := f.Check(Reading{Sensor: "t1", Time: next + int64(i)*60*sec, Value: 47 + 0.3*rng.NormFloat64()})
+		if want := Flag(0); i == 0 {
+			want = Dropout
+			if flags != want {
+				t.Fatalf("first reading after the gap: flags %v, want dropout only", flags.Names())
+			}
+		} else if flags != want {
+			t.Fatalf("reading %d after the gap: flags %v, want none", i, flags.Names())
+		}
 	}
 }
 

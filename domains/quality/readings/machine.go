@@ -90,7 +90,12 @@ func (m *Machine) Process(r Reading) (Result, error) {
 		m.SilentAfter = 0 // a new sensor is watched from now
 	}
 	res.Faulty = s.Detector.Faulty
-	res.Silent = m.checkSilence(r.Time)
+	// A reading that ends a gap of its own sensor does not judge the others: after a
+	// machine-wide outage (a gateway down) every sensor comes back with such a reading, and
+	// none of them is silent, only late.
+	if flags&Dropout == 0 {
+		res.Silent = m.checkSilence(r.Time)
+	}
 	if trended[s.Filter.Spec.Kind] && flags&bad == 0 && !s.Detector.Faulty {
 		s.Trend.observe(m.Health, r.Value, s.Filter.Config.MinScale)
 	}

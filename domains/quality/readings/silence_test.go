@@ -116,6 +116,36 @@ func TestSilentSensorDeclared(t *testing.T) {
 
 // TestSilenceIgnoresSensorsNeverSeenAndFaulty: a registered sensor that never sent is not
 // declared, nor is one already faulty (it keeps its own fault).
+// TestMachineWideOutageDeclaresNothing: the whole machine goes quiet for 30 minutes (a gateway
+// down) and comes back sensor by sensor: no sensor is declared silent, because the first
+// readings after the outage end gaps of their own sensors.
+func TestMachineWideOutageDeclaresNothing(t *testing.T) {
+	t.Parallel()
+	m, now := newMachine(t, rand.New(rand.NewPCG(3, 4)))
+	events, now := silenceRun(t, m, now, 5, "", 0, 0)
+	now += 30 * 60 * sec
+	after, _ := silenceRun(t, m, now, 30, "", 0, 0)
+	for _, e := range append(events, after...) {
+		if e.Event.Fault == Dropout && !e.Event.Cleared {
+			t.Errorf("%s declared %s dropped out after a machine-wide outage: %+v", e.Carrier, e.Event.Sensor, e.Event)
+		}
+	}
+	// One sensor that stays away after the outage is still declared.
+	m, now = newMachine(t, rand.New(rand.NewPCG(3, 4)))
+	_, now = silenceRun(t, m, now, 5, "", 0, 0)
+	now += 30 * 60 * sec
+	after, _ = silenceRun(t, m, now, 30, "t2", 0, 30)
+	declared := 0
+	for _, e := range after {
+		if e.Event.Sensor == "t2" && e.Event.Fault == Dropout && !e.Event.Cleared {
+			declared++
+		}
+	}
+	if declared != 1 {
+		t.Errorf("t2, still away after the outage, declared %d times, want once: %+v", declared, after)
+	}
+}
+
 func TestSilenceIgnoresSensorsNeverSeenAndFaulty(t *testing.T) {
 	t.Parallel()
 	m, now := newMachine(t, rand.New(rand.NewPCG(3, 4)))

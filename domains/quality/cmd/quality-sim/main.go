@@ -4,10 +4,11 @@
 //	quality-sim --csv DIR [--machines 6] [--seed 1] [--days 4]
 //	    writes one CSV per sensor (timestamp,value,label: the sensor fault affecting the value)
 //	    for `quality eval`, and truth.json (registry, locations, fault episodes, bearing wear)
-//	quality-sim --nats nats://127.0.0.1:4222 | --mqtt 127.0.0.1:1883 [--rate 10] [--ticks 0]
+//	quality-sim --nats nats://127.0.0.1:4222 | --mqtt 127.0.0.1:1883 [--rate 10] [--ticks 0] [--start T]
 //	    publishes JSON readings to ingest.quality.<machine>.<sensor> over NATS, or to
 //	    factory/<machine>/<sensor> over MQTT (own MQTT 3.1.1 client, package mqtt, QoS 1),
-//	    rate ticks per second (one tick = one reading per sensor), ticks 0 = forever.
+//	    rate ticks per second (one tick = one reading per sensor), ticks 0 = all planned days;
+//	    sample times start --days before now unless --start says otherwise.
 //
 // Machines stand within --radius metres (default 3000) of --lat/--lng (default $CITY_LAT and
 // $CITY_LNG, the logistics city's centre, else 52.37,4.90), placed from the seed.
@@ -68,6 +69,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	fs.Float64Var(&lat, "lat", lat, "latitude of the centre the machines stand around (default $CITY_LAT, else 52.37)")
 	fs.Float64Var(&lng, "lng", lng, "longitude of that centre (default $CITY_LNG, else 4.90)")
 	radius := fs.Float64("radius", sim.DefaultRadius, "machines stand at most this many metres from the centre")
+	start := fs.String("start", "", "first sample time, RFC 3339 (default: 2026-01-05T00:00:00Z for --csv; when publishing, now minus --days, so the readings end about now)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -81,6 +83,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	cfg.Machines, cfg.Seed = *machines, *seed
 	cfg.Centre, cfg.Radius = sim.LatLng{Lat: lat, Lng: lng}, *radius
 	span := time.Duration(*days * float64(24*time.Hour))
+	switch {
+	case *start != "":
+		t, err := time.Parse(time.RFC3339, *start)
+		if err != nil {
+			return fmt.Errorf("--start %q: want an RFC 3339 time", *start)
+		}
+		cfg.Start = t.UTC()
+	case *dir == "" && (*natsURL != "" || *mqttAddr != ""):
+		// Live: the simulated days end about now, so faults and health changes carry recent
+		// times (scheduling derives due dates from them).
+		cfg.Start = time.Now().UTC().Add(-span).Truncate(cfg.Interval)
+	}
 	f := sim.New(cfg, span)
 	n := int(span / cfg.Interval)
 	if *ticks > 0 {

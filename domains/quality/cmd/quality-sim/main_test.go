@@ -139,3 +139,47 @@ func TestRegisterNeedsCredentials(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestPublishStartsDaysBeforeNow: live readings carry recent sample times (the simulated days
+// end about now); --start overrides it and a malformed one stops the run.
+func TestPublishStartsDaysBeforeNow(t *testing.T) {
+	t.Parallel()
+	n := testinfra.StartNATS(t)
+	nc := n.Connect(t)
+	first := func(args ...string) time.Time {
+		t.Helper()
+		sub, err := nc.SubscribeSync("ingest.quality.>")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = sub.Unsubscribe() }()
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		if err := run(context.Background(), append([]string{"--nats", n.URL, "--machines", "1", "--ticks", "1", "--rate", "1000"}, args...), noEnv, &out); err != nil {
+			t.Fatal(err)
+		}
+		m, err := sub.NextMsg(5 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r struct {
+			Time time.Time `json:"time"`
+		}
+		if err := json.Unmarshal(m.Data, &r); err != nil {
+			t.Fatalf("reading %s: %v", m.Data, err)
+		}
+		return r.Time
+	}
+	if got, want := first("--days", "2"), time.Now().Add(-48*time.Hour); got.Sub(want).Abs() > time.Hour {
+		t.Errorf("first live sample at %v, want about %v (two days before now)", got, want)
+	}
+	if got := first("--start", "2026-03-01T08:00:00Z"); !got.Equal(time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)) {
+		t.Errorf("first sample with --start at %v, want 2026-03-01T08:00:00Z", got)
+	}
+	var out strings.Builder
+	if err := run(context.Background(), []string{"--nats", n.URL, "--start", "yesterday"}, noEnv, &out); err == nil || !strings.Contains(err.Error(), "--start") {
+		t.Errorf("--start yesterday: %v, want an error naming --start", err)
+	}
+}
