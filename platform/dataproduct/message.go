@@ -185,3 +185,24 @@ func NewMessage(ctx context.Context, p Product, key string, msg proto.Message, o
 	}
 	return env.build(ctx, op, key, msg, opts, nil)
 }
+
+// Builder builds the events of one product exactly as NewMessage does, with the product
+// validated once instead of per event: for producers that derive many events, such as a
+// stream processor.
+type Builder struct {
+	env *envelope
+}
+
+// NewBuilder validates p and returns the builder of its events.
+func NewBuilder(p Product) (*Builder, error) {
+	env, err := newEnvelope(p)
+	if err != nil {
+		return nil, errs.Wrap("dataproduct.NewBuilder", err)
+	}
+	return &Builder{env: env}, nil
+}
+
+// Message is NewMessage for the builder's product.
+func (b *Builder) Message(ctx context.Context, key string, msg proto.Message, opts ...PublishOption) (*nats.Msg, error) {
+	return b.env.build(ctx, "dataproduct.Builder.Message", key, msg, opts, nil)
+}

@@ -1,9 +1,11 @@
 package dataproduct_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -169,6 +171,36 @@ func TestNewMessage(t *testing.T) {
 	ua, err := uuid.Parse(ida)
 	if err != nil || ua.Version() != 7 || ua.String() != ida || ida == idb {
 		t.Errorf("generated ids %q, %q (%v): want distinct canonical UUIDv7s", ida, idb, err)
+	}
+}
+
+// TestBuilderMatchesNewMessage: a Builder builds byte for byte the message NewMessage builds,
+// and refuses an invalid product once, at NewBuilder.
+func TestBuilderMatchesNewMessage(t *testing.T) {
+	t.Parallel()
+	p := cleanReadings()
+	at := time.Date(2026, 3, 4, 5, 6, 7, 891, time.UTC)
+	opts := []dataproduct.PublishOption{dataproduct.WithEventID("evt-1"), dataproduct.WithEventTime(at)}
+	want, err := dataproduct.NewMessage(context.Background(), p, "machine-42", wrapperspb.Double(20.5), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := dataproduct.NewBuilder(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.Message(context.Background(), "machine-42", wrapperspb.Double(20.5), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Subject != want.Subject || !reflect.DeepEqual(got.Header, want.Header) || !bytes.Equal(got.Data, want.Data) {
+		t.Errorf("Builder.Message = %s %v %x, NewMessage = %s %v %x", got.Subject, got.Header, got.Data, want.Subject, want.Header, want.Data)
+	}
+	if _, err := b.Message(context.Background(), "a.b", wrapperspb.Double(1)); errs.KindOf(err) != errs.Invalid {
+		t.Errorf("bad key: %v, want Invalid", err)
+	}
+	if _, err := dataproduct.NewBuilder(dataproduct.Product{Domain: "x"}); errs.KindOf(err) != errs.Invalid {
+		t.Errorf("invalid product: %v, want Invalid", err)
 	}
 }
 

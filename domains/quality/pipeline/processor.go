@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -37,11 +38,20 @@ type State interface {
 type Processor struct {
 	specs Specs
 	state State
+	// clean, faults and health build the derived events; err is why they could not be made.
+	clean, faults, health *dataproduct.Builder
+	err                   error
 }
 
 // NewProcessor returns a processor over state.
 func NewProcessor(specs Specs, state State) *Processor {
-	return &Processor{specs: specs, state: state}
+	p := &Processor{specs: specs, state: state}
+	var errC, errF, errH error
+	p.clean, errC = dataproduct.NewBuilder(stream.CleanReadings)
+	p.faults, errF = dataproduct.NewBuilder(stream.SensorFaults)
+	p.health, errH = dataproduct.NewBuilder(stream.MachineHealth)
+	p.err = errors.Join(errC, errF, errH)
+	return p
 }
 
 // Consumer is the processor's consumer domain.
@@ -90,6 +100,9 @@ func (p *Processor) step(ctx context.Context, m *readings.Machine, id string, r 
 		spec, _ := p.specs.Spec(r.GetMachineId(), r.GetSensorId())
 		m.AddSensor(spec, readings.DefaultConfig(spec.Kind))
 	}
+	if p.err != nil {
+		return nil, fmt.Errorf("%s: %w", op, p.err)
+	}
 	t := r.GetSampledAt().AsTime()
 	res, err := m.Process(readings.Reading{Sensor: r.GetSensorId(), Time: t.UnixNano(), Value: r.GetValue()})
 	if err != nil {
@@ -97,14 +110,14 @@ func (p *Processor) step(ctx context.Context, m *readings.Machine, id string, r 
 	}
 	clean := &qualityv1.CleanReading{MachineId: r.GetMachineId(), SensorId: r.GetSensorId(), SampledAt: r.GetSampledAt(),
 		RawValue: r.GetValue(), Value: res.Value, Flags: Flags(res.Flags), SensorFaulty: res.Faulty, SourceEventId: id}
-	msg, err := dataproduct.NewMessage(ctx, stream.CleanReadings, r.GetSensorId(), clean,
+	msg, err := p.clean.Message(ctx, r.GetSensorId(), clean,
 		dataproduct.WithEventID(id+"-clean"), dataproduct.WithEventTime(t))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	out := []*nats.Msg{msg}
 	if f := res.Fault; f != nil {
-		msg, err := dataproduct.NewMessage(ctx, stream.SensorFaults, f.Sensor, FaultEvent(f),
+		msg, err := p.faults.Message(ctx, f.Sensor, FaultEvent(f),
 			dataproduct.WithEventID(id+"-fault"), dataproduct.WithEventTime(t))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
@@ -114,7 +127,7 @@ func (p *Processor) step(ctx context.Context, m *readings.Machine, id string, r 
 	// A silent sensor's declaration rides on another sensor's reading: its id names both.
 	for i := range res.Silent {
 		f := &res.Silent[i]
-		msg, err := dataproduct.NewMessage(ctx, stream.SensorFaults, f.Sensor, FaultEvent(f),
+		msg, err := p.faults.Message(ctx, f.Sensor, FaultEvent(f),
 			dataproduct.WithEventID(id+"-silent-"+f.Sensor), dataproduct.WithEventTime(t))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
@@ -122,7 +135,7 @@ func (p *Processor) step(ctx context.Context, m *readings.Machine, id string, r 
 		out = append(out, msg)
 	}
 	if h := res.Health; h != nil {
-		msg, err := dataproduct.NewMessage(ctx, stream.MachineHealth, h.Machine, HealthEvent(h),
+		msg, err := p.health.Message(ctx, h.Machine, HealthEvent(h),
 			dataproduct.WithEventID(id+"-health"), dataproduct.WithEventTime(t))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"testing"
@@ -81,7 +82,16 @@ func rawReading(i int, t time.Time) *qualityv1.RawReading {
 // the previous design (derived events through the outbox), as the baseline of the same run.
 func BenchmarkDurableRawToClean(b *testing.B) {
 	b.Run("direct", func(b *testing.B) { saturate(b, false) })
+	b.Run("direct-service-gc", func(b *testing.B) { serviceGC(b); saturate(b, false) })
 	b.Run("outbox", func(b *testing.B) { saturate(b, true) })
+}
+
+// serviceGC runs the rest of the benchmark with the GC target the service runs with
+// (postgres.GCPercent). It applies to the whole benchmark process: the embedded NATS server
+// and the publisher as well as the path.
+func serviceGC(b *testing.B) {
+	old := debug.SetGCPercent(postgres.GCPercent)
+	b.Cleanup(func() { debug.SetGCPercent(old) })
 }
 
 func saturate(b *testing.B, outboxMode bool) {
@@ -123,6 +133,7 @@ func BenchmarkDurableLatency(b *testing.B) {
 	for _, rate := range []int{25000, 5000, 2500} {
 		b.Run(fmt.Sprintf("rate=%d", rate), func(b *testing.B) { latencyAt(b, rate) })
 	}
+	b.Run("rate=25000-service-gc", func(b *testing.B) { serviceGC(b); latencyAt(b, 25000) })
 }
 
 func latencyAt(b *testing.B, rate int) {

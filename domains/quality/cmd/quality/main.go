@@ -18,9 +18,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"meshwork.dev/domains/quality/evaluate"
+	"meshwork.dev/domains/quality/postgres"
 	"meshwork.dev/domains/quality/readings"
 	"meshwork.dev/platform/service"
 )
@@ -31,6 +33,9 @@ func main() {
 	}
 	if len(os.Args) > 1 {
 		os.Exit(evalCommand(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(postgres.GCPercent)
 	}
 	service.Main("quality", run)
 }
