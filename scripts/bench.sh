@@ -26,3 +26,28 @@ echo "== identity: argon2id verify vs minimal parameters; login; token issuing"
 cd "$top/domains/identity"
 go test -run '^$' -bench 'BenchmarkVerify|BenchmarkLogin|BenchmarkIssue' -benchmem -count 3 ./password/ ./cmd/identity/ ./token/ >"$out/identity.txt"
 "$top/bin/benchstat" "$out/identity.txt"
+
+echo "== files: store with AES-256-GCM vs a no-op cipher (16 MiB files, FerretDB)"
+cd "$top/domains/files"
+go test -run '^$' -bench 'Store' -count 5 -benchtime 5x ./mongo >"$out/files.txt"
+"$top/bin/benchstat" "$out/files.txt"
+
+echo "== quality: incremental Hampel vs naive sort per window"
+cd "$top/domains/quality"
+go test -run '^$' -bench . -benchtime 2s -count 3 ./readings >"$out/quality-kernel.txt"
+"$top/bin/benchstat" "$out/quality-kernel.txt"
+
+echo "== quality: raw -> clean on embedded NATS and Postgres (sustained; default GC vs the service's)"
+go test -run '^$' -bench 'DurableRawToClean/direct' -benchtime 200000x -count 3 ./postgres >"$out/quality-path.txt"
+go test -run '^$' -bench 'DurableRawToClean/outbox|DurableLatency' -benchtime 40000x ./postgres >>"$out/quality-path.txt"
+"$top/bin/benchstat" "$out/quality-path.txt"
+
+echo "== logistics: PlanRoute (ALT, A*) vs Dijkstra"
+cd "$top/domains/logistics"
+go test -run '^$' -bench 'PlanRoute' -benchtime 2048x -count 3 ./route >"$out/logistics.txt"
+"$top/bin/benchstat" "$out/logistics.txt"
+
+echo "== scheduling: 500 jobs for 30 engineers, local search vs greedy"
+cd "$top/domains/scheduling"
+go test -run '^$' -bench 'Plan500' -benchtime 3x -count 3 ./job >"$out/scheduling.txt"
+"$top/bin/benchstat" "$out/scheduling.txt"

@@ -13,7 +13,6 @@ import (
 	"meshwork.dev/domains/quality/readings"
 	"meshwork.dev/domains/quality/stream"
 	"meshwork.dev/platform/dataproduct"
-	"meshwork.dev/platform/testinfra"
 )
 
 // TestBatchDeadLettersUnknownSensor sends a raw reading of a sensor the registry does not know
@@ -23,19 +22,9 @@ func TestBatchDeadLettersUnknownSensor(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	n := testinfra.StartNATS(t)
-	nc := n.Connect(t)
-	js := n.JetStream(t)
-	pool := testinfra.StartPostgres(t).Pool(t)
-	for _, p := range stream.Products {
-		if _, err := dataproduct.Provision(ctx, js, p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	st := postgres.New(pool)
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	srv := startServers(t, ctx)
+	nc, js := srv.nats.Connect(t), srv.js
+	st := postgres.New(srv.pool)
 	dlq, err := nc.SubscribeSync(stream.RawReadings.DeadLetterSubject(pipeline.Consumer))
 	if err != nil {
 		t.Fatal(err)
@@ -77,18 +66,9 @@ func TestOutboxModePublishesEveryReading(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	n := testinfra.StartNATS(t)
-	js := n.JetStream(t)
-	pool := testinfra.StartPostgres(t).Pool(t)
-	for _, p := range stream.Products {
-		if _, err := dataproduct.Provision(ctx, js, p); err != nil {
-			t.Fatal(err)
-		}
-	}
+	srv := startServers(t, ctx)
+	js, pool := srv.js, srv.pool
 	st := postgres.New(pool)
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	pub, err := dataproduct.NewPublisher(js, stream.RawReadings)
 	if err != nil {
 		t.Fatal(err)

@@ -20,7 +20,6 @@ import (
 	"meshwork.dev/domains/quality/stream"
 	"meshwork.dev/platform/dataproduct"
 	"meshwork.dev/platform/outbox"
-	"meshwork.dev/platform/testinfra"
 )
 
 // durablePath starts the service's raw → clean path on embedded NATS and Postgres: batches
@@ -30,18 +29,9 @@ import (
 func durablePath(b *testing.B, outboxMode bool) (*dataproduct.Publisher, jetstream.JetStream) {
 	b.Helper()
 	ctx := context.Background()
-	n := testinfra.StartNATS(b)
-	js := n.JetStream(b)
-	pool := testinfra.StartPostgres(b).Pool(b)
-	for _, p := range stream.Products {
-		if _, err := dataproduct.Provision(ctx, js, p); err != nil {
-			b.Fatal(err)
-		}
-	}
+	srv := startServers(b, ctx)
+	js, pool := srv.js, srv.pool
 	st := postgres.New(pool)
-	if err := st.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
 	reg := registry{}
 	for i := range 10 {
 		id := fmt.Sprintf("s%d", i)

@@ -17,7 +17,6 @@ import (
 	"meshwork.dev/domains/quality/stream"
 	"meshwork.dev/platform/dataproduct"
 	"meshwork.dev/platform/outbox"
-	"meshwork.dev/platform/testinfra"
 )
 
 // crashOnceWhenT2Faulty makes the first save of a state in which t2 is faulty fail, after the
@@ -58,17 +57,8 @@ func TestSilentSensorAcrossCrashAndRestart(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	n := testinfra.StartNATS(t)
-	js := n.JetStream(t)
-	pool := testinfra.StartPostgres(t).Pool(t)
-	for _, p := range stream.Products {
-		if _, err := dataproduct.Provision(ctx, js, p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := postgres.New(pool).Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	srv := startServers(t, ctx)
+	js, pool := srv.js, srv.pool
 	if _, err := pool.Exec(ctx, crashOnceWhenT2Faulty); err != nil {
 		t.Fatal(err)
 	}

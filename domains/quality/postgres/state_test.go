@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -21,6 +22,30 @@ import (
 )
 
 func TestMain(m *testing.M) { testinfra.Main(m) }
+
+// servers is a test's embedded NATS with quality's products provisioned and a Postgres with
+// the state tables migrated.
+type servers struct {
+	nats *testinfra.NATS
+	js   jetstream.JetStream
+	pool *pgxpool.Pool
+}
+
+func startServers(t testing.TB, ctx context.Context) servers {
+	t.Helper()
+	n := testinfra.StartNATS(t)
+	js := n.JetStream(t)
+	pool := testinfra.StartPostgres(t).Pool(t)
+	for _, p := range stream.Products {
+		if _, err := dataproduct.Provision(ctx, js, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := postgres.New(pool).Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return servers{nats: n, js: js, pool: pool}
+}
 
 type registry map[string]readings.Spec
 
@@ -102,23 +127,14 @@ func TestRestartLosesAndDuplicatesNothing(t *testing.T) {
 func restart(t *testing.T, batch bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	n := testinfra.StartNATS(t)
-	js := n.JetStream(t)
-	pool := testinfra.StartPostgres(t).Pool(t)
-	for _, p := range stream.Products {
-		if _, err := dataproduct.Provision(ctx, js, p); err != nil {
-			t.Fatal(err)
-		}
-	}
+	srv := startServers(t, ctx)
+	js, pool := srv.js, srv.pool
 	reg := registry{}
 	offline := readings.NewMachine("m1", readings.DefaultHealth)
 	for _, id := range []string{"t1", "t2", "t3"} {
 		sp := readings.Spec{ID: id, Machine: "m1", Kind: readings.Temperature, Min: -20, Max: 150, Interval: time.Minute}
 		reg["m1/"+id] = sp
 		offline.AddSensor(sp, readings.DefaultConfig(readings.Temperature))
-	}
-	if err := postgres.New(pool).Migrate(ctx); err != nil {
-		t.Fatal(err)
 	}
 	pub, err := dataproduct.NewPublisher(js, stream.RawReadings)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -83,6 +84,17 @@ func startFakes(t *testing.T) (*fakeLogistics, *logistics.Client, *quality.Clien
 	return f, logistics.New(logisticsv1.NewLogisticsServiceClient(conn)), quality.New(qualityv1.NewQualityServiceClient(conn))
 }
 
+// startServers starts embedded NATS and a Postgres with scheduling's tables.
+func startServers(t *testing.T, ctx context.Context) (jetstream.JetStream, *postgres.Store) {
+	t.Helper()
+	js := testinfra.StartNATS(t).JetStream(t)
+	store := postgres.New(testinfra.StartPostgres(t).Pool(t))
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return js, store
+}
+
 // eventually polls cond until it holds, failing after a generous limit (not a timing assertion).
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -101,12 +113,7 @@ func TestEventsToPlannedJobs(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	pool := testinfra.StartPostgres(t).Pool(t)
-	js := testinfra.StartNATS(t).JetStream(t)
-	store := postgres.New(pool)
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	js, store := startServers(t, ctx)
 	fake, travel, machines := startFakes(t)
 	log := slog.New(slog.DiscardHandler)
 	d := dispatch.New(store, dispatch.Config{Travel: travel, Locator: machines, Log: log})
@@ -234,12 +241,7 @@ func TestTravelTimesChangeReplans(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	pool := testinfra.StartPostgres(t).Pool(t)
-	js := testinfra.StartNATS(t).JetStream(t)
-	store := postgres.New(pool)
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	js, store := startServers(t, ctx)
 	fake, travel, machines := startFakes(t)
 	log := slog.New(slog.DiscardHandler)
 	// The clock stands at 01:00; the only shift starts at 04:00, so the booking is beyond the
