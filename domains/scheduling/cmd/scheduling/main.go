@@ -58,7 +58,7 @@ const fallbackSpeed = 40
 // least time between replans asked for by changed travel times.
 const (
 	replanPeriod = 5 * time.Minute
-	replanGap    = 30 * time.Second
+	replanGap    = 2 * time.Minute
 )
 
 // subscribeRetry is how often a consumer retries while an upstream stream does not exist yet.
