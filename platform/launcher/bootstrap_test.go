@@ -45,6 +45,13 @@ func fakeIdentity() int {
 	case len(args) == 4 && args[0] == "create-service-account" && args[1] == "--name" && args[3] == "--json":
 		n := appendLine(home, "accounts", args[2])
 		out = map[string]string{"name": args[2], "client_id": "sa-" + args[2], "client_secret": fmt.Sprintf("secret-%d", n)}
+	case len(args) == 8 && args[0] == "create-user" && args[1] == "--email" && args[7] == "--json":
+		if n := appendLine(home, "users", args[2]); strings.Count(readFile(home, "users"), args[2]+"\n") > 1 {
+			fmt.Fprintln(os.Stderr, "identity create-user: a user with this email exists")
+			return 4
+		} else {
+			out = map[string]any{"id": fmt.Sprintf("user-%d", n), "email": args[2], "roles": []string{args[6]}, "one_time_password": "otp"}
+		}
 	default:
 		fmt.Fprintf(os.Stderr, "identity: unknown command line %q\n", args)
 		return 2
@@ -52,6 +59,12 @@ func fakeIdentity() int {
 	b, _ := json.Marshal(out)
 	fmt.Println(string(b))
 	return 0
+}
+
+// readFile returns the file name in dir, "" when it does not exist.
+func readFile(dir, name string) string {
+	b, _ := os.ReadFile(filepath.Join(dir, name))
+	return string(b)
 }
 
 // appendLine appends line to the file name in dir and returns how many lines it now has.
@@ -280,7 +293,8 @@ func envLines(out string) map[string][]string {
 }
 
 // TestRunWithIdentity runs the mesh twice with a fake identity: the first start generates the
-// secrets, bootstraps the admin and creates the service accounts before the services start,
+// secrets, bootstraps the admin, creates the service accounts and the demo crew before the
+// services start,
 // and each process gets only its own secrets; the second start reuses them all.
 func TestRunWithIdentity(t *testing.T) {
 	t.Parallel()
@@ -330,8 +344,12 @@ func TestRunWithIdentity(t *testing.T) {
 			t.Fatalf("run %d: Run after cancel = %v", run, err)
 		}
 	}
+	// With a simulator in the mesh the demo crew is created once, after the accounts.
 	want := []string{"bootstrap-admin --email admin@meshwork.local --json",
 		"create-service-account --name quality --json", "create-service-account --name quality-sim --json"}
+	for i := 1; i <= DemoCrewSize; i++ {
+		want = append(want, fmt.Sprintf("create-user --email engineer%d@meshwork.local --name Demo Engineer %d --role engineer --json", i, i))
+	}
 	if got := calls(t, state); !slices.Equal(got, want) {
 		t.Errorf("identity ran %q over two starts, want %q", got, want)
 	}

@@ -62,6 +62,11 @@ func Run(ctx context.Context, opts Options) error {
 	for name, vars := range secrets {
 		sup.addEnv(name, envPairs(vars)...)
 	}
+	if len(pl.sims) > 0 {
+		for _, s := range pl.services {
+			sup.addEnv(s.Name, s.Demo...)
+		}
+	}
 	id, others := pl.identity()
 	// Start order: the catalog, identity, the other services, the simulators. Between identity
 	// and the rest the launcher bootstraps the admin and the service accounts.
@@ -119,6 +124,11 @@ func (s *supervisor) setUpIdentity(ctx context.Context, id Service, clients []Se
 	env, err := setUpIdentity(ctx, tool, s.opts.Dir, s.ep.PostgresData, clients, s.c.say)
 	if err != nil {
 		return err
+	}
+	if slices.ContainsFunc(clients, func(c Service) bool { return c.Simulator }) {
+		if err := ensureDemoCrew(ctx, tool, s.opts.Dir, s.c.say); err != nil {
+			return err
+		}
 	}
 	for name, pairs := range env {
 		s.addEnv(name, pairs...)

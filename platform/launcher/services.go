@@ -36,6 +36,9 @@ type Service struct {
 	// Account gives the process a service account named after it when identity runs in the
 	// mesh: SERVICE_CLIENT_ID and SERVICE_CLIENT_SECRET, kept in <Dir>/service-accounts.json.
 	Account bool
+	// Demo is environment (NAME=value) the process gets only when the simulators run: the
+	// settings that make the demo data useful, such as the planning data of the demo crew.
+	Demo []string
 }
 
 // Catalog is the name of the service that starts first and always runs.
@@ -56,7 +59,10 @@ func Services() []Service {
 			Secrets: []string{"KEY_ENCRYPTION_KEY"}},
 		{Name: "quality", GRPCPort: 7003, HTTPPort: 8003, Postgres: "quality", Account: true},
 		{Name: "logistics", GRPCPort: 7004, HTTPPort: 8004, Postgres: "logistics", Redis: true, RedisDB: 2, Account: true},
-		{Name: "scheduling", GRPCPort: 7005, HTTPPort: 8005, Postgres: "scheduling", Account: true},
+		{Name: "scheduling", GRPCPort: 7005, HTTPPort: 8005, Postgres: "scheduling", Account: true,
+			// The demo crew (DemoCrewFile) can do every job, from the city centre, all day.
+			Demo: []string{"NEW_ENGINEER_SKILLS=mechanical,thermal,hydraulic,electrical,general,sensors",
+				"NEW_ENGINEER_HOME=52.37,4.90", "NEW_ENGINEER_SHIFT=00:00-24:00"}},
 		{Name: "quality-sim", Simulator: true, Account: true},
 		{Name: "fleet-sim", Simulator: true, Account: true},
 	}

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -40,9 +41,19 @@ func (s *Store) once(ctx context.Context, op, consumer, eventID string, f func(t
 func (s *Store) ApplyUser(ctx context.Context, consumer, eventID string, u UserChange) (bool, error) {
 	return s.once(ctx, "postgres.Store.ApplyUser", consumer, eventID, func(tx pgx.Tx) error {
 		if u.Engineer {
-			_, err := tx.Exec(ctx, `INSERT INTO engineers (id, display_name, active, updated_at) VALUES ($1,$2,true,$3)
+			d := s.newEngineer
+			shifts, err := json.Marshal(d.Shifts)
+			if err != nil {
+				return err
+			}
+			if d.Skills == nil {
+				d.Skills = []string{}
+			}
+			// The defaults apply to a new engineer only: an existing one keeps what was set.
+			_, err = tx.Exec(ctx, `INSERT INTO engineers (id, display_name, active, updated_at, skills, home_lat, home_lng, shifts)
+				VALUES ($1,$2,true,$3,$4,$5,$6,$7)
 				ON CONFLICT (id) DO UPDATE SET display_name = EXCLUDED.display_name, active = true, updated_at = EXCLUDED.updated_at`,
-				u.ID, u.DisplayName, s.now())
+				u.ID, u.DisplayName, s.now(), d.Skills, d.Home.Lat, d.Home.Lng, shifts)
 			return err
 		}
 		tag, err := tx.Exec(ctx, `UPDATE engineers SET active = false, display_name = $2, updated_at = $3 WHERE id = $1 AND active`, u.ID, u.DisplayName, s.now())

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"meshwork.dev/domains/scheduling/job"
 	"meshwork.dev/platform/errs"
 	"meshwork.dev/platform/outbox"
 )
@@ -27,7 +28,14 @@ var migrations embed.FS
 type Store struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
+	// newEngineer holds the skills, home and shifts a person gets on becoming an engineer.
+	newEngineer job.Engineer
 }
+
+// SetEngineerDefaults gives every engineer who arrives from identity from now on e's skills,
+// home base and shifts (none by default), until a dispatcher sets theirs. Call it before the
+// consumers start.
+func (s *Store) SetEngineerDefaults(e job.Engineer) { s.newEngineer = e }
 
 // New returns a store on pool.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, now: time.Now} }

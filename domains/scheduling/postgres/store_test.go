@@ -258,3 +258,28 @@ func TestDeactivatedEngineerLeavesPlanning(t *testing.T) {
 		t.Errorf("active engineers %v (%v), want none", list, err)
 	}
 }
+
+// TestNewEngineersGetTheDefaults: a person who becomes an engineer starts with the store's
+// defaults; an engineer whose planning data was set keeps it when identity sends another change.
+func TestNewEngineersGetTheDefaults(t *testing.T) {
+	t.Parallel()
+	ctx, s := newStore(t)
+	all := []job.Shift{{Weekday: time.Monday, Start: 0, End: 1440}}
+	s.SetEngineerDefaults(job.Engineer{Skills: []string{"general", "sensors"}, Home: job.LatLng{Lat: 52.37, Lng: 4.9}, Shifts: all})
+	if _, err := s.ApplyUser(ctx, "test", "u1", postgres.UserChange{ID: "dee", DisplayName: "Dee", Engineer: true}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := s.Engineer(ctx, "dee")
+	if err != nil || fmt.Sprint(e.Skills) != "[general sensors]" || e.Home.Lat != 52.37 || len(e.Shifts) != 1 || e.Shifts[0].End != 1440 {
+		t.Fatalf("new engineer %+v (%v), want the defaults", e, err)
+	}
+	if _, err := s.UpdateEngineer(ctx, job.Engineer{ID: "dee", Skills: []string{"thermal"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ApplyUser(ctx, "test", "u2", postgres.UserChange{ID: "dee", DisplayName: "Dee D.", Engineer: true}); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := s.Engineer(ctx, "dee"); err != nil || fmt.Sprint(e.Skills) != "[thermal]" || e.DisplayName != "Dee D." || len(e.Shifts) != 0 {
+		t.Errorf("engineer after another identity change %+v (%v), want the dispatcher's data kept", e, err)
+	}
+}

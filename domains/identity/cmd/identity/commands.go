@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,6 +33,7 @@ const (
 	exitFailed      = 1
 	exitUsage       = 2 // bad arguments or configuration
 	exitAdminExists = 3 // bootstrap-admin: an admin already exists
+	exitUserExists  = 4 // create-user: a user with the email exists
 )
 
 const usage = `usage: identity [subcommand]
@@ -39,6 +41,9 @@ const usage = `usage: identity [subcommand]
   bootstrap-admin --email E [--json]    create the first admin; exit 3 if an admin exists
   create-service-account --name N [--json]
                                         create a service account, or rotate its secret
+  create-user --email E --name N --role R[,R…] [--json]
+                                        create a person with a one-time password;
+                                        exit 4 if the email is taken
   rotate-signing-key                    make a new signing key current
   generate-kek                          print a new KEY_ENCRYPTION_KEY
   healthcheck                           probe a running instance (HTTP_ADDR)`
@@ -57,7 +62,7 @@ func command(ctx context.Context, args []string, getenv func(string) string, std
 	case "generate-kek":
 		fmt.Fprintln(stdout, kek.Generate())
 		return exitOK, true
-	case "bootstrap-admin", "create-service-account", "rotate-signing-key":
+	case "bootstrap-admin", "create-service-account", "create-user", "rotate-signing-key":
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return exitOK, true
@@ -68,7 +73,8 @@ func command(ctx context.Context, args []string, getenv func(string) string, std
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	email := fs.String("email", "", "the first admin's email address")
-	name := fs.String("name", "", "the service account's name, e.g. scheduling")
+	name := fs.String("name", "", "the service account's name, e.g. scheduling; create-user: the person's display name")
+	roles := fs.String("role", "", "create-user: the roles, comma-separated (admin, dispatcher, engineer, analyst)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 {
 		return exitUsage, true
@@ -102,6 +108,17 @@ func command(ctx context.Context, args []string, getenv func(string) string, std
 			return fail(exitUsage, errors.New("--name is required"))
 		}
 		out, err = serviceAccount(ctx, store, *name)
+	case "create-user":
+		if *email == "" || *name == "" || *roles == "" {
+			return fail(exitUsage, errors.New("--email, --name and --role are required"))
+		}
+		out, err = createUser(ctx, store, *email, *name, *roles)
+		if errs.Is(err, errs.Invalid) {
+			return fail(exitUsage, err)
+		}
+		if errs.Is(err, errs.Conflict) {
+			return fail(exitUserExists, errors.New("a user with this email exists; nothing was changed"))
+		}
 	case "rotate-signing-key":
 		out, err = rotateSigningKey(ctx, store, cfg.AccessTTL)
 	}
@@ -166,6 +183,54 @@ func bootstrapAdmin(ctx context.Context, store *postgres.Store, email string) (B
 	}
 	return Bootstrap{Email: u.Email(), Password: pw, TOTPSecret: totp.EncodeSecret(secret),
 		OTPAuthURI: totp.URI("Meshwork", u.Email(), secret)}, nil
+}
+
+// NewUser is what create-user prints: the person's id and one-time password, shown once.
+type NewUser struct {
+	ID              string   `json:"id"`
+	Email           string   `json:"email"`
+	Roles           []string `json:"roles"`
+	OneTimePassword string   `json:"one_time_password"`
+}
+
+// String is the human-readable form.
+func (n NewUser) String() string {
+	return fmt.Sprintf("user created; the password must be changed at the first login (meshctl login)\n"+
+		"id:        %s\nemail:     %s\nroles:     %s\npassword:  %s\n", n.ID, n.Email, strings.Join(n.Roles, ","), n.OneTimePassword)
+}
+
+// createUser creates a person with roles (comma-separated names) and a one-time password,
+// as CreateUser does for an admin; an email in use is a Conflict. Its identity.users.v1 event
+// waits in the outbox until the service runs.
+func createUser(ctx context.Context, store *postgres.Store, email, name, roleNames string) (NewUser, error) {
+	var roles []user.Role
+	for _, r := range strings.Split(roleNames, ",") {
+		role := user.Role(strings.TrimSpace(r))
+		if !role.Valid() || role == user.Service {
+			return NewUser{}, errs.BadRequest("identity.createUser", errs.Violation{Field: "role", Description: fmt.Sprintf("%q is not a person's role", r)})
+		}
+		roles = append(roles, role)
+	}
+	now := postgres.Now()
+	u, err := user.New(uuid.NewString(), email, name, roles, now)
+	if err != nil {
+		return NewUser{}, err
+	}
+	hasher, err := password.NewHasher(password.Default, runtime.GOMAXPROCS(0))
+	if err != nil {
+		return NewUser{}, err
+	}
+	pw := rpc.OneTimePassword()
+	hash, err := hasher.Hash(ctx, pw)
+	if err != nil {
+		return NewUser{}, err
+	}
+	e := audit.Entry{At: now, Action: audit.UserCreated, ActorID: "system", SubjectID: u.ID(),
+		Details: map[string]string{"roles": strings.Join(user.RoleNames(u.Roles()), ",")}}
+	if _, err := store.CreateUser(ctx, postgres.NewUser{User: u, PasswordHash: hash, Audit: e}); err != nil {
+		return NewUser{}, err
+	}
+	return NewUser{ID: u.ID(), Email: u.Email(), Roles: user.RoleNames(u.Roles()), OneTimePassword: pw}, nil
 }
 
 // Credentials is what create-service-account prints.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -104,6 +105,29 @@ func TestSubcommands(t *testing.T) {
 	var rc map[string]string
 	if rotated.code != 0 || json.Unmarshal([]byte(rotated.stdout), &rc) != nil || rc["client_secret"] == sac["client_secret"] {
 		t.Errorf("second create-service-account should rotate: %+v", rotated)
+	}
+	eng := runBinary(t, bin, env, "create-user", "--email", "Ed@Meshwork.example", "--name", "Ed Engineer", "--role", "engineer", "--json")
+	var nu map[string]any
+	if eng.code != 0 || json.Unmarshal([]byte(eng.stdout), &nu) != nil {
+		t.Fatalf("create-user: %+v", eng)
+	}
+	if id, _ := nu["id"].(string); id == "" || nu["email"] != "ed@meshwork.example" || fmt.Sprint(nu["roles"]) != "[engineer]" {
+		t.Errorf("create-user printed %v", nu)
+	}
+	if pw, _ := nu["one_time_password"].(string); len(pw) < 12 {
+		t.Errorf("create-user printed a one-time password of %d characters", len(pw))
+	}
+	if r := runBinary(t, bin, env, "create-user", "--email", "ed@meshwork.example", "--name", "Ed Again", "--role", "engineer"); r.code != 4 || !strings.Contains(r.stderr, "exists") {
+		t.Errorf("create-user with a taken email: %+v, want exit 4", r)
+	}
+	for _, args := range [][]string{
+		{"--email", "x@meshwork.example", "--name", "X", "--role", "wizard"},
+		{"--email", "x@meshwork.example", "--name", "X", "--role", "service"},
+		{"--email", "x@meshwork.example", "--role", "engineer"},
+	} {
+		if r := runBinary(t, bin, env, append([]string{"create-user"}, args...)...); r.code != 2 {
+			t.Errorf("create-user %v: %+v, want exit 2", args, r)
+		}
 	}
 	if r := runBinary(t, bin, env, "rotate-signing-key"); r.code != 0 || !strings.Contains(r.stdout, "new signing key") {
 		t.Errorf("rotate-signing-key: %+v", r)

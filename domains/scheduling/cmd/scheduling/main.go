@@ -49,6 +49,12 @@ type config struct {
 	// Machines is "id=lat,lng[,low|medium|high];…": where machines stand, for machines quality
 	// registers without a location (quality's GetMachine is asked for the others).
 	Machines string `env:"MACHINE_LOCATIONS"`
+	// NewEngineerSkills, NewEngineerHome ("lat,lng") and NewEngineerShift ("HH:MM-HH:MM",
+	// every day) are what a person arriving as an engineer from identity starts with, until a
+	// dispatcher sets theirs (make run's demo crew); unset, they start with none.
+	NewEngineerSkills string `env:"NEW_ENGINEER_SKILLS"`
+	NewEngineerHome   string `env:"NEW_ENGINEER_HOME"`
+	NewEngineerShift  string `env:"NEW_ENGINEER_SHIFT"`
 }
 
 // fallbackSpeed is the estimated driving speed in km/h when logistics cannot give a travel time.
@@ -75,12 +81,17 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return &service.ConfigError{Problems: []service.ConfigProblem{{Var: "MACHINE_LOCATIONS", Problem: err.Error()}}}
 	}
+	defaults, err := engineerDefaults(cfg.NewEngineerSkills, cfg.NewEngineerHome, cfg.NewEngineerShift)
+	if err != nil {
+		return err
+	}
 	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	defer pool.Close()
 	store := postgres.New(pool)
+	store.SetEngineerDefaults(defaults)
 	if err := store.Migrate(ctx); err != nil {
 		return err
 	}
@@ -219,4 +230,51 @@ func parseMachines(s string) ([]postgres.Machine, error) {
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// engineerDefaults reads NEW_ENGINEER_SKILLS ("a,b"), NEW_ENGINEER_HOME ("lat,lng") and
+// NEW_ENGINEER_SHIFT ("HH:MM-HH:MM", the same hours every day; "24:00" ends at midnight).
+func engineerDefaults(skills, home, shift string) (job.Engineer, error) {
+	var e job.Engineer
+	var problems []service.ConfigProblem
+	for _, s := range strings.Split(skills, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			e.Skills = append(e.Skills, s)
+		}
+	}
+	if home != "" {
+		lat, lng, ok := strings.Cut(home, ",")
+		la, err1 := strconv.ParseFloat(strings.TrimSpace(lat), 64)
+		ln, err2 := strconv.ParseFloat(strings.TrimSpace(lng), 64)
+		if !ok || err1 != nil || err2 != nil || la < -90 || la > 90 || ln < -180 || ln > 180 {
+			problems = append(problems, service.ConfigProblem{Var: "NEW_ENGINEER_HOME", Problem: fmt.Sprintf("%q is not lat,lng", home)})
+		}
+		e.Home = job.LatLng{Lat: la, Lng: ln}
+	}
+	if shift != "" {
+		from, to, ok := strings.Cut(shift, "-")
+		start, err1 := minuteOfDay(from)
+		end, err2 := minuteOfDay(to)
+		if !ok || err1 != nil || err2 != nil || end <= start {
+			problems = append(problems, service.ConfigProblem{Var: "NEW_ENGINEER_SHIFT", Problem: fmt.Sprintf("%q is not HH:MM-HH:MM with the end after the start", shift)})
+		}
+		for d := time.Sunday; d <= time.Saturday; d++ {
+			e.Shifts = append(e.Shifts, job.Shift{Weekday: d, Start: start, End: end})
+		}
+	}
+	if len(problems) > 0 {
+		return job.Engineer{}, &service.ConfigError{Problems: problems}
+	}
+	return e, nil
+}
+
+// minuteOfDay reads "HH:MM" (00:00 to 24:00) as minutes after midnight.
+func minuteOfDay(s string) (int, error) {
+	h, m, ok := strings.Cut(strings.TrimSpace(s), ":")
+	hh, err1 := strconv.Atoi(h)
+	mm, err2 := strconv.Atoi(m)
+	if !ok || err1 != nil || err2 != nil || hh < 0 || mm < 0 || mm > 59 || hh*60+mm > 24*60 {
+		return 0, fmt.Errorf("%q is not HH:MM", s)
+	}
+	return hh*60 + mm, nil
 }
