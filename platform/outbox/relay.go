@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"fmt"
+	"go.opentelemetry.io/otel/metric"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -48,6 +49,9 @@ type RelayConfig struct {
 	MaxRetryBackoff time.Duration
 	// Logger receives failures, parked events and database errors; nil means slog.Default().
 	Logger *slog.Logger
+	// MeterProvider receives the relay's metrics while Run runs (see Relay.Run); nil means
+	// the global one, which platform/telemetry serves on /metrics.
+	MeterProvider metric.MeterProvider
 	// AfterPublish is a test hook, nil in production. It runs after JetStream acked an event
 	// and before the batch commits; an error from it simulates a crash at that point: the
 	// batch rolls back, leaving its events unpublished in the table although they are in the

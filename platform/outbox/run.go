@@ -31,13 +31,22 @@ func (e *crashError) Unwrap() error { return e.err }
 // r (an errs.FailedPrecondition error).
 //
 // Run wakes on the outbox table's notifications, listened for on a connection of its own
-// opened with the pool's settings, and looks every PollInterval regardless.
+// opened with the pool's settings, and looks every PollInterval regardless. While it runs, the
+// relay's counters and its table's backlog are exported as metrics (RelayConfig.MeterProvider):
+// outbox.events.published, .duplicates, outbox.publish.failures, outbox.events.parked and the
+// gauges outbox.backlog.pending, .retrying, .parked and .oldest_age (seconds), labelled
+// outbox.table.
 func (r *Relay) Run(ctx context.Context) error {
 	const op = "outbox.Relay.Run"
 	if !r.running.CompareAndSwap(false, true) {
 		return errs.E(op, errs.FailedPrecondition, "the relay is already running")
 	}
 	defer r.running.Store(false)
+	if unregister, err := r.registerMetrics(r.cfg.meterProvider()); err != nil {
+		r.cfg.Logger.WarnContext(ctx, "outbox relay: metrics not exported", "table", r.table, "error", err)
+	} else {
+		defer func() { _ = unregister() }()
+	}
 
 	wake := make(chan struct{}, 1)
 	lctx, stopListening := context.WithCancel(ctx)
