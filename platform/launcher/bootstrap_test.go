@@ -299,6 +299,7 @@ func envLines(out string) map[string][]string {
 func TestRunWithIdentity(t *testing.T) {
 	t.Parallel()
 	table := []Service{svc(t, "catalog"), svc(t, Identity), svc(t, "quality"), svc(t, "quality-sim")}
+	table[2].Demo = []string{"DEMO_SETTING=on"} // passed because a simulator runs
 	state := t.TempDir()
 	opts := Options{Dir: filepath.Join(reachableDir(t), ".mesh"), BinDir: linkFakes(t, "catalog", Identity, "quality", "quality-sim"),
 		Getenv: func(k string) string { return map[string]string{"HOME": state, "PATH": "/usr/bin:/bin"}[k] }}
@@ -323,6 +324,9 @@ func TestRunWithIdentity(t *testing.T) {
 		}
 		key := "KEY_ENCRYPTION_KEY=" + keys[Identity]["KEY_ENCRYPTION_KEY"]
 		envs := envLines(out)
+		if !slices.Contains(envs["quality"], "DEMO_SETTING=on") || slices.Contains(envs["catalog"], "DEMO_SETTING=on") {
+			t.Errorf("run %d: the demo environment reached %q (quality) and %q (catalog), want quality only", run, envs["quality"], envs["catalog"])
+		}
 		for name, want := range map[string][]string{
 			"catalog":     nil,
 			Identity:      {key},

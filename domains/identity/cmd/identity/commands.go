@@ -167,12 +167,7 @@ func bootstrapAdmin(ctx context.Context, store *postgres.Store, email string) (B
 		return Bootstrap{}, err
 	}
 	u.MarkBootstrapped(now)
-	hasher, err := password.NewHasher(password.Default, runtime.GOMAXPROCS(0))
-	if err != nil {
-		return Bootstrap{}, err
-	}
-	pw := rpc.OneTimePassword()
-	hash, err := hasher.Hash(ctx, pw)
+	pw, hash, err := oneTimePassword(ctx)
 	if err != nil {
 		return Bootstrap{}, err
 	}
@@ -183,6 +178,18 @@ func bootstrapAdmin(ctx context.Context, store *postgres.Store, email string) (B
 	}
 	return Bootstrap{Email: u.Email(), Password: pw, TOTPSecret: totp.EncodeSecret(secret),
 		OTPAuthURI: totp.URI("Meshwork", u.Email(), secret)}, nil
+}
+
+// oneTimePassword returns a random password and its argon2id hash, for a person created from
+// the command line (who changes it at the first login).
+func oneTimePassword(ctx context.Context) (pw, hash string, err error) {
+	hasher, err := password.NewHasher(password.Default, runtime.GOMAXPROCS(0))
+	if err != nil {
+		return "", "", err
+	}
+	pw = rpc.OneTimePassword()
+	hash, err = hasher.Hash(ctx, pw)
+	return pw, hash, err
 }
 
 // NewUser is what create-user prints: the person's id and one-time password, shown once.
@@ -216,12 +223,7 @@ func createUser(ctx context.Context, store *postgres.Store, email, name, roleNam
 	if err != nil {
 		return NewUser{}, err
 	}
-	hasher, err := password.NewHasher(password.Default, runtime.GOMAXPROCS(0))
-	if err != nil {
-		return NewUser{}, err
-	}
-	pw := rpc.OneTimePassword()
-	hash, err := hasher.Hash(ctx, pw)
+	pw, hash, err := oneTimePassword(ctx)
 	if err != nil {
 		return NewUser{}, err
 	}
