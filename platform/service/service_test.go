@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel"
@@ -70,11 +71,26 @@ func TestHealthReflectionAndProbes(t *testing.T) {
 	if _, err := h.client().EmptyCall(ctx, &testpb.Empty{}); err != nil {
 		t.Fatal(err)
 	}
-	_, metrics := h.get(t, "/metrics")
-	for _, want := range []string{"rpc_server_call_duration_seconds_count{", `rpc_method="grpc.testing.TestService/EmptyCall"`, `service_name="demo"`} {
-		if !strings.Contains(metrics, want) {
-			t.Errorf("/metrics lacks %q", want)
+	// otelgrpc records the server span's duration after the response has
+	// reached the client, so the first scrape may come before it: scrape
+	// again until it shows or a deadline passes.
+	wants := []string{"rpc_server_call_duration_seconds_count{", `rpc_method="grpc.testing.TestService/EmptyCall"`, `service_name="demo"`}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, metrics := h.get(t, "/metrics")
+		var missing []string
+		for _, want := range wants {
+			if !strings.Contains(metrics, want) {
+				missing = append(missing, want)
+			}
 		}
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %q", missing)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
