@@ -19,6 +19,7 @@
 //		if err != nil {
 //			return err
 //		}
+//		defer svc.Close() // frees the ports if a later step fails; a no-op once Serve has run
 //		pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
 //		if err != nil {
 //			return err

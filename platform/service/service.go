@@ -42,7 +42,7 @@ type Service struct {
 	httpLis  net.Listener
 	serving  atomic.Bool // true between Serve starting and shutdown beginning
 	draining atomic.Bool // true once shutdown has begun
-	started  atomic.Bool // Serve has been called
+	started  atomic.Bool // Serve or Close has been called
 	mu       sync.Mutex
 	checks   []readyCheck
 	hooks    []func(context.Context) error
@@ -131,6 +131,17 @@ func New(ctx context.Context, name string, cfg Config, opts ...Option) (*Service
 	return s, nil
 }
 
+// Close releases what New took — the bound listeners and telemetry — for a service whose
+// start-up failed before Serve. Once Serve has been called it does nothing, as Serve cleans up
+// itself, so a run function can defer it right after New.
+func (s *Service) Close() error {
+	if s.started.Swap(true) {
+		return nil
+	}
+	s.stop()
+	return errors.Join(s.grpcLis.Close(), s.httpLis.Close(), s.tel.Shutdown(context.Background()))
+}
+
 // GRPC returns the gRPC server, to register the service's handlers before Serve.
 func (s *Service) GRPC() *grpc.Server { return s.grpc }
 
@@ -181,7 +192,7 @@ func NotifyServing(ctx context.Context, fn func(grpcAddr, httpAddr string)) cont
 // It returns nil after a clean shutdown.
 func (s *Service) Serve(ctx context.Context) error {
 	if s.started.Swap(true) {
-		return errors.New("service.Serve: called twice")
+		return errors.New("service.Serve: already served or closed")
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- s.grpc.Serve(s.grpcLis) }()

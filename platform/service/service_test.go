@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -406,6 +407,32 @@ func TestNewRejectsUnusableConfig(t *testing.T) {
 		if !errors.As(err, &ce) || err.Error() != tt.want {
 			t.Errorf("New(%+v) = %v, want %q", tt.cfg, err, tt.want)
 		}
+	}
+}
+
+func TestCloseReleasesWhatNewTook(t *testing.T) {
+	t.Parallel()
+	cfg := service.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0"}
+	svc, err := service.New(t.Context(), "demo", cfg, service.WithLogOutput(io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := []string{svc.GRPCAddr(), svc.HTTPAddr()}
+	if err := svc.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	for _, addr := range addrs {
+		lis, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatalf("%s still bound after Close: %v", addr, err)
+		}
+		_ = lis.Close()
+	}
+	if err := svc.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if err := svc.Serve(t.Context()); err == nil {
+		t.Error("Serve after Close succeeded")
 	}
 }
 

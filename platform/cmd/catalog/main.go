@@ -71,6 +71,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
+	defer svc.Close()
 	platformv1.RegisterCatalogServiceServer(svc.GRPC(), rpc.NewHandler(cat, odcs.Options{NATSURL: cfg.NATSPublicURL}))
 	web.Register(svc.HTTP(), cat, svc.Logger())
 	svc.Ready("postgres", pool.Ping)

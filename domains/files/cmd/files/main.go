@@ -62,6 +62,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
+	defer svc.Close()
 	signer := presign.NewSigner(sec.presign, publicURL(cfg, svc.HTTPAddr()))
 	filesv1.RegisterFilesServiceServer(svc.GRPC(), rpc.New(store, signer))
 	(&presign.Handler{Signer: signer, Store: store, Log: svc.Logger(), Now: now}).Register(svc.HTTP())

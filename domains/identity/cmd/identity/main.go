@@ -82,6 +82,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
+	defer svc.Close()
 	h := rpc.New(rpc.Deps{
 		Store: store, Hasher: hasher, Issuer: issuer, Log: svc.Logger(), RefreshTTL: cfg.RefreshTTL, KeyReload: keyReload,
 		Throttle:  redis.NewThrottle(rdb, redis.DefaultLimits),

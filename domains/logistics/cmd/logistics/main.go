@@ -62,6 +62,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
+	defer svc.Close()
 	dom, err := build(ctx, cfg, store, js, redis.NewLive(rdb, "logistics:"))
 	if err != nil {
 		return err

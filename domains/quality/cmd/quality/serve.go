@@ -87,6 +87,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
+	defer svc.Close()
 	qualityv1.RegisterQualityServiceServer(svc.GRPC(), rpc.New(reg, state, raw))
 	svc.Ready("postgres", state.Ping)
 	svc.Ready("nats", func(context.Context) error {

@@ -118,6 +118,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
+	defer svc.Close()
 	creds, err := svc.Credentials(ctx, cfg.ServiceAccount)
 	if err != nil {
 		return err
