@@ -45,9 +45,10 @@ type ConsumerConfig struct {
 	// Backoff[i] is the redelivery delay after the (i+1)th failure; the last entry repeats
 	// (default DefaultBackoff).
 	Backoff []time.Duration
-	// AckWait is how long a delivery may stay unacknowledged (a handler still running, a
-	// crashed replica) before the server redelivers it (default 30s). Handlers must finish
-	// within it.
+	// AckWait is how long a delivery may stay unacknowledged before the server redelivers it
+	// (default 30s): a delivery fetched by a replica that crashed, or buffered but not yet
+	// handled. A running handler is not bound by it: the Subscription reports the delivery in
+	// progress every half AckWait while its handler runs.
 	AckWait time.Duration
 	// MaxAckPending bounds the events delivered but not yet acknowledged, across replicas
 	// (default: the server's, 1000).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -42,15 +43,15 @@ func (s *Subscription) deliver(msg jetstream.Msg) {
 	}
 	recordEventAttrs(span, ev.ID, ev.Subject)
 	if meta.NumDelivered > uint64(s.cfg.MaxDeliver) {
-		// Earlier deliveries ended without an outcome (a crashed replica, a handler outliving
-		// AckWait, a failed dead-letter publish): the handler has had its tries.
+		// Earlier deliveries ended without an outcome (a crashed replica, a delivery buffered
+		// past AckWait, a failed dead-letter publish): the handler has had its tries.
 		reason := fmt.Sprintf("delivered %d times without success (max %d)", meta.NumDelivered, s.cfg.MaxDeliver)
 		spanError(span, fmt.Errorf("%s", reason))
 		s.deadLetter(msg, meta, reason)
 		return
 	}
 
-	err = s.run(ctx, ev)
+	err = s.run(ctx, msg, ev)
 	switch {
 	case err == nil:
 		if err := msg.Ack(); err != nil {
@@ -116,8 +117,11 @@ func (s *Subscription) decode(msg jetstream.Msg, meta *jetstream.MsgMetadata) (*
 	}, ""
 }
 
-// run calls the handler, turning a panic into an error.
-func (s *Subscription) run(ctx context.Context, ev *Event) (err error) {
+// run calls the handler, turning a panic into an error. While the handler runs the server is
+// told every half AckWait that the delivery is in progress, so a slow handler is not raced by a
+// redelivery; only a delivery whose process is gone comes back after AckWait.
+func (s *Subscription) run(ctx context.Context, msg jetstream.Msg, ev *Event) (err error) {
+	defer s.keepAlive(msg)()
 	defer func() {
 		if r := recover(); r != nil {
 			s.cfg.Logger.Error("dataproduct: handler panicked", "consumer", s.durable, "event", ev.ID, "panic", r, "stack", string(debug.Stack()))
@@ -125,6 +129,36 @@ func (s *Subscription) run(ctx context.Context, ev *Event) (err error) {
 		}
 	}()
 	return s.handler(ctx, ev)
+}
+
+// keepAlive sends msg's in-progress acknowledgement every half AckWait until the returned
+// stop is called; none is sent after stop returns.
+func (s *Subscription) keepAlive(msg jetstream.Msg) (stop func()) {
+	every := s.cfg.AckWait / 2
+	var (
+		mu      sync.Mutex
+		stopped bool
+		timer   *time.Timer
+	)
+	mu.Lock()
+	defer mu.Unlock()
+	timer = time.AfterFunc(every, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		if err := msg.InProgress(); err != nil {
+			s.cfg.Logger.Warn("dataproduct: in-progress ack", "consumer", s.durable, "subject", msg.Subject(), "error", err)
+		}
+		timer.Reset(every)
+	})
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		timer.Stop()
+	}
 }
 
 // backoff is the redelivery delay after the handler failed on delivery n (n ≥ 1).

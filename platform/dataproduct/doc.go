@@ -77,8 +77,10 @@
 //   - a malformed message — ce-specversion other than 1.0, no ce-id, a ce-type other than
 //     the product's, an unparsable ce-time or a payload that does not decode — is
 //     dead-lettered without calling the handler, and the consumer goes on.
-//   - no outcome (a crash, a handler outliving AckWait): the server redelivers after
-//     AckWait; a delivery beyond MaxDeliver is dead-lettered without calling the handler.
+//   - no outcome (a crashed replica, a delivery left buffered past AckWait): the server
+//     redelivers after AckWait; a delivery beyond MaxDeliver is dead-lettered without
+//     calling the handler. A handler that is still running is not redelivered: the
+//     delivery is reported in progress every half AckWait until the handler returns.
 //
 // Dead-lettering publishes the original payload and headers to
 // dlq.<consumer-domain>.<product id> (stored by DEADLETTER), adding dlq-reason, dlq-stream,

@@ -100,6 +100,37 @@ func TestStoppedBeforeAckRedelivers(t *testing.T) {
 	}
 }
 
+// TestSlowHandlerIsNotRedelivered runs a handler for three times AckWait: the in-progress
+// acknowledgements keep the server from handing the event out again meanwhile.
+func TestSlowHandlerIsNotRedelivered(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	pub := e.publisher()
+	e.publish(pub, "k", "slow")
+	var calls atomic.Int32
+	ch := make(chan *dataproduct.Event, 4)
+	// Concurrency 2: a redelivery would reach the second loop while the first handler sleeps.
+	cfg := dataproduct.ConsumerConfig{ConsumerDomain: "slowpoke", AckWait: time.Second, Concurrency: 2}
+	sub := e.subscribe(cfg, func(ctx context.Context, ev *dataproduct.Event) error {
+		if calls.Add(1) == 1 {
+			time.Sleep(3 * time.Second)
+		}
+		ch <- ev
+		return nil
+	})
+	if ev := e.recv(ch); ev.NumDelivered != 1 {
+		t.Fatalf("first handled delivery is number %d", ev.NumDelivered)
+	}
+	waitConsumer(t, e, "slowpoke", func(pending, ackPending uint64) bool { return pending == 0 && ackPending == 0 })
+	info, err := sub.Consumer().Info(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NumRedelivered != 0 || calls.Load() != 1 {
+		t.Fatalf("redelivered %d, handler called %d times; want one delivery", info.NumRedelivered, calls.Load())
+	}
+}
+
 func TestDrainFinishesInFlightHandler(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
