@@ -24,6 +24,8 @@ const (
 	DefaultLeeway             = 30 * time.Second
 	DefaultRefreshMinInterval = 5 * time.Second
 	DefaultMaxKeyAge          = 10 * time.Minute
+	DefaultCacheSize          = 10000
+	DefaultCacheTTL           = time.Minute
 	defaultFetchTimeout       = 10 * time.Second
 	maxJWKSBytes              = 1 << 20
 )
@@ -53,6 +55,12 @@ type VerifierConfig struct {
 	// MaxKeyAge is how long a fetched key set is trusted before it is fetched again (so revoked
 	// keys disappear); zero means DefaultMaxKeyAge.
 	MaxKeyAge time.Duration
+	// CacheSize bounds how many verified tokens are remembered, so a caller's repeated token
+	// skips the signature check; zero means DefaultCacheSize, negative turns the cache off.
+	CacheSize int
+	// CacheTTL is the longest a verified token is remembered (never past its exp); zero means
+	// DefaultCacheTTL.
+	CacheTTL time.Duration
 }
 
 // verificationKey is a usable public key and the one algorithm it verifies.
@@ -74,6 +82,17 @@ type Verifier struct {
 	triedAt   time.Time     // start of the last fetch, successful or not
 	lastErr   error         // error of the last fetch, nil after a success
 	inflight  chan struct{} // closed when the running fetch ends; nil when none runs
+
+	cacheMu sync.Mutex
+	cache   map[string]cachedToken // by raw token
+}
+
+// cachedToken is a token that passed Verify: its claims, the key that signed it, and until
+// when it may be accepted without verifying it again.
+type cachedToken struct {
+	claims *Claims
+	kid    string
+	until  time.Time
 }
 
 // NewVerifier returns a Verifier. JWKSURL or KeySet is required. It does no I/O: the key set is fetched on first use, so a
@@ -97,6 +116,12 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.MaxKeyAge == 0 {
 		cfg.MaxKeyAge = DefaultMaxKeyAge
 	}
+	if cfg.CacheSize == 0 {
+		cfg.CacheSize = DefaultCacheSize
+	}
+	if cfg.CacheTTL == 0 {
+		cfg.CacheTTL = DefaultCacheTTL
+	}
 	client := cfg.HTTPClient
 	if client == nil {
 		client = &http.Client{Timeout: defaultFetchTimeout}
@@ -111,12 +136,20 @@ type tokenClaims struct {
 	Scopes []string `json:"scopes,omitempty"`
 }
 
-// Verify checks raw and returns its claims. Every failure is an errs.Unauthenticated error
-// whose message says why, except that a key set that cannot be fetched is errs.Unavailable.
+// Verify checks raw and returns its claims, which the caller must not modify. Every failure is
+// an errs.Unauthenticated error whose message says why, except that a key set that cannot be
+// fetched is errs.Unavailable.
+//
+// A token that verified is remembered (up to CacheSize tokens, each for at most CacheTTL and
+// never past its exp plus Leeway) and accepted again without its signature check while the
+// key that signed it is still in a key set younger than MaxKeyAge.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	const op = "auth.Verify"
 	if raw == "" {
 		return nil, errs.E(op, errs.Unauthenticated, "missing token")
+	}
+	if c, ok := v.cached(raw); ok {
+		return c, nil
 	}
 	tok, err := jwt.ParseSigned(raw, allowedAlgs)
 	if err != nil {
@@ -149,7 +182,58 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if err := v.validate(&c); err != nil {
 		return nil, errs.Wrap(op, err)
 	}
-	return newClaims(&c), nil
+	claims := newClaims(&c)
+	v.remember(raw, h.KeyID, claims)
+	return claims, nil
+}
+
+// cached returns the claims of raw if it verified recently and may be accepted still.
+func (v *Verifier) cached(raw string) (*Claims, bool) {
+	if v.cfg.CacheSize < 0 {
+		return nil, false
+	}
+	v.cacheMu.Lock()
+	t, ok := v.cache[raw]
+	v.cacheMu.Unlock()
+	now := v.now()
+	if !ok || !now.Before(t.until) {
+		return nil, false
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if _, ok := v.keys[t.kid]; !ok || now.Sub(v.fetchedAt) >= v.cfg.MaxKeyAge {
+		return nil, false // key gone or due for a refresh: verify in full
+	}
+	return t.claims, true
+}
+
+// remember caches a verified token. A full cache first drops its expired tokens, and all of
+// them if that frees nothing: the cache only saves work, so forgetting is always safe.
+func (v *Verifier) remember(raw, kid string, c *Claims) {
+	if v.cfg.CacheSize < 0 {
+		return
+	}
+	now := v.now()
+	until := now.Add(v.cfg.CacheTTL)
+	if exp := c.Expiry.Add(v.cfg.Leeway); exp.Before(until) {
+		until = exp
+	}
+	v.cacheMu.Lock()
+	defer v.cacheMu.Unlock()
+	if v.cache == nil {
+		v.cache = make(map[string]cachedToken)
+	}
+	if len(v.cache) >= v.cfg.CacheSize {
+		for k, t := range v.cache {
+			if !now.Before(t.until) {
+				delete(v.cache, k)
+			}
+		}
+		if len(v.cache) >= v.cfg.CacheSize {
+			clear(v.cache)
+		}
+	}
+	v.cache[raw] = cachedToken{claims: c, kid: kid, until: until}
 }
 
 // validate checks the registered claims of a token whose signature is good.

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -453,5 +454,84 @@ func TestJWKSSkipsUnusableKeys(t *testing.T) {
 	v.mu.Unlock()
 	if n != 1 {
 		t.Errorf("cached %d keys, want only k1", n)
+	}
+}
+
+func TestVerifiedTokensAreCached(t *testing.T) {
+	t.Parallel()
+	k1 := edKey(t, "k1")
+	j := newJWKS(t, k1)
+	v, clk := newTestVerifier(t, j)
+	ctx := context.Background()
+	tok := sign(t, jose.EdDSA, k1, claims(), nil)
+	first, err := v.Verify(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := v.Verify(ctx, tok); err != nil || again != first {
+		t.Fatalf("second Verify = %p, %v; want the cached claims %p", again, err, first)
+	}
+	clk.Advance(DefaultCacheTTL)
+	again, err := v.Verify(ctx, tok)
+	if err != nil || again == first {
+		t.Fatalf("Verify after CacheTTL = %p, %v; want a fresh verification", again, err)
+	}
+
+	// Never past exp (plus leeway): the full check runs and refuses the token.
+	soon := sign(t, jose.EdDSA, k1, claims(set("exp", clk.Now().Add(10*time.Second).Unix()), set("jti", "t-2")), nil)
+	if _, err := v.Verify(ctx, soon); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(10*time.Second + DefaultLeeway + time.Second)
+	if _, err := v.Verify(ctx, soon); !errs.Is(err, errs.Unauthenticated) || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("expired cached token: %v, want unauthenticated (expired)", err)
+	}
+
+	// A key withdrawn from the key set takes its cached tokens with it at the next refresh.
+	tok3 := sign(t, jose.EdDSA, k1, claims(set("jti", "t-3")), nil)
+	if _, err := v.Verify(ctx, tok3); err != nil {
+		t.Fatal(err)
+	}
+	j.add(edKey(t, "k2"))
+	j.remove("k1")
+	clk.Advance(DefaultRefreshMinInterval)
+	if err := v.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(ctx, tok3); !errs.Is(err, errs.Unauthenticated) {
+		t.Fatalf("cached token of a withdrawn key: %v, want unauthenticated", err)
+	}
+}
+
+func TestTokenCacheIsBoundedAndCanBeOff(t *testing.T) {
+	t.Parallel()
+	k1 := edKey(t, "k1")
+	j := newJWKS(t, k1)
+	ctx := context.Background()
+	for _, size := range []int{-1, 2} {
+		v, err := NewVerifier(VerifierConfig{JWKSURL: j.url(), Issuer: testIssuer, Audience: testAudience, CacheSize: size})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 5 {
+			tok := sign(t, jose.EdDSA, k1, claims(set("jti", fmt.Sprint("t-", i))), nil)
+			a, err := v.Verify(ctx, tok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := v.Verify(ctx, tok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cached := a == b; cached != (size > 0) {
+				t.Errorf("CacheSize %d: second Verify cached = %v", size, cached)
+			}
+		}
+		v.cacheMu.Lock()
+		n := len(v.cache)
+		v.cacheMu.Unlock()
+		if n > max(size, 0) {
+			t.Errorf("CacheSize %d: %d tokens cached", size, n)
+		}
 	}
 }
