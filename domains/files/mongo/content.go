@@ -109,20 +109,36 @@ func (s *Store) PutContent(ctx context.Context, id string, maxSize int64, storeN
 		set = append(set, bson.E{Key: "state", Value: string(file.Stored)})
 		d.State, kind = file.Stored, stream.Stored
 	}
-	res, err := s.meta.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: string(file.Pending)}, {Key: "content_id", Value: bson.D{{Key: "$exists", Value: false}}}},
-		bson.D{{Key: "$set", Value: set}})
-	if err == nil && res.MatchedCount == 0 {
-		err = errs.E(op, errs.FailedPrecondition, "the file already has content")
-	}
-	if err != nil {
+	d.Updated = now
+	if err := s.attach(ctx, d, set, kind); err != nil {
 		_ = s.bucket.Delete(context.WithoutCancel(ctx), d.ContentID)
 		return nil, errs.Wrap(op, err)
 	}
-	d.Updated = now
 	if err := s.bucket.Rename(ctx, d.ContentID, d.ID); err != nil {
 		return nil, errs.Wrap(op, err)
 	}
-	return &d.File, s.enqueue(ctx, &d.File, kind, d.OwnerID)
+	return &d.File, nil
+}
+
+// attach sets the fields set of pending file d, which must have no content yet, with event
+// kind.
+func (s *Store) attach(ctx context.Context, d *doc, set bson.D, kind stream.Kind) error {
+	const op = "mongo.Store.PutContent"
+	ev, err := s.newEvent(ctx, &d.File, kind, d.OwnerID)
+	if err != nil {
+		return err
+	}
+	unlock := s.lock(d.ID)
+	res, err := s.meta.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}, {Key: "state", Value: string(file.Pending)}, {Key: "content_id", Value: bson.D{{Key: "$exists", Value: false}}}, live},
+		bson.D{{Key: "$set", Value: set}, {Key: "$push", Value: bson.D{{Key: "outbox", Value: ev}}}})
+	unlock()
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if res.MatchedCount == 0 { // a concurrent PUT won, or the sweeper expired the file
+		return errs.E(op, errs.FailedPrecondition, "the file already has content or no longer exists")
+	}
+	return nil
 }
 
 // writeContent seals r into a new GridFS file and sets d's content id, size, SHA-256 and

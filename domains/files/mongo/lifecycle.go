@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -32,7 +33,7 @@ func (s *Store) Get(ctx context.Context, p file.Principal, id string) (*file.Fil
 // the start), and the token of the next page ("" at the end).
 func (s *Store) List(ctx context.Context, p file.Principal, size int, token string, withDeleted bool) ([]*file.File, string, error) {
 	const op = "mongo.Store.List"
-	filter := bson.D{}
+	filter := bson.D{live}
 	if token != "" {
 		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$lt", Value: token}}})
 	}
@@ -44,7 +45,7 @@ func (s *Store) List(ctx context.Context, p file.Principal, size int, token stri
 	// Access rules live in file.CanRead; scan in id order and keep the readable ones.
 	for len(out) < size {
 		cur, err := s.meta.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}).SetLimit(int64(size*4)).
-			SetProjection(bson.D{{Key: "wrapped_key", Value: 0}}))
+			SetProjection(bson.D{{Key: "wrapped_key", Value: 0}, {Key: "outbox", Value: 0}}))
 		if err != nil {
 			return nil, "", fmt.Errorf("%s: %w", op, err)
 		}
@@ -79,7 +80,7 @@ func setID(filter bson.D, before string) bson.D {
 }
 
 // Update applies change to file id on behalf of p, who must be allowed to change it, saves
-// it if nobody changed it meanwhile (Conflict otherwise) and records event kind.
+// it with event kind if nobody changed it meanwhile (Conflict otherwise).
 func (s *Store) Update(ctx context.Context, p file.Principal, id string, kind stream.Kind, change func(*file.File, time.Time) error) (*file.File, error) {
 	const op = "mongo.Store.Update"
 	d, err := s.load(ctx, id)
@@ -93,38 +94,88 @@ func (s *Store) Update(ctx context.Context, p file.Principal, id string, kind st
 		return nil, errs.E(op, errs.Forbidden, "only the owner or an admin may change the file")
 	}
 	before := d.Updated
-	if err := change(&d.File, s.now()); err != nil {
+	old, err := fields(&d.File)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	// `updated` must move for the change to be saved (and to conflict with a concurrent one)
+	// even if the clock, at millisecond resolution, has not.
+	now := s.now()
+	if !now.After(before) {
+		now = before.Add(time.Millisecond)
+	}
+	if err := change(&d.File, now); err != nil {
 		return nil, errs.Wrap(op, err)
 	}
 	if d.Updated.Equal(before) {
 		return &d.File, nil // nothing changed (e.g. storing a stored file)
 	}
-	res, err := s.meta.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "updated", Value: before}}, d)
+	set, err := fields(&d.File)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	ev, err := s.newEvent(ctx, &d.File, kind, p.Subject)
+	if err != nil {
+		return nil, errs.Wrap(op, err)
+	}
+	// $set and $push, not a replacement: the events the relay has not yet removed stay as
+	// they are, so none is lost or written back after the relay published it.
+	update := bson.D{{Key: "$set", Value: set}, {Key: "$push", Value: bson.D{{Key: "outbox", Value: ev}}}}
+	var unset bson.D
+	for _, e := range old {
+		if !slices.ContainsFunc(set, func(n bson.E) bool { return n.Key == e.Key }) {
+			unset = append(unset, bson.E{Key: e.Key, Value: ""}) // an omitempty field emptied
+		}
+	}
+	if len(unset) > 0 {
+		update = append(update, bson.E{Key: "$unset", Value: unset})
+	}
+	unlock := s.lock(id)
+	res, err := s.meta.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "updated", Value: before}, live}, update)
+	unlock()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	if res.MatchedCount == 0 {
 		return nil, errs.E(op, errs.Conflict, "the file changed meanwhile; retry")
 	}
-	return &d.File, s.enqueue(ctx, &d.File, kind, p.Subject)
+	return &d.File, nil
 }
 
-// Sweep deletes pending files created before now-pendingTTL (event expired), purges files
+// fields is f's document fields but _id, as stored.
+func fields(f *file.File) (bson.D, error) {
+	b, err := bson.Marshal(f)
+	if err != nil {
+		return nil, err
+	}
+	var d bson.D
+	if err := bson.Unmarshal(b, &d); err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(d, func(e bson.E) bool { return e.Key == "_id" }), nil
+}
+
+// Sweep removes pending files created before now-pendingTTL (event expired), purges files
 // deleted before now-retention (event purged), and removes "pending/" GridFS files older than
 // pendingTTL that no metadata points at (left by a crash mid-upload). It returns how many
-// files it expired and purged.
+// files it expired and purged. A removed file is gone for every reader at once; its content
+// is deleted, and its document once the relay has published its last event. Sweep also
+// finishes removed files a crash left behind without pending events.
 func (s *Store) Sweep(ctx context.Context, pendingTTL, retention time.Duration) (expired, purged int, err error) {
 	const op = "mongo.Store.Sweep"
 	now := s.now()
+	if err := s.finishRemoved(ctx); err != nil {
+		return 0, 0, errs.Wrap(op, err)
+	}
 	for _, q := range []struct {
 		filter bson.D
 		kind   stream.Kind
 		n      *int
 	}{
-		{bson.D{{Key: "state", Value: string(file.Pending)}, {Key: "created", Value: bson.D{{Key: "$lt", Value: now.Add(-pendingTTL)}}}}, stream.Expired, &expired},
-		{bson.D{{Key: "state", Value: string(file.Deleted)}, {Key: "deleted", Value: bson.D{{Key: "$lt", Value: now.Add(-retention)}}}}, stream.Purged, &purged},
+		{bson.D{{Key: "state", Value: string(file.Pending)}, {Key: "created", Value: bson.D{{Key: "$lt", Value: now.Add(-pendingTTL)}}}, live}, stream.Expired, &expired},
+		{bson.D{{Key: "state", Value: string(file.Deleted)}, {Key: "deleted", Value: bson.D{{Key: "$lt", Value: now.Add(-retention)}}}, live}, stream.Purged, &purged},
 	} {
-		cur, err := s.meta.Find(ctx, q.filter)
+		cur, err := s.meta.Find(ctx, q.filter, options.Find().SetProjection(noOutbox))
 		if err != nil {
 			return expired, purged, fmt.Errorf("%s: %w", op, err)
 		}
@@ -133,27 +184,61 @@ func (s *Store) Sweep(ctx context.Context, pendingTTL, retention time.Duration) 
 			return expired, purged, fmt.Errorf("%s: %w", op, err)
 		}
 		for i := range docs {
-			if err := s.remove(ctx, &docs[i], q.kind); err != nil {
+			ok, err := s.remove(ctx, &docs[i], q.kind)
+			if err != nil {
 				return expired, purged, errs.Wrap(op, err)
 			}
-			*q.n++
+			if ok {
+				*q.n++
+			}
 		}
 	}
 	return expired, purged, s.sweepOrphans(ctx, now.Add(-pendingTTL))
 }
 
-// remove deletes d's content, then its metadata, then records kind.
-func (s *Store) remove(ctx context.Context, d *doc, kind stream.Kind) error {
+// remove marks d removed with event kind, if it did not change meanwhile (false otherwise:
+// the next sweep decides again), then deletes its content. The relay deletes the document.
+func (s *Store) remove(ctx context.Context, d *doc, kind stream.Kind) (bool, error) {
+	ev, err := s.newEvent(ctx, &d.File, kind, file.System.Subject)
+	if err != nil {
+		return false, err
+	}
+	unlock := s.lock(d.ID)
+	res, err := s.meta.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}, {Key: "updated", Value: d.Updated}, live},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "removed", Value: true}}}, {Key: "$push", Value: bson.D{{Key: "outbox", Value: ev}}}})
+	unlock()
+	if err != nil || res.MatchedCount == 0 {
+		return false, err
+	}
 	if d.ContentID != "" {
 		if err := s.bucket.Delete(ctx, d.ContentID); err != nil && !errors.Is(err, mongo.ErrFileNotFound) {
-			return err
+			return true, err // the relay or the next sweep deletes it (finish)
 		}
 	}
-	res, err := s.meta.DeleteOne(ctx, bson.D{{Key: "_id", Value: d.ID}, {Key: "updated", Value: d.Updated}})
-	if err != nil || res.DeletedCount == 0 {
-		return err // changed meanwhile: the next sweep decides again
+	return true, nil
+}
+
+// finishRemoved finishes the removed files without pending events: left by a crash after the
+// relay published their last event.
+func (s *Store) finishRemoved(ctx context.Context) error {
+	cur, err := s.meta.Find(ctx, bson.D{{Key: "removed", Value: true}, {Key: "outbox.id", Value: bson.D{{Key: "$exists", Value: false}}}},
+		options.Find().SetProjection(bson.D{{Key: "content_id", Value: 1}}))
+	if err != nil {
+		return fmt.Errorf("mongo.Store.finishRemoved: %w", err)
 	}
-	return s.enqueue(ctx, &d.File, kind, file.System.Subject)
+	var docs []struct {
+		ID        string `bson:"_id"`
+		ContentID string `bson:"content_id"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return fmt.Errorf("mongo.Store.finishRemoved: %w", err)
+	}
+	for _, d := range docs {
+		if err := s.finish(ctx, d.ID, d.ContentID); err != nil {
+			return fmt.Errorf("mongo.Store.finishRemoved: %w", err)
+		}
+	}
+	return nil
 }
 
 func (s *Store) sweepOrphans(ctx context.Context, before time.Time) error {
@@ -169,7 +254,7 @@ func (s *Store) sweepOrphans(ctx context.Context, before time.Time) error {
 		return fmt.Errorf("mongo.Store.sweepOrphans: %w", err)
 	}
 	for _, f := range files {
-		n, err := s.meta.CountDocuments(ctx, bson.D{{Key: "content_id", Value: f.ID}})
+		n, err := s.meta.CountDocuments(ctx, bson.D{{Key: "content_id", Value: f.ID}, live})
 		if err != nil {
 			return fmt.Errorf("mongo.Store.sweepOrphans: %w", err)
 		}
@@ -186,7 +271,7 @@ func (s *Store) sweepOrphans(ctx context.Context, before time.Time) error {
 // touched. It is safe to rerun after an interruption; it returns how many keys it rewrapped.
 func (s *Store) RotateKEK(ctx context.Context, old *crypt.KEK) (int, error) {
 	const op = "mongo.Store.RotateKEK"
-	cur, err := s.meta.Find(ctx, bson.D{{Key: "kek_id", Value: old.ID()}}, options.Find().SetProjection(bson.D{{Key: "kek_id", Value: 1}, {Key: "wrapped_key", Value: 1}}))
+	cur, err := s.meta.Find(ctx, bson.D{{Key: "kek_id", Value: old.ID()}, live}, options.Find().SetProjection(bson.D{{Key: "kek_id", Value: 1}, {Key: "wrapped_key", Value: 1}}))
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", op, err)
 	}
@@ -204,8 +289,10 @@ func (s *Store) RotateKEK(ctx context.Context, old *crypt.KEK) (int, error) {
 		if err != nil {
 			return n, errs.Wrap(op, err)
 		}
-		res, err := s.meta.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}, {Key: "kek_id", Value: old.ID()}},
+		unlock := s.lock(d.ID)
+		res, err := s.meta.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}, {Key: "kek_id", Value: old.ID()}, live},
 			bson.D{{Key: "$set", Value: bson.D{{Key: "kek_id", Value: w.KEKID}, {Key: "wrapped_key", Value: w.Sealed}}}})
+		unlock()
 		if err != nil {
 			return n, fmt.Errorf("%s: %w", op, err)
 		}

@@ -1,6 +1,6 @@
-// Package mongo stores files in MongoDB: metadata in the `files` collection, sealed content
-// in the GridFS bucket `content`, events in the `outbox` collection (relayed to NATS by Relay)
-// and reads in the `audit` collection.
+// Package mongo stores files in MongoDB: metadata in the `files` collection, each document
+// with its change events not yet relayed to NATS (outbox.go, Relay), sealed content in the
+// GridFS bucket `content` and reads in the `audit` collection.
 //
 // Content is written to GridFS under a fresh content id and the temporary name
 // "pending/<file id>"; the metadata points at it only once the size and checksum are right,
@@ -15,7 +15,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -41,13 +43,28 @@ type Limits struct {
 type Store struct {
 	db     *mongo.Database
 	meta   *mongo.Collection
-	outbox *mongo.Collection
+	legacy *mongo.Collection // the outbox collection of earlier versions, drained by Relay
 	audit  *mongo.Collection
 	bucket *mongo.GridFSBucket
 	kek    *crypt.KEK
 	limits Limits
 	now    func() time.Time
 	cipher func(fileID string, dk []byte) (crypt.Cipher, error)
+	locks  [64]sync.Mutex // see lock
+}
+
+// lock serialises this process's writes to file id's document and returns the unlock.
+// FerretDB 1.x (tests, `make run`) applies an update by reading the document, changing it and
+// writing it back outside any transaction, checking the filter against what it read: two
+// concurrent updates of one document lose one of them (a share, or an event pushed while the
+// relay pulls another). MongoDB applies each update atomically and needs no lock; processes
+// sharing one FerretDB are not protected by it.
+func (s *Store) lock(id string) func() {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	m := &s.locks[h.Sum32()%uint32(len(s.locks))]
+	m.Lock()
+	return m.Unlock
 }
 
 // Option changes a Store.
@@ -64,18 +81,29 @@ func WithoutEncryption() Option {
 	}
 }
 
-// doc is a file's metadata document: the file and its wrapped data key.
+// doc is a file's metadata document: the file, its wrapped data key, its events not yet
+// relayed and whether it is removed (expired or purged: gone for every reader, its document
+// waiting for the relay to publish its last event).
 type doc struct {
 	file.File  `bson:",inline"`
-	KEKID      string `bson:"kek_id"`
-	WrappedKey []byte `bson:"wrapped_key"`
-	ContentID  string `bson:"content_id,omitempty"`
+	KEKID      string  `bson:"kek_id"`
+	WrappedKey []byte  `bson:"wrapped_key"`
+	ContentID  string  `bson:"content_id,omitempty"`
+	Outbox     []event `bson:"outbox,omitempty"`
+	Removed    bool    `bson:"removed,omitempty"`
 }
+
+// live matches the documents of files that are not removed; every read and write of files
+// includes it.
+var live = bson.E{Key: "removed", Value: bson.D{{Key: "$ne", Value: true}}}
+
+// noOutbox projects the pending events out of what readers load.
+var noOutbox = bson.D{{Key: "outbox", Value: 0}}
 
 // New returns a Store on db, wrapping data keys with kek.
 func New(db *mongo.Database, kek *crypt.KEK, limits Limits, opts ...Option) *Store {
 	s := &Store{
-		db: db, meta: db.Collection("files"), outbox: db.Collection("outbox"), audit: db.Collection("audit"),
+		db: db, meta: db.Collection("files"), legacy: db.Collection("outbox"), audit: db.Collection("audit"),
 		bucket: db.GridFSBucket(options.GridFSBucket().SetName("content").SetChunkSizeBytes(crypt.SealedChunkSize)),
 		kek:    kek, limits: limits, now: func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
 	}
@@ -97,13 +125,17 @@ func (s *Store) Migrate(ctx context.Context) error {
 	}
 	_ = up.Abort()
 	for _, ix := range []struct {
-		coll *mongo.Collection
-		name string
-		keys bson.D
+		coll   *mongo.Collection
+		name   string
+		keys   bson.D
+		sparse bool
 	}{
-		{s.meta, "owner_idempotency", bson.D{{Key: "owner_id", Value: 1}, {Key: "idempotency_key", Value: 1}}},
-		{s.meta, "state_created", bson.D{{Key: "state", Value: 1}, {Key: "created", Value: 1}}},
-		{s.outbox, "created", bson.D{{Key: "created", Value: 1}}},
+		{s.meta, "owner_idempotency", bson.D{{Key: "owner_id", Value: 1}, {Key: "idempotency_key", Value: 1}}, false},
+		{s.meta, "state_created", bson.D{{Key: "state", Value: 1}, {Key: "created", Value: 1}}, false},
+		// Few documents have pending events or are removed: sparse indexes (FerretDB ignores
+		// sparse and indexes every document).
+		{s.meta, "outbox", bson.D{{Key: "outbox.id", Value: 1}}, true},
+		{s.meta, "removed", bson.D{{Key: "removed", Value: 1}}, true},
 	} {
 		names, err := ix.coll.Indexes().ListSpecifications(ctx)
 		if err != nil {
@@ -112,7 +144,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		if slices.ContainsFunc(names, func(sp mongo.IndexSpecification) bool { return sp.Name == ix.name }) {
 			continue
 		}
-		if _, err := ix.coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: ix.keys, Options: options.Index().SetName(ix.name)}); err != nil {
+		if _, err := ix.coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: ix.keys, Options: options.Index().SetName(ix.name).SetSparse(ix.sparse)}); err != nil {
 			return fmt.Errorf("mongo.Store.Migrate: %w", err)
 		}
 	}
@@ -177,7 +209,7 @@ func (s *Store) checkQuota(ctx context.Context, owner string, size int64, field 
 
 // Usage is the bytes owner keeps in pending and stored files.
 func (s *Store) Usage(ctx context.Context, owner string) (int64, error) {
-	cur, err := s.meta.Find(ctx, bson.D{{Key: "owner_id", Value: owner}, {Key: "state", Value: bson.D{{Key: "$ne", Value: string(file.Deleted)}}}},
+	cur, err := s.meta.Find(ctx, bson.D{{Key: "owner_id", Value: owner}, {Key: "state", Value: bson.D{{Key: "$ne", Value: string(file.Deleted)}}}, live},
 		options.Find().SetProjection(bson.D{{Key: "size", Value: 1}}))
 	if err != nil {
 		return 0, fmt.Errorf("mongo.Store.Usage: %w", err)
@@ -212,7 +244,8 @@ func (s *Store) byIdempotencyKey(ctx context.Context, owner, key string) (*doc, 
 		return nil, nil
 	}
 	var d doc
-	err := s.meta.FindOne(ctx, bson.D{{Key: "owner_id", Value: owner}, {Key: "idempotency_key", Value: key}}).Decode(&d)
+	err := s.meta.FindOne(ctx, bson.D{{Key: "owner_id", Value: owner}, {Key: "idempotency_key", Value: key}, live},
+		options.FindOne().SetProjection(noOutbox)).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, nil
 	}
@@ -222,10 +255,11 @@ func (s *Store) byIdempotencyKey(ctx context.Context, owner, key string) (*doc, 
 	return &d, nil
 }
 
-// load returns file id's document, NotFound if there is none.
+// load returns file id's document without its events, NotFound if there is none or it is
+// removed.
 func (s *Store) load(ctx context.Context, id string) (*doc, error) {
 	var d doc
-	err := s.meta.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
+	err := s.meta.FindOne(ctx, bson.D{{Key: "_id", Value: id}, live}, options.FindOne().SetProjection(noOutbox)).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, errs.E("mongo.Store.load", errs.NotFound, "no such file")
 	}
@@ -235,12 +269,17 @@ func (s *Store) load(ctx context.Context, id string) (*doc, error) {
 	return &d, nil
 }
 
-// insert writes a new document and its event.
+// insert writes a new document with its event.
 func (s *Store) insert(ctx context.Context, d *doc, k stream.Kind, actor string) error {
+	ev, err := s.newEvent(ctx, &d.File, k, actor)
+	if err != nil {
+		return err
+	}
+	d.Outbox = []event{ev}
 	if _, err := s.meta.InsertOne(ctx, d); err != nil {
 		return fmt.Errorf("mongo.Store.insert: %w", err)
 	}
-	return s.enqueue(ctx, &d.File, k, actor)
+	return nil
 }
 
 func randomHex(n int) string {
