@@ -78,7 +78,7 @@ func TestMeshEndToEnd(t *testing.T) {
 	defer cancel()
 	c := clients{bin: bin}
 
-	m := startMesh(t, bin, dir, freeOffset(t))
+	m := startMesh(t, bin, dir)
 	c.mesh = m
 	revisions := c.waitForProducts(t, ctx)
 	for _, p := range products {
@@ -109,7 +109,7 @@ func TestMeshEndToEnd(t *testing.T) {
 
 	// A second run reuses the data: the same registrations, not registered anew; the admin is
 	// not bootstrapped again and the saved session still works.
-	m2 := startMesh(t, bin, dir, freeOffset(t))
+	m2 := startMesh(t, bin, dir)
 	c.mesh = m2
 	revisions = c.waitForProducts(t, ctx)
 	for _, p := range products {

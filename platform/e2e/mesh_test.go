@@ -29,11 +29,15 @@ type mesh struct {
 // basePorts are the mesh's default ports (architecture §5 and the launcher's infrastructure).
 var basePorts = []int{4222, 8222, 1883, 27027, 15432, 16379, 7000, 8000, 7001, 8001, 7002, 8002, 7003, 8003, 7004, 8004, 7005, 8005}
 
-// freeOffset finds an offset at which every mesh port is free right now.
+// freeOffset finds an offset at which every mesh port is free right now. The offsets keep
+// every port below the kernel's ephemeral range (32768 and up), where the other tests' servers
+// and outgoing connections take their ports, so a port found free stays free.
 func freeOffset(t *testing.T) int {
 	t.Helper()
-	for offset := 20000 + os.Getpid()%50*200; offset < 38000; offset += 997 {
-		if allFree(offset) {
+	const highest = 27027 // FerretDB's, the highest base port
+	for i := range 40 {
+		offset := 1000 + (os.Getpid()+i*7)%48*100
+		if highest+offset < 32768 && allFree(offset) {
 			return offset
 		}
 	}
@@ -52,8 +56,23 @@ func allFree(offset int) bool {
 	return true
 }
 
-// startMesh runs `meshctl up` and waits for its `mesh ready` line.
-func startMesh(t *testing.T, bin, dir string, offset int) *mesh {
+// startMesh runs `meshctl up` on free ports and waits for its `mesh ready` line. A port taken
+// between freeOffset's check and the mesh binding it is tried again on other ports.
+func startMesh(t *testing.T, bin, dir string) *mesh {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		m, err := tryStartMesh(t, bin, dir, freeOffset(t))
+		if err == nil {
+			return m
+		}
+		if attempt == 3 || !strings.Contains(m.out.String(), "address already in use") {
+			t.Fatal(err)
+		}
+		t.Logf("attempt %d: a port was taken meanwhile; trying other ports", attempt)
+	}
+}
+
+func tryStartMesh(t *testing.T, bin, dir string, offset int) (*mesh, error) {
 	t.Helper()
 	m := &mesh{out: &testinfra.Output{}, exited: make(chan error, 1), offset: offset}
 	m.cmd = exec.Command(filepath.Join(bin, "meshctl"), "up", "--dir", dir, "--bin", bin, "--no-sim",
@@ -78,13 +97,13 @@ func startMesh(t *testing.T, bin, dir string, offset int) *mesh {
 		select {
 		case err := <-m.exited:
 			m.exited <- err
-			t.Fatalf("meshctl up exited before mesh ready: %v\n%s", err, m.out.String())
+			return m, fmt.Errorf("meshctl up exited before mesh ready: %v\n%s", err, m.out.String())
 		case <-deadline:
 			t.Fatalf("no mesh ready line within 3 minutes:\n%s", m.out.String())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return m
+	return m, nil
 }
 
 // stop sends SIGINT, as Ctrl-C does, and returns how long the mesh took to exit.
