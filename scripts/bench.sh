@@ -47,6 +47,10 @@ cd "$top/domains/logistics"
 go test -run '^$' -bench 'PlanRoute' -benchtime 2048x -count 3 ./route >"$out/logistics.txt"
 "$top/bin/benchstat" "$out/logistics.txt"
 
+echo "== logistics: travel matrix (GetTravelMatrix) vs n² PlanRoute searches"
+go test -run '^$' -bench 'TravelMatrix' -count 3 ./route >"$out/logistics-matrix.txt"
+"$top/bin/benchstat" "$out/logistics-matrix.txt"
+
 echo "== scheduling: 500 jobs for 30 engineers, local search vs greedy"
 cd "$top/domains/scheduling"
 go test -run '^$' -bench 'Plan500' -benchtime 3x -count 3 ./job >"$out/scheduling.txt"

@@ -55,8 +55,10 @@ type searcher struct {
 	prev  []int32
 	stamp []uint32
 	done  []uint32
-	gen   uint32
-	heap  minHeap
+	// goal marks OneToMany's targets (goal[v] == gen); allocated by the first OneToMany.
+	goal []uint32
+	gen  uint32
+	heap minHeap
 }
 
 var searchers sync.Pool
@@ -71,6 +73,7 @@ func (c *Costs) getSearcher() *searcher {
 	if s.gen == 0 { // wrapped: clear stamps once every 4 billion searches
 		clear(s.stamp)
 		clear(s.done)
+		clear(s.goal)
 		s.gen = 1
 	}
 	s.heap = s.heap[:0]

@@ -1,7 +1,8 @@
 // Package rpc serves mesh.logistics.v1.LogisticsService: the fleet, position ingestion over a
-// client stream, route planning, stop optimisation and nearest vehicles. Rules (rules.go) says
-// who may call what; handlers validate requests (InvalidArgument naming the field), convert at
-// the edge (convert.go) and leave the work to packages fleet, tracking and route.
+// client stream, route planning, travel matrices, stop optimisation and nearest vehicles. Rules
+// (rules.go) says who may call what; handlers validate requests (InvalidArgument naming the
+// field), convert at the edge (convert.go) and leave the work to packages fleet, tracking and
+// route.
 package rpc
 
 import (

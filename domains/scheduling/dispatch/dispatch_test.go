@@ -32,22 +32,32 @@ import (
 
 func TestMain(m *testing.M) { testinfra.Main(m) }
 
-// fakeLogistics answers every PlanRoute with eta (fakeETA until set).
+// fakeLogistics answers every entry of GetTravelMatrix with eta (fakeETA until set). It
+// counts matrix calls, and PlanRoute calls, which scheduling must not make.
 type fakeLogistics struct {
 	logisticsv1.UnimplementedLogisticsServiceServer
-	calls atomic.Int64
-	eta   atomic.Int64
+	calls, routes atomic.Int64
+	eta           atomic.Int64
 }
 
 const fakeETA = 17 * time.Minute
 
-func (f *fakeLogistics) PlanRoute(context.Context, *logisticsv1.PlanRouteRequest) (*logisticsv1.PlanRouteResponse, error) {
+func (f *fakeLogistics) GetTravelMatrix(_ context.Context, r *logisticsv1.GetTravelMatrixRequest) (*logisticsv1.GetTravelMatrixResponse, error) {
 	f.calls.Add(1)
 	eta := time.Duration(f.eta.Load())
 	if eta == 0 {
 		eta = fakeETA
 	}
-	return &logisticsv1.PlanRouteResponse{Eta: durationpb.New(eta)}, nil
+	out := &logisticsv1.GetTravelMatrixResponse{DepartAt: r.GetDepartAt()}
+	for range len(r.GetOrigins()) * len(r.GetDestinations()) {
+		out.Entries = append(out.Entries, &logisticsv1.TravelMatrixEntry{Status: logisticsv1.TravelStatus_TRAVEL_STATUS_OK, Eta: durationpb.New(eta)})
+	}
+	return out, nil
+}
+
+func (f *fakeLogistics) PlanRoute(context.Context, *logisticsv1.PlanRouteRequest) (*logisticsv1.PlanRouteResponse, error) {
+	f.routes.Add(1)
+	return nil, status.Error(codes.Unimplemented, "scheduling must not plan routes")
 }
 
 // fakeQuality knows press-1 (high criticality, located) and nothing else.
@@ -208,8 +218,8 @@ func TestEventsToPlannedJobs(t *testing.T) {
 	if maint.EngineerID != "mech" || maint.Skill != "mechanical" || maint.Priority != 1 || maint.Travel != fakeETA {
 		t.Errorf("maintenance %+v, want engineer mech, skill mechanical, priority 1, travel %v", maint, fakeETA)
 	}
-	if fake.calls.Load() == 0 {
-		t.Error("logistics was never asked")
+	if fake.calls.Load() == 0 || fake.routes.Load() != 0 {
+		t.Errorf("%d GetTravelMatrix and %d PlanRoute calls, want some and none", fake.calls.Load(), fake.routes.Load())
 	}
 	// The same incident again opens no second job; recovery closes it.
 	publish(stream.MachineHealth, "press-1", &qualityv1.MachineHealth{MachineId: "press-1", Status: qualityv1.HealthStatus_HEALTH_STATUS_CRITICAL, Reason: "vibration"})
@@ -267,6 +277,9 @@ func TestTravelTimesChangeReplans(t *testing.T) {
 	}
 	if r, _ := store.Job(ctx, created.ID); r.Travel != fakeETA || !r.Starts.Equal(now.Add(3*time.Hour+fakeETA)) {
 		t.Fatalf("booked %+v, want travel %v from the 04:00 shift start", r, fakeETA)
+	}
+	if n := fake.calls.Load(); n != 1 {
+		t.Errorf("%d GetTravelMatrix calls for one plan, want 1", n)
 	}
 
 	cons := dispatch.Start(ctx, js, store, d, log, 100*time.Millisecond)

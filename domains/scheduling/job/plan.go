@@ -15,6 +15,14 @@ type TravelTimes interface {
 	Travel(ctx context.Context, from, to LatLng, at time.Time) (time.Duration, error)
 }
 
+// TravelMatrix is implemented by TravelTimes that can fetch many travel times in one request
+// (the logistics client, with GetTravelMatrix). A Planner calls Prefetch once with every point
+// of a problem before it asks Travel pair by pair; Travel must still answer pairs the prefetch
+// did not cover. A failed Prefetch is not fatal: Travel is asked anyway.
+type TravelMatrix interface {
+	Prefetch(ctx context.Context, points []LatLng, at time.Time) error
+}
+
 // Estimate is TravelTimes from the great-circle distance at a fixed speed in km/h, detour
 // factor 1.3: for tests, benchmarks and when logistics is down.
 type Estimate float64
@@ -45,6 +53,15 @@ func (f *Fallback) Travel(ctx context.Context, from, to LatLng, at time.Time) (t
 	}
 	f.Failed.Add(1)
 	return f.Backup.Travel(ctx, from, to, at)
+}
+
+// Prefetch passes the points to Primary when it is a TravelMatrix; its error is returned and
+// not counted: the pairs it failed to fetch fall back one by one in Travel.
+func (f *Fallback) Prefetch(ctx context.Context, points []LatLng, at time.Time) error {
+	if m, ok := f.Primary.(TravelMatrix); ok {
+		return m.Prefetch(ctx, points, at)
+	}
+	return nil
 }
 
 // Sequencer orders the stops of a route from start to minimise travel, returning the visiting
@@ -131,6 +148,10 @@ func (p Planner) newProblem(ctx context.Context, jobs []Job, engs []Engineer) *p
 	pr.travel = make([]time.Duration, len(pr.points)*len(pr.points))
 	for i := range pr.travel {
 		pr.travel[i] = -1
+	}
+	if m, ok := p.Travel.(TravelMatrix); ok && len(pr.points) > 1 {
+		// Best effort: what the prefetch missed is asked pair by pair in between.
+		_ = m.Prefetch(ctx, pr.points, p.From)
 	}
 	return pr
 }

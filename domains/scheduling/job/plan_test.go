@@ -259,3 +259,49 @@ func TestFallbackUsesBackupOnlyWhenPrimaryFails(t *testing.T) {
 		t.Error("a cancelled context fell back instead of failing")
 	}
 }
+
+// prefetching is an Estimate that records its prefetches and fails them when asked to.
+type prefetching struct {
+	Estimate
+	calls  [][]LatLng
+	at     []time.Time
+	broken bool
+}
+
+func (p *prefetching) Prefetch(_ context.Context, points []LatLng, at time.Time) error {
+	p.calls, p.at = append(p.calls, points), append(p.at, at)
+	if p.broken {
+		return errors.New("logistics down")
+	}
+	return nil
+}
+
+// TestPlannerPrefetchesEveryPointOnce: a TravelMatrix source, directly or through Fallback, is
+// asked once per plan with the engineers' homes then the job sites, at the horizon start; a
+// failing prefetch still gives the same plan.
+func TestPlannerPrefetchesEveryPointOnce(t *testing.T) {
+	t.Parallel()
+	jobs, engs := scenario(5, 12, 3)
+	want, err := planner().Optimize(context.Background(), jobs, engs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, broken := range []bool{false, true} {
+		src := &prefetching{Estimate: 40, broken: broken}
+		for _, travel := range []TravelTimes{src, &Fallback{Primary: src, Backup: Estimate(1)}} {
+			p := planner()
+			p.Travel = travel
+			got, err := p.Optimize(context.Background(), jobs, engs)
+			if err != nil || got.Cost != want.Cost {
+				t.Fatalf("broken %v, %T: cost %v (%v), want %v as without prefetch", broken, travel, got.Cost, err, want.Cost)
+			}
+		}
+		if len(src.calls) != 2 {
+			t.Fatalf("broken %v: %d prefetches for two plans, want 2", broken, len(src.calls))
+		}
+		pts := src.calls[0]
+		if len(pts) != len(engs)+len(jobs) || pts[0] != engs[0].Home || pts[len(engs)] != jobs[0].Location || !src.at[0].Equal(monday) {
+			t.Errorf("prefetched %d points at %v, want %d homes then sites at %v", len(pts), src.at[0], len(engs)+len(jobs), monday)
+		}
+	}
+}

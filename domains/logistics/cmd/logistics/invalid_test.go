@@ -9,8 +9,8 @@ import (
 
 var amsterdam = &logisticsv1.LatLng{Lat: 52.37, Lng: 4.90}
 
-// TestInvalidArgumentNamesTheField checks bad coordinates, resolutions and stop lists come back
-// as InvalidArgument with a field violation naming the field.
+// TestInvalidArgumentNamesTheField checks bad coordinates, resolutions, stop lists and travel
+// matrix point lists come back as InvalidArgument with a field violation naming the field.
 func TestInvalidArgumentNamesTheField(t *testing.T) {
 	u := start(t, nil)
 	ctx := u.as(t, "dispatcher")
@@ -47,6 +47,25 @@ func TestInvalidArgumentNamesTheField(t *testing.T) {
 			_, err := u.client.OptimizeStops(ctx, &logisticsv1.OptimizeStopsRequest{Start: amsterdam, Stops: []*logisticsv1.LatLng{amsterdam, {Lat: -100}}})
 			return err
 		}, "stops[1].lat"},
+		{"matrix origin latitude", func() error {
+			_, err := u.client.GetTravelMatrix(ctx, &logisticsv1.GetTravelMatrixRequest{
+				Origins: []*logisticsv1.LatLng{amsterdam, amsterdam, amsterdam, {Lat: 91, Lng: 4.9}}, Destinations: []*logisticsv1.LatLng{amsterdam}})
+			return err
+		}, "origins[3].lat"},
+		{"matrix destination longitude", func() error {
+			_, err := u.client.GetTravelMatrix(ctx, &logisticsv1.GetTravelMatrixRequest{
+				Origins: []*logisticsv1.LatLng{amsterdam}, Destinations: []*logisticsv1.LatLng{amsterdam, {Lat: 52, Lng: -181}}})
+			return err
+		}, "destinations[1].lng"},
+		{"matrix without destinations", func() error {
+			_, err := u.client.GetTravelMatrix(ctx, &logisticsv1.GetTravelMatrixRequest{Origins: []*logisticsv1.LatLng{amsterdam}})
+			return err
+		}, "destinations"},
+		{"matrix with too many origins", func() error {
+			_, err := u.client.GetTravelMatrix(ctx, &logisticsv1.GetTravelMatrixRequest{
+				Origins: slices.Repeat([]*logisticsv1.LatLng{amsterdam}, 101), Destinations: []*logisticsv1.LatLng{amsterdam}})
+			return err
+		}, "origins"},
 		{"nearest k", func() error {
 			_, err := u.client.NearestVehicles(ctx, &logisticsv1.NearestVehiclesRequest{Point: amsterdam})
 			return err

@@ -58,6 +58,10 @@ func TestRules(t *testing.T) {
 			_, err := c.OptimizeStops(ctx, &logisticsv1.OptimizeStopsRequest{Start: amsterdam, Stops: []*logisticsv1.LatLng{{Lat: 52.38, Lng: 4.92}}})
 			return err
 		}},
+		"GetTravelMatrix": {"service", "analyst", func(ctx context.Context) error {
+			_, err := c.GetTravelMatrix(ctx, &logisticsv1.GetTravelMatrixRequest{Origins: []*logisticsv1.LatLng{amsterdam}, Destinations: []*logisticsv1.LatLng{{Lat: 52.38, Lng: 4.92}}})
+			return err
+		}},
 		"NearestVehicles": {"dispatcher", "engineer", func(ctx context.Context) error {
 			_, err := c.NearestVehicles(ctx, &logisticsv1.NearestVehiclesRequest{Point: amsterdam, K: 3})
 			return err
@@ -71,7 +75,7 @@ func TestRules(t *testing.T) {
 	}
 	// Run in declaration order: create before get, update and delete.
 	for _, name := range []string{"CreateVehicle", "GetVehicle", "UpdateVehicle", "ListVehicles", "DeleteVehicle",
-		"IngestPositions", "PlanRoute", "OptimizeStops", "NearestVehicles"} {
+		"IngestPositions", "PlanRoute", "OptimizeStops", "GetTravelMatrix", "NearestVehicles"} {
 		tt := table[name]
 		t.Run(name, func(t *testing.T) {
 			if code := status.Code(tt.call(u.ctx)); code != codes.Unauthenticated {

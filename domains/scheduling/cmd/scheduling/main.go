@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/grpc"
 
 	filesv1 "meshwork.dev/contracts/gen/go/mesh/files/v1"
@@ -140,8 +141,12 @@ func run(ctx context.Context, getenv func(string) string) error {
 	}
 	defer qconn.Close()
 	lclient := logistics.New(logisticsv1.NewLogisticsServiceClient(lconn))
+	travel := &job.Fallback{Primary: lclient, Backup: job.Estimate(fallbackSpeed)}
+	if err := exportFallbacks(svc.Telemetry().MeterProvider(), travel); err != nil {
+		return err
+	}
 	disp := dispatch.New(store, dispatch.Config{
-		Travel:       &job.Fallback{Primary: lclient, Backup: job.Estimate(fallbackSpeed)},
+		Travel:       travel,
 		Sequencer:    lclient,
 		Locator:      quality.New(qualityv1.NewQualityServiceClient(qconn)),
 		ForgetTravel: lclient.Forget,
@@ -159,6 +164,22 @@ func run(ctx context.Context, getenv func(string) string) error {
 		return err
 	}
 	return svc.Serve(ctx)
+}
+
+// exportFallbacks exports f.Failed as the counter scheduling.travel.fallbacks (Prometheus
+// scheduling_travel_fallbacks_total): travel times estimated because logistics gave none.
+func exportFallbacks(mp metric.MeterProvider, f *job.Fallback) error {
+	_, err := mp.Meter("meshwork.dev/domains/scheduling").Int64ObservableCounter("scheduling.travel.fallbacks",
+		metric.WithDescription("Travel times estimated because logistics could not give them (down, or no route)."),
+		metric.WithUnit("{travel}"),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(f.Failed.Load())
+			return nil
+		}))
+	if err != nil {
+		return fmt.Errorf("metric scheduling.travel.fallbacks: %w", err)
+	}
+	return nil
 }
 
 // background starts the consumers, the outbox relay and the catalog registration and stops

@@ -26,15 +26,26 @@ func TestMain(m *testing.M) { testinfra.Main(m) }
 
 const waitLimit = 60 * time.Second
 
-// fakeETA is what the fake logistics answers for every route.
+// fakeETA is what the fake logistics answers for every pair of points south of 60°; a point
+// north of it is outside the fake's service area.
 const fakeETA = 23 * time.Minute
 
 type fakeLogistics struct {
 	logisticsv1.UnimplementedLogisticsServiceServer
 }
 
-func (fakeLogistics) PlanRoute(context.Context, *logisticsv1.PlanRouteRequest) (*logisticsv1.PlanRouteResponse, error) {
-	return &logisticsv1.PlanRouteResponse{Eta: durationpb.New(fakeETA)}, nil
+func (fakeLogistics) GetTravelMatrix(_ context.Context, r *logisticsv1.GetTravelMatrixRequest) (*logisticsv1.GetTravelMatrixResponse, error) {
+	out := &logisticsv1.GetTravelMatrixResponse{DepartAt: r.GetDepartAt()}
+	for _, o := range r.GetOrigins() {
+		for _, d := range r.GetDestinations() {
+			e := &logisticsv1.TravelMatrixEntry{Status: logisticsv1.TravelStatus_TRAVEL_STATUS_OK, Eta: durationpb.New(fakeETA)}
+			if o.GetLat() > 60 || d.GetLat() > 60 {
+				e = &logisticsv1.TravelMatrixEntry{Status: logisticsv1.TravelStatus_TRAVEL_STATUS_OUTSIDE_AREA}
+			}
+			out.Entries = append(out.Entries, e)
+		}
+	}
+	return out, nil
 }
 
 // fakeFiles knows one file, "file-123", and only for callers with a bearer token.
@@ -54,6 +65,7 @@ func (fakeFiles) GetFile(ctx context.Context, r *filesv1.GetFileRequest) (*files
 
 type underTest struct {
 	ctx    context.Context
+	http   string // the HTTP address: probes and /metrics
 	client schedulingv1.SchedulingServiceClient
 	iss    *authtest.Issuer
 	js     jetstream.JetStream
@@ -82,10 +94,10 @@ func start(t *testing.T) *underTest {
 	tctx, tcancel := context.WithTimeout(context.Background(), 5*waitLimit)
 	t.Cleanup(tcancel)
 	ctx, cancel := context.WithCancel(context.Background())
-	addrs := make(chan string, 1)
+	addrs := make(chan [2]string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(service.NotifyServing(ctx, func(g, _ string) { addrs <- g }), func(k string) string { return env[k] })
+		done <- run(service.NotifyServing(ctx, func(g, h string) { addrs <- [2]string{g, h} }), func(k string) string { return env[k] })
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -93,7 +105,7 @@ func start(t *testing.T) *underTest {
 			t.Errorf("run after shutdown: %v", err)
 		}
 	})
-	var addr string
+	var addr [2]string
 	select {
 	case addr = <-addrs:
 	case err := <-done:
@@ -101,12 +113,12 @@ func start(t *testing.T) *underTest {
 	case <-time.After(waitLimit):
 		t.Fatal("scheduling did not start")
 	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(addr[0], grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &underTest{ctx: tctx, client: schedulingv1.NewSchedulingServiceClient(conn), iss: iss, js: n.JetStream(t)}
+	return &underTest{ctx: tctx, http: addr[1], client: schedulingv1.NewSchedulingServiceClient(conn), iss: iss, js: n.JetStream(t)}
 }
 
 // as returns a context carrying a token of the role for subject role+"-1" ("" for none).

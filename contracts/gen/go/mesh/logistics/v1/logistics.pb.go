@@ -84,6 +84,65 @@ func (VehicleType) EnumDescriptor() ([]byte, []int) {
 	return file_mesh_logistics_v1_logistics_proto_rawDescGZIP(), []int{0}
 }
 
+// TravelStatus says whether a travel matrix entry has a route.
+type TravelStatus int32
+
+const (
+	// Not set; never sent by the service.
+	TravelStatus_TRAVEL_STATUS_UNSPECIFIED TravelStatus = 0
+	// A route exists: eta and distance_m hold its travel time and length.
+	TravelStatus_TRAVEL_STATUS_OK TravelStatus = 1
+	// The origin or the destination lies outside the service area (PlanRoute would answer
+	// InvalidArgument).
+	TravelStatus_TRAVEL_STATUS_OUTSIDE_AREA TravelStatus = 2
+	// Both points lie in the service area but no path joins them (PlanRoute would answer
+	// FailedPrecondition).
+	TravelStatus_TRAVEL_STATUS_NO_PATH TravelStatus = 3
+)
+
+// Enum value maps for TravelStatus.
+var (
+	TravelStatus_name = map[int32]string{
+		0: "TRAVEL_STATUS_UNSPECIFIED",
+		1: "TRAVEL_STATUS_OK",
+		2: "TRAVEL_STATUS_OUTSIDE_AREA",
+		3: "TRAVEL_STATUS_NO_PATH",
+	}
+	TravelStatus_value = map[string]int32{
+		"TRAVEL_STATUS_UNSPECIFIED":  0,
+		"TRAVEL_STATUS_OK":           1,
+		"TRAVEL_STATUS_OUTSIDE_AREA": 2,
+		"TRAVEL_STATUS_NO_PATH":      3,
+	}
+)
+
+func (x TravelStatus) Enum() *TravelStatus {
+	p := new(TravelStatus)
+	*p = x
+	return p
+}
+
+func (x TravelStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TravelStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_mesh_logistics_v1_logistics_proto_enumTypes[1].Descriptor()
+}
+
+func (TravelStatus) Type() protoreflect.EnumType {
+	return &file_mesh_logistics_v1_logistics_proto_enumTypes[1]
+}
+
+func (x TravelStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TravelStatus.Descriptor instead.
+func (TravelStatus) EnumDescriptor() ([]byte, []int) {
+	return file_mesh_logistics_v1_logistics_proto_rawDescGZIP(), []int{1}
+}
+
 // Vehicle is one vehicle of the fleet.
 type Vehicle struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1319,6 +1378,190 @@ func (x *NearbyVehicle) GetH3Cell() string {
 	return ""
 }
 
+// GetTravelMatrixRequest asks for the travel times between many points leaving at one time.
+type GetTravelMatrixRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Start points (1..100).
+	Origins []*LatLng `protobuf:"bytes,1,rep,name=origins,proto3" json:"origins,omitempty"`
+	// End points (1..100).
+	Destinations []*LatLng `protobuf:"bytes,2,rep,name=destinations,proto3" json:"destinations,omitempty"`
+	// Departure time from every origin; now when unset.
+	DepartAt      *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=depart_at,json=departAt,proto3" json:"depart_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTravelMatrixRequest) Reset() {
+	*x = GetTravelMatrixRequest{}
+	mi := &file_mesh_logistics_v1_logistics_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTravelMatrixRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTravelMatrixRequest) ProtoMessage() {}
+
+func (x *GetTravelMatrixRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mesh_logistics_v1_logistics_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTravelMatrixRequest.ProtoReflect.Descriptor instead.
+func (*GetTravelMatrixRequest) Descriptor() ([]byte, []int) {
+	return file_mesh_logistics_v1_logistics_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *GetTravelMatrixRequest) GetOrigins() []*LatLng {
+	if x != nil {
+		return x.Origins
+	}
+	return nil
+}
+
+func (x *GetTravelMatrixRequest) GetDestinations() []*LatLng {
+	if x != nil {
+		return x.Destinations
+	}
+	return nil
+}
+
+func (x *GetTravelMatrixRequest) GetDepartAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DepartAt
+	}
+	return nil
+}
+
+// GetTravelMatrixResponse is the matrix of travel times, row-major: the entry from origins[i]
+// to destinations[j] is entries[i * len(destinations) + j].
+type GetTravelMatrixResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One entry per origin and destination, row-major.
+	Entries []*TravelMatrixEntry `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// The departure time used for every entry.
+	DepartAt      *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=depart_at,json=departAt,proto3" json:"depart_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTravelMatrixResponse) Reset() {
+	*x = GetTravelMatrixResponse{}
+	mi := &file_mesh_logistics_v1_logistics_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTravelMatrixResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTravelMatrixResponse) ProtoMessage() {}
+
+func (x *GetTravelMatrixResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mesh_logistics_v1_logistics_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTravelMatrixResponse.ProtoReflect.Descriptor instead.
+func (*GetTravelMatrixResponse) Descriptor() ([]byte, []int) {
+	return file_mesh_logistics_v1_logistics_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GetTravelMatrixResponse) GetEntries() []*TravelMatrixEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *GetTravelMatrixResponse) GetDepartAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DepartAt
+	}
+	return nil
+}
+
+// TravelMatrixEntry is the fastest travel from one origin to one destination.
+type TravelMatrixEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether a route exists; eta and distance_m are set only when it is TRAVEL_STATUS_OK.
+	Status TravelStatus `protobuf:"varint,1,opt,name=status,proto3,enum=mesh.logistics.v1.TravelStatus" json:"status,omitempty"`
+	// Estimated travel time; the same as PlanRoute's eta for the same points and departure.
+	Eta *durationpb.Duration `protobuf:"bytes,2,opt,name=eta,proto3" json:"eta,omitempty"`
+	// Distance in metres along the fastest path.
+	DistanceM     float64 `protobuf:"fixed64,3,opt,name=distance_m,json=distanceM,proto3" json:"distance_m,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TravelMatrixEntry) Reset() {
+	*x = TravelMatrixEntry{}
+	mi := &file_mesh_logistics_v1_logistics_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TravelMatrixEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TravelMatrixEntry) ProtoMessage() {}
+
+func (x *TravelMatrixEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_mesh_logistics_v1_logistics_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TravelMatrixEntry.ProtoReflect.Descriptor instead.
+func (*TravelMatrixEntry) Descriptor() ([]byte, []int) {
+	return file_mesh_logistics_v1_logistics_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *TravelMatrixEntry) GetStatus() TravelStatus {
+	if x != nil {
+		return x.Status
+	}
+	return TravelStatus_TRAVEL_STATUS_UNSPECIFIED
+}
+
+func (x *TravelMatrixEntry) GetEta() *durationpb.Duration {
+	if x != nil {
+		return x.Eta
+	}
+	return nil
+}
+
+func (x *TravelMatrixEntry) GetDistanceM() float64 {
+	if x != nil {
+		return x.DistanceM
+	}
+	return 0
+}
+
 var File_mesh_logistics_v1_logistics_proto protoreflect.FileDescriptor
 
 const file_mesh_logistics_v1_logistics_proto_rawDesc = "" +
@@ -1411,13 +1654,30 @@ const file_mesh_logistics_v1_logistics_proto_rawDesc = "" +
 	"recordedAt\x12\x1d\n" +
 	"\n" +
 	"distance_m\x18\x04 \x01(\x01R\tdistanceM\x12\x17\n" +
-	"\ah3_cell\x18\x05 \x01(\tR\x06h3Cell*\x86\x01\n" +
+	"\ah3_cell\x18\x05 \x01(\tR\x06h3Cell\"\xc5\x01\n" +
+	"\x16GetTravelMatrixRequest\x123\n" +
+	"\aorigins\x18\x01 \x03(\v2\x19.mesh.logistics.v1.LatLngR\aorigins\x12=\n" +
+	"\fdestinations\x18\x02 \x03(\v2\x19.mesh.logistics.v1.LatLngR\fdestinations\x127\n" +
+	"\tdepart_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bdepartAt\"\x92\x01\n" +
+	"\x17GetTravelMatrixResponse\x12>\n" +
+	"\aentries\x18\x01 \x03(\v2$.mesh.logistics.v1.TravelMatrixEntryR\aentries\x127\n" +
+	"\tdepart_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bdepartAt\"\x98\x01\n" +
+	"\x11TravelMatrixEntry\x127\n" +
+	"\x06status\x18\x01 \x01(\x0e2\x1f.mesh.logistics.v1.TravelStatusR\x06status\x12+\n" +
+	"\x03eta\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03eta\x12\x1d\n" +
+	"\n" +
+	"distance_m\x18\x03 \x01(\x01R\tdistanceM*\x86\x01\n" +
 	"\vVehicleType\x12\x1c\n" +
 	"\x18VEHICLE_TYPE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10VEHICLE_TYPE_VAN\x10\x01\x12\x16\n" +
 	"\x12VEHICLE_TYPE_TRUCK\x10\x02\x12\x14\n" +
 	"\x10VEHICLE_TYPE_CAR\x10\x03\x12\x15\n" +
-	"\x11VEHICLE_TYPE_BIKE\x10\x042\x8c\a\n" +
+	"\x11VEHICLE_TYPE_BIKE\x10\x04*~\n" +
+	"\fTravelStatus\x12\x1d\n" +
+	"\x19TRAVEL_STATUS_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10TRAVEL_STATUS_OK\x10\x01\x12\x1e\n" +
+	"\x1aTRAVEL_STATUS_OUTSIDE_AREA\x10\x02\x12\x19\n" +
+	"\x15TRAVEL_STATUS_NO_PATH\x10\x032\xf6\a\n" +
 	"\x10LogisticsService\x12b\n" +
 	"\rCreateVehicle\x12'.mesh.logistics.v1.CreateVehicleRequest\x1a(.mesh.logistics.v1.CreateVehicleResponse\x12Y\n" +
 	"\n" +
@@ -1428,7 +1688,8 @@ const file_mesh_logistics_v1_logistics_proto_rawDesc = "" +
 	"\x0fIngestPositions\x12).mesh.logistics.v1.IngestPositionsRequest\x1a*.mesh.logistics.v1.IngestPositionsResponse(\x01\x12V\n" +
 	"\tPlanRoute\x12#.mesh.logistics.v1.PlanRouteRequest\x1a$.mesh.logistics.v1.PlanRouteResponse\x12b\n" +
 	"\rOptimizeStops\x12'.mesh.logistics.v1.OptimizeStopsRequest\x1a(.mesh.logistics.v1.OptimizeStopsResponse\x12h\n" +
-	"\x0fNearestVehicles\x12).mesh.logistics.v1.NearestVehiclesRequest\x1a*.mesh.logistics.v1.NearestVehiclesResponseB=Z;meshwork.dev/contracts/gen/go/mesh/logistics/v1;logisticsv1b\x06proto3"
+	"\x0fNearestVehicles\x12).mesh.logistics.v1.NearestVehiclesRequest\x1a*.mesh.logistics.v1.NearestVehiclesResponse\x12h\n" +
+	"\x0fGetTravelMatrix\x12).mesh.logistics.v1.GetTravelMatrixRequest\x1a*.mesh.logistics.v1.GetTravelMatrixResponseB=Z;meshwork.dev/contracts/gen/go/mesh/logistics/v1;logisticsv1b\x06proto3"
 
 var (
 	file_mesh_logistics_v1_logistics_proto_rawDescOnce sync.Once
@@ -1442,86 +1703,99 @@ func file_mesh_logistics_v1_logistics_proto_rawDescGZIP() []byte {
 	return file_mesh_logistics_v1_logistics_proto_rawDescData
 }
 
-var file_mesh_logistics_v1_logistics_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_mesh_logistics_v1_logistics_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_mesh_logistics_v1_logistics_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_mesh_logistics_v1_logistics_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_mesh_logistics_v1_logistics_proto_goTypes = []any{
 	(VehicleType)(0),                // 0: mesh.logistics.v1.VehicleType
-	(*Vehicle)(nil),                 // 1: mesh.logistics.v1.Vehicle
-	(*CreateVehicleRequest)(nil),    // 2: mesh.logistics.v1.CreateVehicleRequest
-	(*CreateVehicleResponse)(nil),   // 3: mesh.logistics.v1.CreateVehicleResponse
-	(*GetVehicleRequest)(nil),       // 4: mesh.logistics.v1.GetVehicleRequest
-	(*GetVehicleResponse)(nil),      // 5: mesh.logistics.v1.GetVehicleResponse
-	(*UpdateVehicleRequest)(nil),    // 6: mesh.logistics.v1.UpdateVehicleRequest
-	(*UpdateVehicleResponse)(nil),   // 7: mesh.logistics.v1.UpdateVehicleResponse
-	(*DeleteVehicleRequest)(nil),    // 8: mesh.logistics.v1.DeleteVehicleRequest
-	(*DeleteVehicleResponse)(nil),   // 9: mesh.logistics.v1.DeleteVehicleResponse
-	(*ListVehiclesRequest)(nil),     // 10: mesh.logistics.v1.ListVehiclesRequest
-	(*ListVehiclesResponse)(nil),    // 11: mesh.logistics.v1.ListVehiclesResponse
-	(*IngestPositionsRequest)(nil),  // 12: mesh.logistics.v1.IngestPositionsRequest
-	(*IngestPositionsResponse)(nil), // 13: mesh.logistics.v1.IngestPositionsResponse
-	(*PlanRouteRequest)(nil),        // 14: mesh.logistics.v1.PlanRouteRequest
-	(*PlanRouteResponse)(nil),       // 15: mesh.logistics.v1.PlanRouteResponse
-	(*OptimizeStopsRequest)(nil),    // 16: mesh.logistics.v1.OptimizeStopsRequest
-	(*OptimizeStopsResponse)(nil),   // 17: mesh.logistics.v1.OptimizeStopsResponse
-	(*NearestVehiclesRequest)(nil),  // 18: mesh.logistics.v1.NearestVehiclesRequest
-	(*NearestVehiclesResponse)(nil), // 19: mesh.logistics.v1.NearestVehiclesResponse
-	(*NearbyVehicle)(nil),           // 20: mesh.logistics.v1.NearbyVehicle
-	(*LatLng)(nil),                  // 21: mesh.logistics.v1.LatLng
-	(*timestamppb.Timestamp)(nil),   // 22: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),     // 23: google.protobuf.Duration
+	(TravelStatus)(0),               // 1: mesh.logistics.v1.TravelStatus
+	(*Vehicle)(nil),                 // 2: mesh.logistics.v1.Vehicle
+	(*CreateVehicleRequest)(nil),    // 3: mesh.logistics.v1.CreateVehicleRequest
+	(*CreateVehicleResponse)(nil),   // 4: mesh.logistics.v1.CreateVehicleResponse
+	(*GetVehicleRequest)(nil),       // 5: mesh.logistics.v1.GetVehicleRequest
+	(*GetVehicleResponse)(nil),      // 6: mesh.logistics.v1.GetVehicleResponse
+	(*UpdateVehicleRequest)(nil),    // 7: mesh.logistics.v1.UpdateVehicleRequest
+	(*UpdateVehicleResponse)(nil),   // 8: mesh.logistics.v1.UpdateVehicleResponse
+	(*DeleteVehicleRequest)(nil),    // 9: mesh.logistics.v1.DeleteVehicleRequest
+	(*DeleteVehicleResponse)(nil),   // 10: mesh.logistics.v1.DeleteVehicleResponse
+	(*ListVehiclesRequest)(nil),     // 11: mesh.logistics.v1.ListVehiclesRequest
+	(*ListVehiclesResponse)(nil),    // 12: mesh.logistics.v1.ListVehiclesResponse
+	(*IngestPositionsRequest)(nil),  // 13: mesh.logistics.v1.IngestPositionsRequest
+	(*IngestPositionsResponse)(nil), // 14: mesh.logistics.v1.IngestPositionsResponse
+	(*PlanRouteRequest)(nil),        // 15: mesh.logistics.v1.PlanRouteRequest
+	(*PlanRouteResponse)(nil),       // 16: mesh.logistics.v1.PlanRouteResponse
+	(*OptimizeStopsRequest)(nil),    // 17: mesh.logistics.v1.OptimizeStopsRequest
+	(*OptimizeStopsResponse)(nil),   // 18: mesh.logistics.v1.OptimizeStopsResponse
+	(*NearestVehiclesRequest)(nil),  // 19: mesh.logistics.v1.NearestVehiclesRequest
+	(*NearestVehiclesResponse)(nil), // 20: mesh.logistics.v1.NearestVehiclesResponse
+	(*NearbyVehicle)(nil),           // 21: mesh.logistics.v1.NearbyVehicle
+	(*GetTravelMatrixRequest)(nil),  // 22: mesh.logistics.v1.GetTravelMatrixRequest
+	(*GetTravelMatrixResponse)(nil), // 23: mesh.logistics.v1.GetTravelMatrixResponse
+	(*TravelMatrixEntry)(nil),       // 24: mesh.logistics.v1.TravelMatrixEntry
+	(*LatLng)(nil),                  // 25: mesh.logistics.v1.LatLng
+	(*timestamppb.Timestamp)(nil),   // 26: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),     // 27: google.protobuf.Duration
 }
 var file_mesh_logistics_v1_logistics_proto_depIdxs = []int32{
 	0,  // 0: mesh.logistics.v1.Vehicle.type:type_name -> mesh.logistics.v1.VehicleType
-	21, // 1: mesh.logistics.v1.Vehicle.home_depot:type_name -> mesh.logistics.v1.LatLng
-	22, // 2: mesh.logistics.v1.Vehicle.created_at:type_name -> google.protobuf.Timestamp
-	1,  // 3: mesh.logistics.v1.CreateVehicleRequest.vehicle:type_name -> mesh.logistics.v1.Vehicle
-	1,  // 4: mesh.logistics.v1.CreateVehicleResponse.vehicle:type_name -> mesh.logistics.v1.Vehicle
-	1,  // 5: mesh.logistics.v1.GetVehicleResponse.vehicle:type_name -> mesh.logistics.v1.Vehicle
-	1,  // 6: mesh.logistics.v1.UpdateVehicleRequest.vehicle:type_name -> mesh.logistics.v1.Vehicle
-	1,  // 7: mesh.logistics.v1.UpdateVehicleResponse.vehicle:type_name -> mesh.logistics.v1.Vehicle
-	1,  // 8: mesh.logistics.v1.ListVehiclesResponse.vehicles:type_name -> mesh.logistics.v1.Vehicle
-	22, // 9: mesh.logistics.v1.IngestPositionsRequest.recorded_at:type_name -> google.protobuf.Timestamp
-	21, // 10: mesh.logistics.v1.IngestPositionsRequest.position:type_name -> mesh.logistics.v1.LatLng
-	21, // 11: mesh.logistics.v1.PlanRouteRequest.origin:type_name -> mesh.logistics.v1.LatLng
-	21, // 12: mesh.logistics.v1.PlanRouteRequest.destination:type_name -> mesh.logistics.v1.LatLng
-	22, // 13: mesh.logistics.v1.PlanRouteRequest.depart_at:type_name -> google.protobuf.Timestamp
-	21, // 14: mesh.logistics.v1.PlanRouteResponse.polyline:type_name -> mesh.logistics.v1.LatLng
-	23, // 15: mesh.logistics.v1.PlanRouteResponse.eta:type_name -> google.protobuf.Duration
-	22, // 16: mesh.logistics.v1.PlanRouteResponse.arrive_at:type_name -> google.protobuf.Timestamp
-	21, // 17: mesh.logistics.v1.OptimizeStopsRequest.start:type_name -> mesh.logistics.v1.LatLng
-	21, // 18: mesh.logistics.v1.OptimizeStopsRequest.stops:type_name -> mesh.logistics.v1.LatLng
-	22, // 19: mesh.logistics.v1.OptimizeStopsRequest.depart_at:type_name -> google.protobuf.Timestamp
-	22, // 20: mesh.logistics.v1.OptimizeStopsResponse.arrivals:type_name -> google.protobuf.Timestamp
-	23, // 21: mesh.logistics.v1.OptimizeStopsResponse.total:type_name -> google.protobuf.Duration
-	21, // 22: mesh.logistics.v1.NearestVehiclesRequest.point:type_name -> mesh.logistics.v1.LatLng
+	25, // 1: mesh.logistics.v1.Vehicle.home_depot:type_name -> mesh.logistics.v1.LatLng
+	26, // 2: mesh.logistics.v1.Vehicle.created_at:type_name -> google.protobuf.Timestamp
+	2,  // 3: mesh.logistics.v1.CreateVehicleRequest.vehicle:type_name -> mesh.logistics.v1.Vehicle
+	2,  // 4: mesh.logistics.v1.CreateVehicleResponse.vehicle:type_name -> mesh.logistics.v1.Vehicle
+	2,  // 5: mesh.logistics.v1.GetVehicleResponse.vehicle:type_name -> mesh.logistics.v1.Vehicle
+	2,  // 6: mesh.logistics.v1.UpdateVehicleRequest.vehicle:type_name -> mesh.logistics.v1.Vehicle
+	2,  // 7: mesh.logistics.v1.UpdateVehicleResponse.vehicle:type_name -> mesh.logistics.v1.Vehicle
+	2,  // 8: mesh.logistics.v1.ListVehiclesResponse.vehicles:type_name -> mesh.logistics.v1.Vehicle
+	26, // 9: mesh.logistics.v1.IngestPositionsRequest.recorded_at:type_name -> google.protobuf.Timestamp
+	25, // 10: mesh.logistics.v1.IngestPositionsRequest.position:type_name -> mesh.logistics.v1.LatLng
+	25, // 11: mesh.logistics.v1.PlanRouteRequest.origin:type_name -> mesh.logistics.v1.LatLng
+	25, // 12: mesh.logistics.v1.PlanRouteRequest.destination:type_name -> mesh.logistics.v1.LatLng
+	26, // 13: mesh.logistics.v1.PlanRouteRequest.depart_at:type_name -> google.protobuf.Timestamp
+	25, // 14: mesh.logistics.v1.PlanRouteResponse.polyline:type_name -> mesh.logistics.v1.LatLng
+	27, // 15: mesh.logistics.v1.PlanRouteResponse.eta:type_name -> google.protobuf.Duration
+	26, // 16: mesh.logistics.v1.PlanRouteResponse.arrive_at:type_name -> google.protobuf.Timestamp
+	25, // 17: mesh.logistics.v1.OptimizeStopsRequest.start:type_name -> mesh.logistics.v1.LatLng
+	25, // 18: mesh.logistics.v1.OptimizeStopsRequest.stops:type_name -> mesh.logistics.v1.LatLng
+	26, // 19: mesh.logistics.v1.OptimizeStopsRequest.depart_at:type_name -> google.protobuf.Timestamp
+	26, // 20: mesh.logistics.v1.OptimizeStopsResponse.arrivals:type_name -> google.protobuf.Timestamp
+	27, // 21: mesh.logistics.v1.OptimizeStopsResponse.total:type_name -> google.protobuf.Duration
+	25, // 22: mesh.logistics.v1.NearestVehiclesRequest.point:type_name -> mesh.logistics.v1.LatLng
 	0,  // 23: mesh.logistics.v1.NearestVehiclesRequest.type:type_name -> mesh.logistics.v1.VehicleType
-	23, // 24: mesh.logistics.v1.NearestVehiclesRequest.max_age:type_name -> google.protobuf.Duration
-	20, // 25: mesh.logistics.v1.NearestVehiclesResponse.vehicles:type_name -> mesh.logistics.v1.NearbyVehicle
-	21, // 26: mesh.logistics.v1.NearbyVehicle.position:type_name -> mesh.logistics.v1.LatLng
-	22, // 27: mesh.logistics.v1.NearbyVehicle.recorded_at:type_name -> google.protobuf.Timestamp
-	2,  // 28: mesh.logistics.v1.LogisticsService.CreateVehicle:input_type -> mesh.logistics.v1.CreateVehicleRequest
-	4,  // 29: mesh.logistics.v1.LogisticsService.GetVehicle:input_type -> mesh.logistics.v1.GetVehicleRequest
-	6,  // 30: mesh.logistics.v1.LogisticsService.UpdateVehicle:input_type -> mesh.logistics.v1.UpdateVehicleRequest
-	8,  // 31: mesh.logistics.v1.LogisticsService.DeleteVehicle:input_type -> mesh.logistics.v1.DeleteVehicleRequest
-	10, // 32: mesh.logistics.v1.LogisticsService.ListVehicles:input_type -> mesh.logistics.v1.ListVehiclesRequest
-	12, // 33: mesh.logistics.v1.LogisticsService.IngestPositions:input_type -> mesh.logistics.v1.IngestPositionsRequest
-	14, // 34: mesh.logistics.v1.LogisticsService.PlanRoute:input_type -> mesh.logistics.v1.PlanRouteRequest
-	16, // 35: mesh.logistics.v1.LogisticsService.OptimizeStops:input_type -> mesh.logistics.v1.OptimizeStopsRequest
-	18, // 36: mesh.logistics.v1.LogisticsService.NearestVehicles:input_type -> mesh.logistics.v1.NearestVehiclesRequest
-	3,  // 37: mesh.logistics.v1.LogisticsService.CreateVehicle:output_type -> mesh.logistics.v1.CreateVehicleResponse
-	5,  // 38: mesh.logistics.v1.LogisticsService.GetVehicle:output_type -> mesh.logistics.v1.GetVehicleResponse
-	7,  // 39: mesh.logistics.v1.LogisticsService.UpdateVehicle:output_type -> mesh.logistics.v1.UpdateVehicleResponse
-	9,  // 40: mesh.logistics.v1.LogisticsService.DeleteVehicle:output_type -> mesh.logistics.v1.DeleteVehicleResponse
-	11, // 41: mesh.logistics.v1.LogisticsService.ListVehicles:output_type -> mesh.logistics.v1.ListVehiclesResponse
-	13, // 42: mesh.logistics.v1.LogisticsService.IngestPositions:output_type -> mesh.logistics.v1.IngestPositionsResponse
-	15, // 43: mesh.logistics.v1.LogisticsService.PlanRoute:output_type -> mesh.logistics.v1.PlanRouteResponse
-	17, // 44: mesh.logistics.v1.LogisticsService.OptimizeStops:output_type -> mesh.logistics.v1.OptimizeStopsResponse
-	19, // 45: mesh.logistics.v1.LogisticsService.NearestVehicles:output_type -> mesh.logistics.v1.NearestVehiclesResponse
-	37, // [37:46] is the sub-list for method output_type
-	28, // [28:37] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	27, // 24: mesh.logistics.v1.NearestVehiclesRequest.max_age:type_name -> google.protobuf.Duration
+	21, // 25: mesh.logistics.v1.NearestVehiclesResponse.vehicles:type_name -> mesh.logistics.v1.NearbyVehicle
+	25, // 26: mesh.logistics.v1.NearbyVehicle.position:type_name -> mesh.logistics.v1.LatLng
+	26, // 27: mesh.logistics.v1.NearbyVehicle.recorded_at:type_name -> google.protobuf.Timestamp
+	25, // 28: mesh.logistics.v1.GetTravelMatrixRequest.origins:type_name -> mesh.logistics.v1.LatLng
+	25, // 29: mesh.logistics.v1.GetTravelMatrixRequest.destinations:type_name -> mesh.logistics.v1.LatLng
+	26, // 30: mesh.logistics.v1.GetTravelMatrixRequest.depart_at:type_name -> google.protobuf.Timestamp
+	24, // 31: mesh.logistics.v1.GetTravelMatrixResponse.entries:type_name -> mesh.logistics.v1.TravelMatrixEntry
+	26, // 32: mesh.logistics.v1.GetTravelMatrixResponse.depart_at:type_name -> google.protobuf.Timestamp
+	1,  // 33: mesh.logistics.v1.TravelMatrixEntry.status:type_name -> mesh.logistics.v1.TravelStatus
+	27, // 34: mesh.logistics.v1.TravelMatrixEntry.eta:type_name -> google.protobuf.Duration
+	3,  // 35: mesh.logistics.v1.LogisticsService.CreateVehicle:input_type -> mesh.logistics.v1.CreateVehicleRequest
+	5,  // 36: mesh.logistics.v1.LogisticsService.GetVehicle:input_type -> mesh.logistics.v1.GetVehicleRequest
+	7,  // 37: mesh.logistics.v1.LogisticsService.UpdateVehicle:input_type -> mesh.logistics.v1.UpdateVehicleRequest
+	9,  // 38: mesh.logistics.v1.LogisticsService.DeleteVehicle:input_type -> mesh.logistics.v1.DeleteVehicleRequest
+	11, // 39: mesh.logistics.v1.LogisticsService.ListVehicles:input_type -> mesh.logistics.v1.ListVehiclesRequest
+	13, // 40: mesh.logistics.v1.LogisticsService.IngestPositions:input_type -> mesh.logistics.v1.IngestPositionsRequest
+	15, // 41: mesh.logistics.v1.LogisticsService.PlanRoute:input_type -> mesh.logistics.v1.PlanRouteRequest
+	17, // 42: mesh.logistics.v1.LogisticsService.OptimizeStops:input_type -> mesh.logistics.v1.OptimizeStopsRequest
+	19, // 43: mesh.logistics.v1.LogisticsService.NearestVehicles:input_type -> mesh.logistics.v1.NearestVehiclesRequest
+	22, // 44: mesh.logistics.v1.LogisticsService.GetTravelMatrix:input_type -> mesh.logistics.v1.GetTravelMatrixRequest
+	4,  // 45: mesh.logistics.v1.LogisticsService.CreateVehicle:output_type -> mesh.logistics.v1.CreateVehicleResponse
+	6,  // 46: mesh.logistics.v1.LogisticsService.GetVehicle:output_type -> mesh.logistics.v1.GetVehicleResponse
+	8,  // 47: mesh.logistics.v1.LogisticsService.UpdateVehicle:output_type -> mesh.logistics.v1.UpdateVehicleResponse
+	10, // 48: mesh.logistics.v1.LogisticsService.DeleteVehicle:output_type -> mesh.logistics.v1.DeleteVehicleResponse
+	12, // 49: mesh.logistics.v1.LogisticsService.ListVehicles:output_type -> mesh.logistics.v1.ListVehiclesResponse
+	14, // 50: mesh.logistics.v1.LogisticsService.IngestPositions:output_type -> mesh.logistics.v1.IngestPositionsResponse
+	16, // 51: mesh.logistics.v1.LogisticsService.PlanRoute:output_type -> mesh.logistics.v1.PlanRouteResponse
+	18, // 52: mesh.logistics.v1.LogisticsService.OptimizeStops:output_type -> mesh.logistics.v1.OptimizeStopsResponse
+	20, // 53: mesh.logistics.v1.LogisticsService.NearestVehicles:output_type -> mesh.logistics.v1.NearestVehiclesResponse
+	23, // 54: mesh.logistics.v1.LogisticsService.GetTravelMatrix:output_type -> mesh.logistics.v1.GetTravelMatrixResponse
+	45, // [45:55] is the sub-list for method output_type
+	35, // [35:45] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_mesh_logistics_v1_logistics_proto_init() }
@@ -1535,8 +1809,8 @@ func file_mesh_logistics_v1_logistics_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mesh_logistics_v1_logistics_proto_rawDesc), len(file_mesh_logistics_v1_logistics_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   20,
+			NumEnums:      2,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

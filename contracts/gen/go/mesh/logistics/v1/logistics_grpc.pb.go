@@ -28,6 +28,7 @@ const (
 	LogisticsService_PlanRoute_FullMethodName       = "/mesh.logistics.v1.LogisticsService/PlanRoute"
 	LogisticsService_OptimizeStops_FullMethodName   = "/mesh.logistics.v1.LogisticsService/OptimizeStops"
 	LogisticsService_NearestVehicles_FullMethodName = "/mesh.logistics.v1.LogisticsService/NearestVehicles"
+	LogisticsService_GetTravelMatrix_FullMethodName = "/mesh.logistics.v1.LogisticsService/GetTravelMatrix"
 )
 
 // LogisticsServiceClient is the client API for LogisticsService service.
@@ -54,6 +55,10 @@ type LogisticsServiceClient interface {
 	OptimizeStops(ctx context.Context, in *OptimizeStopsRequest, opts ...grpc.CallOption) (*OptimizeStopsResponse, error)
 	// NearestVehicles finds the k vehicles closest to a point by their latest position.
 	NearestVehicles(ctx context.Context, in *NearestVehiclesRequest, opts ...grpc.CallOption) (*NearestVehiclesResponse, error)
+	// GetTravelMatrix returns the travel time from every origin to every destination with the
+	// same learned travel times as PlanRoute. Unlike PlanRoute it records no route and publishes
+	// no event: it is for planners that need many travel times.
+	GetTravelMatrix(ctx context.Context, in *GetTravelMatrixRequest, opts ...grpc.CallOption) (*GetTravelMatrixResponse, error)
 }
 
 type logisticsServiceClient struct {
@@ -157,6 +162,16 @@ func (c *logisticsServiceClient) NearestVehicles(ctx context.Context, in *Neares
 	return out, nil
 }
 
+func (c *logisticsServiceClient) GetTravelMatrix(ctx context.Context, in *GetTravelMatrixRequest, opts ...grpc.CallOption) (*GetTravelMatrixResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetTravelMatrixResponse)
+	err := c.cc.Invoke(ctx, LogisticsService_GetTravelMatrix_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // LogisticsServiceServer is the server API for LogisticsService service.
 // All implementations must embed UnimplementedLogisticsServiceServer
 // for forward compatibility.
@@ -181,6 +196,10 @@ type LogisticsServiceServer interface {
 	OptimizeStops(context.Context, *OptimizeStopsRequest) (*OptimizeStopsResponse, error)
 	// NearestVehicles finds the k vehicles closest to a point by their latest position.
 	NearestVehicles(context.Context, *NearestVehiclesRequest) (*NearestVehiclesResponse, error)
+	// GetTravelMatrix returns the travel time from every origin to every destination with the
+	// same learned travel times as PlanRoute. Unlike PlanRoute it records no route and publishes
+	// no event: it is for planners that need many travel times.
+	GetTravelMatrix(context.Context, *GetTravelMatrixRequest) (*GetTravelMatrixResponse, error)
 	mustEmbedUnimplementedLogisticsServiceServer()
 }
 
@@ -217,6 +236,9 @@ func (UnimplementedLogisticsServiceServer) OptimizeStops(context.Context, *Optim
 }
 func (UnimplementedLogisticsServiceServer) NearestVehicles(context.Context, *NearestVehiclesRequest) (*NearestVehiclesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method NearestVehicles not implemented")
+}
+func (UnimplementedLogisticsServiceServer) GetTravelMatrix(context.Context, *GetTravelMatrixRequest) (*GetTravelMatrixResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetTravelMatrix not implemented")
 }
 func (UnimplementedLogisticsServiceServer) mustEmbedUnimplementedLogisticsServiceServer() {}
 func (UnimplementedLogisticsServiceServer) testEmbeddedByValue()                          {}
@@ -390,6 +412,24 @@ func _LogisticsService_NearestVehicles_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LogisticsService_GetTravelMatrix_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTravelMatrixRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LogisticsServiceServer).GetTravelMatrix(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LogisticsService_GetTravelMatrix_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LogisticsServiceServer).GetTravelMatrix(ctx, req.(*GetTravelMatrixRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // LogisticsService_ServiceDesc is the grpc.ServiceDesc for LogisticsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -428,6 +468,10 @@ var LogisticsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "NearestVehicles",
 			Handler:    _LogisticsService_NearestVehicles_Handler,
+		},
+		{
+			MethodName: "GetTravelMatrix",
+			Handler:    _LogisticsService_GetTravelMatrix_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
