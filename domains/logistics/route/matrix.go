@@ -58,21 +58,7 @@ func (c *Costs) OneToMany(src int32, dsts []int32, depart time.Time) (out []Reac
 		if s.goal[u] == s.gen {
 			left--
 		}
-		du := s.dist[u]
-		row := c.sec[c.bucketAt(t0+du)][int(u)*6 : int(u)*6+6]
-		for slot, v := range c.g.nbr[u] {
-			if v == noEdge || s.done[v] == s.gen {
-				continue
-			}
-			dv := du + float64(row[slot])
-			if s.stamp[v] != s.gen {
-				s.stamp[v], s.dist[v], s.prev[v], s.h[v] = s.gen, dv, u, h(v)
-				s.heap.push(item{f: dv + s.h[v], node: v})
-			} else if dv < s.dist[v] {
-				s.dist[v], s.prev[v] = dv, u
-				s.heap.push(item{f: dv + s.h[v], node: v})
-			}
-		}
+		c.relax(s, u, t0, h)
 	}
 	for i, d := range dsts {
 		if d < 0 || d >= n || s.done[d] != s.gen {

@@ -80,6 +80,27 @@ func (c *Costs) getSearcher() *searcher {
 	return s
 }
 
+// relax offers each unsettled neighbour of the just-settled node u the travel through u,
+// leaving u at its travel time from a departure at t0 (seconds into the day); h is the search's
+// potential (zero for Dijkstra).
+func (c *Costs) relax(s *searcher, u int32, t0 float64, h func(int32) float64) {
+	du := s.dist[u]
+	row := c.sec[c.bucketAt(t0+du)][int(u)*6 : int(u)*6+6]
+	for slot, v := range c.g.nbr[u] {
+		if v == noEdge || s.done[v] == s.gen {
+			continue
+		}
+		dv := du + float64(row[slot])
+		if s.stamp[v] != s.gen {
+			s.stamp[v], s.dist[v], s.prev[v], s.h[v] = s.gen, dv, u, h(v)
+			s.heap.push(item{f: dv + s.h[v], node: v})
+		} else if dv < s.dist[v] {
+			s.dist[v], s.prev[v] = dv, u
+			s.heap.push(item{f: dv + s.h[v], node: v})
+		}
+	}
+}
+
 func (c *Costs) search(src, dst int32, depart time.Time, guided bool) (Path, error) {
 	n := int32(c.g.Len())
 	if src < 0 || src >= n || dst < 0 || dst >= n {
@@ -114,21 +135,7 @@ func (c *Costs) search(src, dst int32, depart time.Time, guided bool) (Path, err
 		if u == dst {
 			break
 		}
-		du := s.dist[u]
-		row := c.sec[c.bucketAt(t0+du)][int(u)*6 : int(u)*6+6]
-		for slot, v := range c.g.nbr[u] {
-			if v == noEdge || s.done[v] == s.gen {
-				continue
-			}
-			dv := du + float64(row[slot])
-			if s.stamp[v] != s.gen {
-				s.stamp[v], s.dist[v], s.prev[v], s.h[v] = s.gen, dv, u, h(v)
-				s.heap.push(item{f: dv + s.h[v], node: v})
-			} else if dv < s.dist[v] {
-				s.dist[v], s.prev[v] = dv, u
-				s.heap.push(item{f: dv + s.h[v], node: v})
-			}
-		}
+		c.relax(s, u, t0, h)
 	}
 	if s.done[dst] != s.gen {
 		return Path{Settled: settled}, ErrNoPath

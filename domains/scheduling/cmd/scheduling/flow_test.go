@@ -11,7 +11,6 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	identityv1 "meshwork.dev/contracts/gen/go/mesh/identity/v1"
 	qualityv1 "meshwork.dev/contracts/gen/go/mesh/quality/v1"
 	schedulingv1 "meshwork.dev/contracts/gen/go/mesh/scheduling/v1"
 	"meshwork.dev/domains/scheduling/stream"
@@ -50,20 +49,7 @@ func TestJobsOverTheAPI(t *testing.T) {
 	t.Parallel()
 	u := start(t)
 	disp := u.as(t, "dispatcher")
-	u.publish(t, stream.Users, "engineer-1", &identityv1.UserChanged{UserId: "engineer-1", DisplayName: "Eve",
-		Kind: identityv1.UserChangeKind_USER_CHANGE_KIND_REGISTERED, Roles: []identityv1.Role{identityv1.Role_ROLE_ENGINEER}, Active: true})
-	eventually(t, "engineer from identity", func() bool {
-		_, err := u.client.GetEngineer(disp, &schedulingv1.GetEngineerRequest{Id: "engineer-1"})
-		return err == nil
-	})
-	var shifts []*schedulingv1.Shift
-	for d := range int32(7) {
-		shifts = append(shifts, &schedulingv1.Shift{Weekday: d, StartMinute: 0, EndMinute: 1440})
-	}
-	if _, err := u.client.UpdateEngineer(disp, &schedulingv1.UpdateEngineerRequest{Engineer: &schedulingv1.Engineer{Id: "engineer-1",
-		Skills: []string{"mechanical", "sensors"}, HomeBase: &schedulingv1.LatLng{Lat: 52, Lng: 5}, Shifts: shifts}}); err != nil {
-		t.Fatal(err)
-	}
+	u.engineer(t, disp, "engineer-1", "Eve", &schedulingv1.LatLng{Lat: 52, Lng: 5}, "mechanical", "sensors")
 	created, err := u.client.CreateJob(disp, &schedulingv1.CreateJobRequest{MachineId: "press-1", Priority: 2, RequiredSkill: "mechanical",
 		DurationMinutes: 60, Reason: "annual service"})
 	if err != nil {

@@ -15,8 +15,10 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	filesv1 "meshwork.dev/contracts/gen/go/mesh/files/v1"
+	identityv1 "meshwork.dev/contracts/gen/go/mesh/identity/v1"
 	logisticsv1 "meshwork.dev/contracts/gen/go/mesh/logistics/v1"
 	schedulingv1 "meshwork.dev/contracts/gen/go/mesh/scheduling/v1"
+	"meshwork.dev/domains/scheduling/stream"
 	"meshwork.dev/platform/auth/authtest"
 	"meshwork.dev/platform/service"
 	"meshwork.dev/platform/testinfra"
@@ -129,4 +131,24 @@ func (u *underTest) as(t *testing.T, role string) context.Context {
 	}
 	tok := u.iss.Token(t, role+"-1", []string{role}, nil)
 	return metadata.AppendToOutgoingContext(u.ctx, "authorization", "Bearer "+tok)
+}
+
+// engineer registers engineer id through identity.users.v1, waits for scheduling to know them,
+// and gives them skills, a home and a shift every day, round the clock, as dispatcher disp.
+func (u *underTest) engineer(t *testing.T, disp context.Context, id, name string, home *schedulingv1.LatLng, skills ...string) {
+	t.Helper()
+	u.publish(t, stream.Users, id, &identityv1.UserChanged{UserId: id, DisplayName: name,
+		Kind: identityv1.UserChangeKind_USER_CHANGE_KIND_REGISTERED, Roles: []identityv1.Role{identityv1.Role_ROLE_ENGINEER}, Active: true})
+	eventually(t, "engineer from identity", func() bool {
+		_, err := u.client.GetEngineer(disp, &schedulingv1.GetEngineerRequest{Id: id})
+		return err == nil
+	})
+	var shifts []*schedulingv1.Shift
+	for d := range int32(7) {
+		shifts = append(shifts, &schedulingv1.Shift{Weekday: d, StartMinute: 0, EndMinute: 1440})
+	}
+	if _, err := u.client.UpdateEngineer(disp, &schedulingv1.UpdateEngineerRequest{Engineer: &schedulingv1.Engineer{Id: id,
+		Skills: skills, HomeBase: home, Shifts: shifts}}); err != nil {
+		t.Fatal(err)
+	}
 }

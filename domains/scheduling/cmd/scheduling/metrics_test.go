@@ -7,9 +7,7 @@ import (
 	"strconv"
 	"testing"
 
-	identityv1 "meshwork.dev/contracts/gen/go/mesh/identity/v1"
 	schedulingv1 "meshwork.dev/contracts/gen/go/mesh/scheduling/v1"
-	"meshwork.dev/domains/scheduling/stream"
 )
 
 var fallbacksMetric = regexp.MustCompile(`(?m)^scheduling_travel_fallbacks_total(?:\{[^}]*\})? (\S+)$`)
@@ -46,20 +44,7 @@ func TestTravelFallbacksAreExported(t *testing.T) {
 		t.Fatalf("scheduling_travel_fallbacks_total %v before any plan, want 0", n)
 	}
 	disp := u.as(t, "dispatcher")
-	u.publish(t, stream.Users, "engineer-1", &identityv1.UserChanged{UserId: "engineer-1", DisplayName: "Nils",
-		Kind: identityv1.UserChangeKind_USER_CHANGE_KIND_REGISTERED, Roles: []identityv1.Role{identityv1.Role_ROLE_ENGINEER}, Active: true})
-	eventually(t, "engineer from identity", func() bool {
-		_, err := u.client.GetEngineer(disp, &schedulingv1.GetEngineerRequest{Id: "engineer-1"})
-		return err == nil
-	})
-	var shifts []*schedulingv1.Shift
-	for d := range int32(7) {
-		shifts = append(shifts, &schedulingv1.Shift{Weekday: d, StartMinute: 0, EndMinute: 1440})
-	}
-	if _, err := u.client.UpdateEngineer(disp, &schedulingv1.UpdateEngineerRequest{Engineer: &schedulingv1.Engineer{Id: "engineer-1",
-		Skills: []string{"mechanical"}, HomeBase: &schedulingv1.LatLng{Lat: 69.6, Lng: 18.9}, Shifts: shifts}}); err != nil {
-		t.Fatal(err)
-	}
+	u.engineer(t, disp, "engineer-1", "Nils", &schedulingv1.LatLng{Lat: 69.6, Lng: 18.9}, "mechanical")
 	if _, err := u.client.CreateJob(disp, &schedulingv1.CreateJobRequest{MachineId: "press-1", Priority: 2, RequiredSkill: "mechanical",
 		DurationMinutes: 60, Reason: "annual service"}); err != nil {
 		t.Fatal(err)
