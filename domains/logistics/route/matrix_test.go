@@ -138,3 +138,42 @@ func TestTravelsMatchesDijkstra(t *testing.T) {
 		}
 	}
 }
+
+// TestPlannerMatrixMatchesAStar checks OptimizeStops' cost matrix, on both paths of Travels,
+// against one A* per pair.
+func TestPlannerMatrixMatchesAStar(t *testing.T) {
+	t.Parallel()
+	g, err := route.NewDiskGraph(centre, 9, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alt := zonedCosts(t, g, 5).WithLandmarks(6)
+	p := route.NewPlanner(g, alt)
+	rng := rand.New(rand.NewPCG(11, 12))
+	depart := time.Date(2026, 1, 1, 17, 5, 0, 0, time.UTC)
+	for _, n := range []int{5, route.PairwiseMax + 4} {
+		nodes := make([]int32, n)
+		for i := range nodes {
+			nodes[i] = int32(rng.IntN(g.Len()))
+		}
+		m, err := p.Matrix(nodes, depart)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, a := range nodes {
+			for j, b := range nodes {
+				want := 0.0
+				if a != b {
+					path, err := alt.AStar(a, b, depart)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want = path.Seconds
+				}
+				if math.Abs(m[i][j]-want) > 1e-6*want {
+					t.Fatalf("n=%d: m[%d][%d] = %.6f s, A* %.6f s", n, i, j, m[i][j], want)
+				}
+			}
+		}
+	}
+}

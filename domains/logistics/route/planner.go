@@ -59,21 +59,22 @@ func (p *Planner) Route(origin, destination h3.LatLng, depart time.Time) (Plan, 
 	return plan, true, true, nil
 }
 
-// Matrix returns the travel times between every pair of nodes leaving at depart.
+// Matrix returns the travel times between every pair of nodes leaving at depart, from one
+// Travels per node (pairwise A* for a few nodes, one search per row beyond); ErrNoPath when
+// two of them are not connected.
 func (p *Planner) Matrix(nodes []int32, depart time.Time) ([][]float64, error) {
 	c := p.Costs()
 	m := make([][]float64, len(nodes))
-	for i := range nodes {
+	for i, src := range nodes {
 		m[i] = make([]float64, len(nodes))
-		for j := range nodes {
-			if i == j || nodes[i] == nodes[j] {
+		for j, r := range c.Travels(src, nodes, depart) {
+			if i == j || src == nodes[j] {
 				continue
 			}
-			path, err := c.AStar(nodes[i], nodes[j], depart)
-			if err != nil {
-				return nil, err
+			if !r.OK {
+				return nil, ErrNoPath
 			}
-			m[i][j] = path.Seconds
+			m[i][j] = r.Seconds
 		}
 	}
 	return m, nil
