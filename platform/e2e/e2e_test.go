@@ -96,6 +96,9 @@ func TestMeshEndToEnd(t *testing.T) {
 	c.catalogThroughGRPCurl(t, ctx)
 	c.tail(t, ctx)
 	events := c.streamMessages(t, ctx, "CATALOG_PRODUCT_CHANGES_V1")
+	if events == 0 {
+		t.Error("catalog.product-changes.v1 is empty after every product registered")
+	}
 	c.identity(t, ctx, dir)
 	c.maintenance(t, ctx)
 

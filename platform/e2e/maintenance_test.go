@@ -146,6 +146,11 @@ func (c clients) maintenance(t *testing.T, ctx context.Context) {
 	if maint.GetEngineerId() != ids["Max Mechanic"] || maint.GetRequiredSkill() != "mechanical" {
 		t.Errorf("maintenance job %v, want skill mechanical booked for max (%s)", maint, ids["Max Mechanic"])
 	}
+	// Planning asked logistics for travel times (GetTravelMatrix), never for routes: the routes
+	// product holds nothing until the PlanRoute below.
+	if n := c.streamMessages(t, ctx, "LOGISTICS_ROUTES_V1"); n != 0 {
+		t.Errorf("logistics.routes.v1 holds %d routes after scheduling planned, want 0", n)
+	}
 	home := homes["Max Mechanic"]
 	route, err := logistics.PlanRoute(ctx, &logisticsv1.PlanRouteRequest{Origin: &logisticsv1.LatLng{Lat: home.GetLat(), Lng: home.GetLng()},
 		Destination: &logisticsv1.LatLng{Lat: machLat, Lng: machLng}, DepartAt: timestamppb.Now()})
