@@ -32,6 +32,7 @@ const (
 	UserDeactivated       Action = "user.deactivated"
 	PasswordChanged       Action = "user.password_changed"
 	PasswordChangeFailed  Action = "user.password_change_failed"
+	PasswordRehashed      Action = "user.password_rehashed"
 	TOTPEnrolmentBegun    Action = "user.totp_enrolment_begun"
 	TOTPEnrolled          Action = "user.totp_enrolled"
 	AdminBootstrapped     Action = "user.admin_bootstrapped"

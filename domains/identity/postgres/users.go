@@ -209,6 +209,27 @@ func (s *Store) ChangePassword(ctx context.Context, id, hash string, entries ...
 	})
 }
 
+// RehashPassword replaces the person's password hash old with hash — the same password
+// hashed with the current argon2id parameters — and writes entries, unless the stored hash is
+// no longer old (the password was changed meanwhile), which it reports as false. Unlike
+// ChangePassword it changes nothing else: sessions, the account and the credential's
+// updated_at (when the password was last set) stay as they are.
+func (s *Store) RehashPassword(ctx context.Context, id, old, hash string, entries ...audit.Entry) (bool, error) {
+	var replaced bool
+	err := s.inTx(ctx, "postgres.Store.RehashPassword", func(tx pgx.Tx) error {
+		if _, err := lockUser(ctx, tx, id); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE password_credentials SET hash = $3 WHERE user_id = $1 AND hash = $2`, id, old, hash)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		replaced = true
+		return writeAudit(ctx, tx, entries...)
+	})
+	return replaced, err
+}
+
 // UserQuery selects a page of ListUsers.
 type UserQuery struct {
 	// Role, when set, keeps only accounts with that role.

@@ -48,6 +48,7 @@ type Store interface {
 	PasswordHash(ctx context.Context, id string) (string, error)
 	Update(ctx context.Context, id string, fn func(*user.User) error, entries ...audit.Entry) (*user.User, error)
 	ChangePassword(ctx context.Context, id, hash string, entries ...audit.Entry) error
+	RehashPassword(ctx context.Context, id, old, hash string, entries ...audit.Entry) (bool, error)
 	ListUsers(ctx context.Context, q postgres.UserQuery) ([]*user.User, error)
 
 	BeginTOTP(ctx context.Context, userID string, secret []byte, entries ...audit.Entry) error

@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 
 	identityv1 "meshwork.dev/contracts/gen/go/mesh/identity/v1"
 	"meshwork.dev/domains/identity/audit"
+	"meshwork.dev/domains/identity/password"
 	"meshwork.dev/domains/identity/token"
 	"meshwork.dev/domains/identity/totp"
 	"meshwork.dev/domains/identity/user"
@@ -86,6 +88,7 @@ func (h *Handler) Login(ctx context.Context, req *identityv1.LoginRequest) (*ide
 			return fail(u, reason)
 		}
 	}
+	h.rehash(ctx, u, req.GetPassword(), hash, now)
 	e := h.entry(ctx, audit.LoginSucceeded, u.ID(), u.ID(), now)
 	if !u.FullSessionAllowed() {
 		e.Details = map[string]string{"session": "enrolment"}
@@ -105,6 +108,37 @@ func (h *Handler) Login(ctx context.Context, req *identityv1.LoginRequest) (*ide
 		return nil, errs.Wrap(op, err)
 	}
 	return &identityv1.LoginResponse{Tokens: tokens}, nil
+}
+
+// rehash stores a new hash of pw, which just verified against stored, when stored was made
+// with other argon2id parameters than the Hasher's, so raised parameters reach every account
+// at its next sign-in. A failure is logged and does not fail the sign-in; the store keeps a
+// password changed meanwhile.
+func (h *Handler) rehash(ctx context.Context, u *user.User, pw, stored string, now time.Time) {
+	if !h.d.Hasher.NeedsRehash(stored) {
+		return
+	}
+	fresh, err := h.d.Hasher.Hash(ctx, pw)
+	if err != nil {
+		h.d.Log.ErrorContext(ctx, "password not re-hashed", "user", u.ID(), "err", err)
+		return
+	}
+	e := h.entry(ctx, audit.PasswordRehashed, u.ID(), u.ID(), now)
+	if from, _, _, err := password.Decode(stored); err == nil {
+		e.Details = map[string]string{"from": params(from), "to": params(h.d.Hasher.Params())}
+	}
+	replaced, err := h.d.Store.RehashPassword(ctx, u.ID(), stored, fresh, e)
+	switch {
+	case err != nil:
+		h.d.Log.ErrorContext(ctx, "password not re-hashed", "user", u.ID(), "err", err)
+	case replaced:
+		audit.Log(ctx, h.d.Log, e)
+	}
+}
+
+// params names argon2id parameters as the PHC string does, for the audit log.
+func params(p password.Params) string {
+	return fmt.Sprintf("m=%d,t=%d,p=%d", p.Memory, p.Time, p.Threads)
 }
 
 // secondFactor checks the TOTP code or recovery code of req for u. It returns the reason of
