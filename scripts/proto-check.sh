@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# proto-check: buf lint, buf breaking against main, and drift of contracts/gen/go.
-# The breaking baseline is main; on main itself (CI on a clone of main) it is the previous commit.
+# proto-check: buf lint, buf breaking (against main, or on main against the recent history),
+# and drift of contracts/gen/go.
 set -euo pipefail
 top=$(git rev-parse --show-toplevel)
 cd "$top/contracts"
@@ -8,18 +8,32 @@ BUF="$top/bin/buf"
 
 "$BUF" lint
 
+# Breaking changes: on a branch, against main. On main itself (CI on a clone of main) a
+# submission can be several commits, so HEAD is checked against every version of the contracts
+# among the last $PROTO_DEPTH commits (default 20): each commit that changed contracts/proto,
+# and the version the window starts from.
+breaking() {
+  if git cat-file -e "$1:contracts/buf.yaml" 2>/dev/null; then
+    echo "buf breaking against $(git rev-parse --short "$1")"
+    "$BUF" breaking --against "$top/.git#ref=$(git rev-parse "$1"),subdir=contracts"
+  fi
+}
 base=${PROTO_BASE:-main}
 if ! git rev-parse -q --verify "$base^{commit}" >/dev/null; then
   base=HEAD
 fi
-if [ "$(git rev-parse "$base")" = "$(git rev-parse HEAD)" ]; then
-  base=HEAD~1
-fi
-if git rev-parse -q --verify "$base^{commit}" >/dev/null && git cat-file -e "$base:contracts/buf.yaml" 2>/dev/null; then
-  echo "buf breaking against $base"
-  "$BUF" breaking --against "$top/.git#ref=$(git rev-parse "$base"),subdir=contracts"
+if [ "$(git rev-parse "$base")" != "$(git rev-parse HEAD)" ]; then
+  breaking "$base"
 else
-  echo "buf breaking: no contracts at $base yet, nothing to compare"
+  depth=${PROTO_DEPTH:-20}
+  oldest=$(git rev-list --max-count="$depth" HEAD~1 2>/dev/null | tail -1 || true)
+  if [ -z "$oldest" ]; then
+    echo "buf breaking: no earlier commit, nothing to compare"
+  else
+    for ref in $(git rev-list "$oldest..HEAD~1" -- "$top/contracts/proto") "$oldest"; do
+      breaking "$ref"
+    done
+  fi
 fi
 
 tmp=$(mktemp -d)

@@ -267,3 +267,31 @@ func TestGrants(t *testing.T) {
 		t.Errorf("paged through %d grants, want 3", len(all))
 	}
 }
+
+func TestRehashPasswordKeepsAChangedPassword(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	u := e.enrolled(t, "rehash@example.com")
+	entry := audit.Entry{At: postgres.Now(), Action: audit.PasswordRehashed, SubjectID: u.ID()}
+	// The password was changed after the sign-in read the old hash: the re-hash must not undo it.
+	if err := e.store.ChangePassword(e.ctx, u.ID(), "$argon2id$changed"); err != nil {
+		t.Fatal(err)
+	}
+	replaced, err := e.store.RehashPassword(e.ctx, u.ID(), "$argon2id$fake", "$argon2id$rehashed", entry)
+	if err != nil || replaced {
+		t.Fatalf("re-hash of a stale hash: %v, %v", replaced, err)
+	}
+	if h, _ := e.store.PasswordHash(e.ctx, u.ID()); h != "$argon2id$changed" {
+		t.Fatalf("hash %q after a stale re-hash", h)
+	}
+	replaced, err = e.store.RehashPassword(e.ctx, u.ID(), "$argon2id$changed", "$argon2id$rehashed", entry)
+	if err != nil || !replaced {
+		t.Fatalf("re-hash: %v, %v", replaced, err)
+	}
+	if h, _ := e.store.PasswordHash(e.ctx, u.ID()); h != "$argon2id$rehashed" {
+		t.Fatalf("hash %q after the re-hash", h)
+	}
+	if entries, _ := e.store.AuditEntries(e.ctx, u.ID(), 1); len(entries) != 1 || entries[0].Action != audit.PasswordRehashed {
+		t.Errorf("audit %v", entries)
+	}
+}
