@@ -25,6 +25,9 @@ func TestSendsValidPings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	truth := filepath.Join(t.TempDir(), "truth.csv")
 	env := map[string]string{"NATS_URL": n.URL, "VANS": "3", "PING_INTERVAL": "20ms", "CITY_RADIUS_CELLS": "5", "TRUTH_FILE": truth}
 	ctx, cancel := context.WithCancel(context.Background())

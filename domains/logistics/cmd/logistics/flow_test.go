@@ -78,6 +78,9 @@ func TestPositionsLearnAndPublish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := u.nc.Flush(); err != nil { // the server knows the subscription before anything is sent
+		t.Fatal(err)
+	}
 	good, _ := proto.Marshal(&logisticsv1.IngestPositionsRequest{
 		RecordedAt: timestamppb.Now(), Position: &logisticsv1.LatLng{Lat: 52.371, Lng: 4.901}, SpeedMps: 3, HeadingDeg: 10,
 	})
