@@ -49,10 +49,11 @@ func selfVerification(cfg service.Config, ring *token.Keyring) (service.Config, 
 	return cfg, service.WithKeySet(keySet)
 }
 
-// background starts what runs beside the RPCs — the outbox relay, the key reload and the
-// catalog registration — and stops them at shutdown, after in-flight RPCs have drained. The
-// relay and the reload outlive ctx until then, so the last changes are still published.
-func background(ctx context.Context, svc *service.Service, pool *pgxpool.Pool, js jetstream.JetStream, h *rpc.Handler, issuer *token.Issuer, catalogAddr string) error {
+// background starts what runs beside the RPCs — the outbox relay, the key reload, the
+// pruning job and the catalog registration — and stops them at shutdown, after in-flight
+// RPCs have drained. The relay and the reload outlive ctx until then, so the last changes are
+// still published.
+func background(ctx context.Context, svc *service.Service, store *postgres.Store, pool *pgxpool.Pool, js jetstream.JetStream, h *rpc.Handler, issuer *token.Issuer, cfg config) error {
 	log := svc.Logger()
 	relay, err := outbox.NewRelay(pool, js, outbox.RelayConfig{DuplicateWindow: stream.Users.DuplicateWindow, Logger: log})
 	if err != nil {
@@ -76,7 +77,10 @@ func background(ctx context.Context, svc *service.Service, pool *pgxpool.Pool, j
 			}
 		}
 	})
-	wg.Go(func() { register(bg, svc, issuer, catalogAddr) })
+	wg.Go(func() {
+		prune(bg, svc, store, postgres.Retention{Audit: cfg.AuditRetention, RefreshGrace: cfg.RefreshGrace}, cfg.PruneInterval)
+	})
+	wg.Go(func() { register(bg, svc, issuer, cfg.CatalogAddr) })
 	svc.OnShutdown(func(ctx context.Context) error {
 		stop()
 		done := make(chan struct{})
@@ -89,6 +93,28 @@ func background(ctx context.Context, svc *service.Service, pool *pgxpool.Pool, j
 		}
 	})
 	return nil
+}
+
+// prune deletes what only grows (postgres.Store.Prune) at start and every interval until ctx
+// ends. A failed run is logged and the next one tries again.
+func prune(ctx context.Context, svc *service.Service, store *postgres.Store, r postgres.Retention, interval time.Duration) {
+	log := svc.Logger()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		n, err := store.Prune(ctx, r, postgres.Now())
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.ErrorContext(ctx, "prune", "err", err)
+		case n.Any():
+			log.InfoContext(ctx, "pruned", "refresh_tokens", n.RefreshTokens, "audit_entries", n.AuditEntries, "idempotency_keys", n.IdempotencyKeys)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // register registers identity.users.v1 with the catalog, retrying until it succeeds, the

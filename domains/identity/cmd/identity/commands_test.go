@@ -155,6 +155,9 @@ func TestConfigErrors(t *testing.T) {
 			[]string{"KEY_ENCRYPTION_KEY: must be base64 of 32 random bytes"}},
 		{"not base64", map[string]string{"DATABASE_URL": "postgres://x/y", "REDIS_URL": "redis://x", "KEY_ENCRYPTION_KEY": "%%%", "ACCESS_TOKEN_TTL": "-1m"},
 			[]string{"KEY_ENCRYPTION_KEY: must be base64", "ACCESS_TOKEN_TTL: must be positive"}},
+		{"bad retention", map[string]string{"DATABASE_URL": "postgres://x/y", "REDIS_URL": "redis://x", "KEY_ENCRYPTION_KEY": kek.Generate(),
+			"AUDIT_RETENTION": "400d", "PRUNE_INTERVAL": "0s", "REFRESH_TOKEN_GRACE": "-1h"},
+			[]string{"AUDIT_RETENTION", "PRUNE_INTERVAL: must be positive", "REFRESH_TOKEN_GRACE: must not be negative"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,6 +18,11 @@ type config struct {
 	KEK         string        `env:"KEY_ENCRYPTION_KEY,required"`
 	AccessTTL   time.Duration `env:"ACCESS_TOKEN_TTL" default:"15m"`
 	RefreshTTL  time.Duration `env:"REFRESH_TOKEN_TTL" default:"168h"`
+	// AuditRetention, RefreshGrace and PruneInterval drive the pruning job (prune in
+	// background.go; postgres.Retention).
+	AuditRetention time.Duration `env:"AUDIT_RETENTION" default:"9600h"`
+	RefreshGrace   time.Duration `env:"REFRESH_TOKEN_GRACE" default:"168h"`
+	PruneInterval  time.Duration `env:"PRUNE_INTERVAL" default:"1h"`
 }
 
 // toolConfig is what the subcommands need: the database and the KEK, not NATS or Redis.
@@ -49,10 +54,14 @@ func load(getenv func(string) string, dst any, raw *string) (*kek.Key, error) {
 		for _, d := range []struct {
 			name string
 			v    time.Duration
-		}{{"ACCESS_TOKEN_TTL", c.AccessTTL}, {"REFRESH_TOKEN_TTL", c.RefreshTTL}} {
+		}{{"ACCESS_TOKEN_TTL", c.AccessTTL}, {"REFRESH_TOKEN_TTL", c.RefreshTTL}, {"AUDIT_RETENTION", c.AuditRetention},
+			{"PRUNE_INTERVAL", c.PruneInterval}} {
 			if d.v <= 0 {
 				ce.Problems = append(ce.Problems, service.ConfigProblem{Var: d.name, Problem: "must be positive"})
 			}
+		}
+		if c.RefreshGrace < 0 {
+			ce.Problems = append(ce.Problems, service.ConfigProblem{Var: "REFRESH_TOKEN_GRACE", Problem: "must not be negative"})
 		}
 	}
 	if len(ce.Problems) > 0 {

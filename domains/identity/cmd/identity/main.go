@@ -98,7 +98,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 		}
 		return nil
 	})
-	if err := background(ctx, svc, pool, js, h, issuer, cfg.CatalogAddr); err != nil {
+	if err := background(ctx, svc, store, pool, js, h, issuer, cfg); err != nil {
 		return err
 	}
 	return svc.Serve(ctx)

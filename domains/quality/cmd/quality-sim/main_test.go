@@ -57,9 +57,18 @@ func TestPublish(t *testing.T) {
 			t.Fatalf("%v: %s", target, out.String())
 		}
 	}
+	// Wait until both have arrived (or 30 s pass), then for strays: anything more is a failure too.
 	got := map[string]int{}
+	deadline := time.Now().Add(30 * time.Second)
+	for got["ingest"] < 14 || got["factory"] < 14 {
+		m, err := sub.NextMsg(time.Until(deadline))
+		if err != nil {
+			break
+		}
+		got[strings.SplitN(m.Subject, ".", 2)[0]]++
+	}
 	for {
-		m, err := sub.NextMsg(2 * time.Second)
+		m, err := sub.NextMsg(200 * time.Millisecond)
 		if err != nil {
 			break
 		}
