@@ -41,7 +41,7 @@ func TestPublishReachesNATS(t *testing.T) {
 		if err := c.Publish("factory/m1/temp-1", []byte(payloads[qos]), qos); err != nil {
 			t.Fatal(err)
 		}
-		msg, err := sub.NextMsg(10 * time.Second)
+		msg, err := sub.NextMsg(30 * time.Second)
 		if err != nil {
 			t.Fatalf("QoS %d: %v", qos, err)
 		}

@@ -92,7 +92,7 @@ func TestMQTTReachesCleanReadings(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	msg, err := dlq.NextMsg(20 * time.Second)
+	msg, err := dlq.NextMsg(60 * time.Second) // beyond the ingest consumer's 30 s AckWait
 	if err != nil {
 		t.Fatalf("no dead letter for the unknown sensor: %v", err)
 	}

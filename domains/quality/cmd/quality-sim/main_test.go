@@ -169,7 +169,7 @@ func TestPublishStartsDaysBeforeNow(t *testing.T) {
 		if err := run(context.Background(), append([]string{"--nats", n.URL, "--machines", "1", "--ticks", "1", "--rate", "1000"}, args...), noEnv, &out); err != nil {
 			t.Fatal(err)
 		}
-		m, err := sub.NextMsg(5 * time.Second)
+		m, err := sub.NextMsg(30 * time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
