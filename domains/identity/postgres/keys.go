@@ -39,39 +39,47 @@ func (s *Store) EnsureSigningKey(ctx context.Context, next token.SigningKey, ent
 }
 
 func (s *Store) insertKey(ctx context.Context, tx pgx.Tx, k token.SigningKey) error {
-	_, err := tx.Exec(ctx, `INSERT INTO signing_keys (kid, sealed_private, created_at) VALUES ($1, $2, $3)`,
-		k.ID, s.kek.Seal(k.Private.Seed(), keyContext(k.ID)), k.CreatedAt)
+	_, err := tx.Exec(ctx, `INSERT INTO signing_keys (kid, sealed_private, created_at, active_from) VALUES ($1, $2, $3, $4)`,
+		k.ID, s.kek.Seal(k.Private.Seed(), keyContext(k.ID)), k.CreatedAt, k.Activation())
 	return err
 }
 
-// RotateSigningKey retires the current key — it stays published for overlap — and makes
-// next current, in one transaction. Keys that left the JWKS more than 30 days ago are deleted.
-func (s *Store) RotateSigningKey(ctx context.Context, next token.SigningKey, overlap time.Duration, entries ...audit.Entry) error {
-	return s.inTx(ctx, "postgres.Store.RotateSigningKey", func(tx pgx.Tx) error {
+// RotateSigningKey stores next as the current key, published at once and signing from
+// delay after now, and retires the current key at that moment — it signs until then and stays
+// published for overlap more — in one transaction; it returns when next starts signing. The
+// switch is in the rows, so it happens at that time in every process that loaded them,
+// restarted or not (token.Keyring). Keys that left the JWKS more than 30 days ago are
+// deleted.
+func (s *Store) RotateSigningKey(ctx context.Context, next token.SigningKey, delay, overlap time.Duration, entries ...audit.Entry) (time.Time, error) {
+	var activate time.Time
+	err := s.inTx(ctx, "postgres.Store.RotateSigningKey", func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('meshwork.identity.signing-keys'))`); err != nil {
 			return err
 		}
 		now := s.now()
+		activate = now.Add(delay)
 		if _, err := tx.Exec(ctx, `UPDATE signing_keys SET retired_at = $1, publish_until = $2 WHERE retired_at IS NULL`,
-			now, now.Add(overlap)); err != nil {
+			activate, activate.Add(overlap)); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM signing_keys WHERE publish_until < $1`, now.Add(-keyRetention)); err != nil {
 			return err
 		}
+		next.ActiveFrom = activate
 		if err := s.insertKey(ctx, tx, next); err != nil {
 			return err
 		}
 		return writeAudit(ctx, tx, entries...)
 	})
+	return activate, err
 }
 
-// SigningKeys returns the keys published at now: the current one and the retired ones whose
-// overlap has not ended.
+// SigningKeys returns the keys published at now: the current one (signing or not yet) and the
+// retired ones whose overlap has not ended.
 func (s *Store) SigningKeys(ctx context.Context, now time.Time) ([]token.SigningKey, error) {
 	const op = "postgres.Store.SigningKeys"
-	rows, err := s.pool.Query(ctx, `SELECT kid, sealed_private, created_at, retired_at, publish_until FROM signing_keys
-WHERE publish_until IS NULL OR publish_until > $1 ORDER BY created_at DESC`, now)
+	rows, err := s.pool.Query(ctx, `SELECT kid, sealed_private, created_at, COALESCE(active_from, created_at), retired_at, publish_until FROM signing_keys
+WHERE publish_until IS NULL OR publish_until > $1 ORDER BY created_at DESC, COALESCE(active_from, created_at) DESC`, now)
 	if err != nil {
 		return nil, dbError(op, err)
 	}
@@ -79,7 +87,7 @@ WHERE publish_until IS NULL OR publish_until > $1 ORDER BY created_at DESC`, now
 		var k token.SigningKey
 		var sealed []byte
 		var retired, until *time.Time
-		if err := r.Scan(&k.ID, &sealed, &k.CreatedAt, &retired, &until); err != nil {
+		if err := r.Scan(&k.ID, &sealed, &k.CreatedAt, &k.ActiveFrom, &retired, &until); err != nil {
 			return k, err
 		}
 		seed, err := s.kek.Open(sealed, keyContext(k.ID))
@@ -90,7 +98,7 @@ WHERE publish_until IS NULL OR publish_until > $1 ORDER BY created_at DESC`, now
 			return k, errs.Errorf(op, errs.Internal, "key %s: seed of %d bytes", k.ID, len(seed))
 		}
 		k.Private = ed25519.NewKeyFromSeed(seed)
-		k.CreatedAt, k.RetiredAt, k.PublishUntil = k.CreatedAt.UTC(), orZero(retired), orZero(until)
+		k.CreatedAt, k.ActiveFrom, k.RetiredAt, k.PublishUntil = k.CreatedAt.UTC(), k.ActiveFrom.UTC(), orZero(retired), orZero(until)
 		return k, nil
 	})
 	return keys, dbError(op, err)

@@ -121,7 +121,7 @@ func TestSigningKeys(t *testing.T) {
 	}
 	next := token.NewSigningKey(t0.Add(time.Second))
 	overlap := token.Overlap(15*time.Minute, 30*time.Second)
-	if err := e.store.RotateSigningKey(e.ctx, next, overlap); err != nil {
+	if _, err := e.store.RotateSigningKey(e.ctx, next, 0, overlap); err != nil {
 		t.Fatal(err)
 	}
 	keys := mustKeys(t, e, postgres.Now())
@@ -153,4 +153,59 @@ func mustKeys(t *testing.T, e env, at time.Time) []token.SigningKey {
 		t.Fatal(err)
 	}
 	return keys
+}
+
+// TestRotationWithActivationDelay reloads the keys as a restarted or other replica would:
+// the new key is published at once, the old one signs until the activation, then the new one.
+func TestRotationWithActivationDelay(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	t0 := postgres.Now()
+	if _, err := e.store.EnsureSigningKey(e.ctx, token.NewSigningKey(t0)); err != nil {
+		t.Fatal(err)
+	}
+	first := mustKeys(t, e, t0)[0]
+	if first.Activation() != first.CreatedAt {
+		t.Errorf("the first key signs from %v, want at once (%v)", first.Activation(), first.CreatedAt)
+	}
+	next := token.NewSigningKey(t0.Add(time.Second))
+	overlap := token.Overlap(15*time.Minute, 30*time.Second)
+	activate, err := e.store.RotateSigningKey(e.ctx, next, time.Minute, overlap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if activate.Before(t0.Add(time.Minute)) {
+		t.Errorf("activation %v, want a minute after %v", activate, t0)
+	}
+	keys := mustKeys(t, e, postgres.Now())
+	if len(keys) != 2 || keys[0].ID != next.ID || !keys[0].ActiveFrom.Equal(activate) || !keys[1].RetiredAt.Equal(activate) ||
+		!keys[1].PublishUntil.Equal(activate.Add(overlap)) {
+		t.Fatalf("keys after rotation %+v", keys)
+	}
+	ring, err := token.NewKeyring(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id := ring.SigningID(activate.Add(-time.Microsecond)); id != first.ID {
+		t.Errorf("before the activation %s signs, want the old key %s", id, first.ID)
+	}
+	if id := ring.SigningID(activate); id != next.ID {
+		t.Errorf("at the activation %s signs, want the new key %s", id, next.ID)
+	}
+	// Rotating again before the activation: the pending key signs only until the newest
+	// activates, and there is no moment without a signing key.
+	third := token.NewSigningKey(t0.Add(2 * time.Second))
+	activate3, err := e.store.RotateSigningKey(e.ctx, third, 2*time.Minute, overlap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err = token.NewKeyring(mustKeys(t, e, postgres.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for at, want := range map[time.Time]string{t0: first.ID, activate: next.ID, activate3: third.ID} {
+		if id := ring.SigningID(at); id != want {
+			t.Errorf("at %v %s signs, want %s", at, id, want)
+		}
+	}
 }

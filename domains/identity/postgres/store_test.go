@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"bytes"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -22,9 +23,13 @@ func TestMigrateTwice(t *testing.T) {
 	if err := e.store.Migrate(e.ctx); err != nil {
 		t.Fatalf("second migration: %v", err)
 	}
+	files, err := filepath.Glob("migrations/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("migrations %v, %v", files, err)
+	}
 	var n int
-	if err := e.pool.QueryRow(e.ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != 1 {
-		t.Fatalf("schema_migrations rows %d, %v", n, err)
+	if err := e.pool.QueryRow(e.ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != len(files) {
+		t.Fatalf("schema_migrations rows %d, %v, want one per migration (%d)", n, err, len(files))
 	}
 }
 

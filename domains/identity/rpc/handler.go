@@ -67,7 +67,7 @@ type Store interface {
 	ActiveScopes(ctx context.Context, subjectID string, now time.Time) ([]string, error)
 	ListGrants(ctx context.Context, q postgres.GrantQuery) ([]*grant.Grant, error)
 
-	RotateSigningKey(ctx context.Context, next token.SigningKey, overlap time.Duration, entries ...audit.Entry) error
+	RotateSigningKey(ctx context.Context, next token.SigningKey, delay, overlap time.Duration, entries ...audit.Entry) (time.Time, error)
 	SigningKeys(ctx context.Context, now time.Time) ([]token.SigningKey, error)
 	Audit(ctx context.Context, entries ...audit.Entry) error
 }
@@ -96,6 +96,9 @@ type Deps struct {
 	// KeyReload is how often every replica reloads the signing keys; it lengthens the
 	// overlap of a rotation (token.Overlap).
 	KeyReload time.Duration
+	// ActivationDelay is how long a rotated-in key is published before it signs
+	// (token.ActivationDelay); zero means it signs at once.
+	ActivationDelay time.Duration
 	// TOTPIssuer labels accounts in authenticator apps; empty means "Meshwork".
 	TOTPIssuer string
 	// Now is the clock; nil means postgres.Now.

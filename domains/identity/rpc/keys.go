@@ -12,7 +12,7 @@ import (
 	"meshwork.dev/platform/errs"
 )
 
-// GetJWKS returns the published public keys, the current one first.
+// GetJWKS returns the published public keys, the one signing now first.
 func (h *Handler) GetJWKS(context.Context, *identityv1.GetJWKSRequest) (*identityv1.GetJWKSResponse, error) {
 	set := h.d.Issuer.Keys().JWKS(h.d.Now())
 	raw, err := json.Marshal(set)
@@ -26,9 +26,10 @@ func (h *Handler) GetJWKS(context.Context, *identityv1.GetJWKSRequest) (*identit
 	return resp, nil
 }
 
-// RotateSigningKey makes a new key current (admin). The old key stays published until every
-// token it signed has expired (token.Overlap); every replica picks the new key up within the
-// reload interval, this one at once.
+// RotateSigningKey makes a new key current (admin): published at once, signing after the
+// activation delay, when the old key stops signing. The old key stays published until every
+// token it signed has expired (token.Overlap). Every replica loads the new key within the
+// reload interval, this one at once; the delay covers that.
 func (h *Handler) RotateSigningKey(ctx context.Context, _ *identityv1.RotateSigningKeyRequest) (*identityv1.RotateSigningKeyResponse, error) {
 	const op = "rpc.RotateSigningKey"
 	_, actor, err := h.caller(ctx, op, false, user.Admin)
@@ -38,7 +39,8 @@ func (h *Handler) RotateSigningKey(ctx context.Context, _ *identityv1.RotateSign
 	now := h.d.Now()
 	next := token.NewSigningKey(now)
 	e := h.entry(ctx, audit.SigningKeyRotated, actor.ID(), next.ID, now)
-	if err := h.d.Store.RotateSigningKey(ctx, next, h.Overlap(), e); err != nil {
+	e.Details = map[string]string{"signs_from": now.Add(h.d.ActivationDelay).Format(time.RFC3339)}
+	if _, err := h.d.Store.RotateSigningKey(ctx, next, h.d.ActivationDelay, h.Overlap(), e); err != nil {
 		return nil, errs.Wrap(op, err)
 	}
 	audit.Log(ctx, h.d.Log, e)

@@ -80,7 +80,8 @@ type claims struct {
 	Scopes []string `json:"scopes,omitempty"`
 }
 
-// Issuer signs access tokens with a Keyring's current key. It is safe for concurrent use.
+// Issuer signs access tokens with the Keyring's key that signs at the time of issue. It is
+// safe for concurrent use.
 type Issuer struct {
 	cfg  Config
 	keys *Keyring
@@ -106,7 +107,8 @@ func (i *Issuer) Config() Config { return i.cfg }
 // Keys returns the Issuer's keyring.
 func (i *Issuer) Keys() *Keyring { return i.keys }
 
-// Issue signs an access token for a, valid from now for the access TTL.
+// Issue signs an access token for a, valid from now for the access TTL, with the key that
+// signs at now.
 func (i *Issuer) Issue(a Access, now time.Time) (Issued, error) {
 	const op = "token.Issuer.Issue"
 	if a.Subject == "" {
@@ -130,7 +132,7 @@ func (i *Issuer) Issue(a Access, now time.Time) (Issued, error) {
 		c.Audience = jwt.Audience{IdentityAudience(i.cfg.Audience)}
 		c.Roles, c.Scopes = nil, []string{grant.EnrollScope}
 	}
-	_, signer := i.keys.signing()
+	_, signer := i.keys.signing(now)
 	raw, err := jwt.Signed(signer).Claims(c).Serialize()
 	if err != nil {
 		return Issued{}, errs.Errorf(op, errs.Internal, "sign: %w", err)

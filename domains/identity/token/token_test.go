@@ -201,8 +201,8 @@ func TestRotationWithOverlap(t *testing.T) {
 	if err := f.ring.Set(keys); err != nil {
 		t.Fatal(err)
 	}
-	if f.ring.CurrentID() != next.ID {
-		t.Fatalf("current %s, want %s", f.ring.CurrentID(), next.ID)
+	if id := f.ring.SigningID(t0); id != next.ID {
+		t.Fatalf("signing %s, want %s", id, next.ID)
 	}
 	fresh := f.issue(t, token.Access{Subject: "u-1"}, t0)
 	// The verifier meets the new kid, fetches again, and still knows the old key.
@@ -233,6 +233,76 @@ func TestRotationWithOverlap(t *testing.T) {
 	}
 	if _, err := late.Verify(context.Background(), fresh); err != nil {
 		t.Errorf("new key after the overlap: %v", err)
+	}
+}
+
+// kid returns the key id in a compact JWS's header.
+func kid(t *testing.T, tok string) string {
+	t.Helper()
+	parsed, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.EdDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parsed.Signatures[0].Header.KeyID
+}
+
+func TestRotatedKeyIsPublishedBeforeItSigns(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	// The rotation happens one delay ago, so that tokens issued around the activation are
+	// valid for platform/auth's verifier, which reads the real clock.
+	delay := token.ActivationDelay(30 * time.Second)
+	t0 := time.Now().Add(-delay)
+	f.clock.set(t0)
+	v := f.verifier(t, token.DefaultAudience)
+	first := f.issue(t, token.Access{Subject: "u-1"}, t0)
+	if _, err := v.Verify(context.Background(), first); err != nil { // the verifier fetched the JWKS
+		t.Fatal(err)
+	}
+
+	next := token.NewSigningKey(t0)
+	if err := f.ring.Set(token.Rotate([]token.SigningKey{f.signer}, next, t0.Add(delay), token.Overlap(15*time.Minute, 30*time.Second))); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(at time.Time) []string {
+		var out []string
+		for _, k := range f.ring.JWKS(at).Keys {
+			out = append(out, k.KeyID)
+		}
+		return out
+	}
+	// Right after the rotation the new key is published but the old one still signs.
+	if got := ids(t0); !slices.Equal(got, []string{f.signer.ID, next.ID}) {
+		t.Errorf("JWKS right after the rotation %v, want the signing key then the new one", got)
+	}
+	before := f.issue(t, token.Access{Subject: "u-1"}, t0.Add(delay-time.Millisecond))
+	if got := kid(t, before); got != f.signer.ID {
+		t.Errorf("token issued before the activation signed by %s, want the old key %s", got, f.signer.ID)
+	}
+	// From the activation on the new key signs; the old one stays published.
+	f.clock.set(t0.Add(delay))
+	after := f.issue(t, token.Access{Subject: "u-1"}, t0.Add(delay))
+	if got := kid(t, after); got != next.ID {
+		t.Errorf("token issued at the activation signed by %s, want the new key %s", got, next.ID)
+	}
+	if got := ids(t0.Add(delay)); !slices.Equal(got, []string{next.ID, f.signer.ID}) {
+		t.Errorf("JWKS after the activation %v", got)
+	}
+	// A verifier that fetched the JWKS during the delay knows the new key without fetching
+	// again: it may not (RefreshMinInterval) and need not.
+	f.clock.set(t0)
+	strict, err := auth.NewVerifier(auth.VerifierConfig{JWKSURL: f.url, Issuer: token.DefaultIssuer, Audience: token.DefaultAudience,
+		RefreshMinInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tok := range map[string]string{"before the activation": before, "the first token": first, "after the activation": after} {
+		if _, err := strict.Verify(context.Background(), tok); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := v.Verify(context.Background(), after); err != nil {
+		t.Errorf("new key, verifier from before the rotation: %v", err)
 	}
 }
 

@@ -78,7 +78,7 @@ func background(ctx context.Context, svc *service.Service, store *postgres.Store
 		}
 	})
 	wg.Go(func() {
-		prune(bg, svc, store, postgres.Retention{Audit: cfg.RefreshGrace, RefreshGrace: cfg.RefreshGrace}, cfg.PruneInterval)
+		prune(bg, svc, store, postgres.Retention{Audit: cfg.AuditRetention, RefreshGrace: cfg.RefreshGrace}, cfg.PruneInterval)
 	})
 	wg.Go(func() { register(bg, svc, issuer, cfg.CatalogAddr) })
 	svc.OnShutdown(func(ctx context.Context) error {

@@ -44,7 +44,8 @@ const usage = `usage: identity [subcommand]
   create-user --email E --name N --role R[,R…] [--json]
                                         create a person with a one-time password;
                                         exit 4 if the email is taken
-  rotate-signing-key                    make a new signing key current
+  rotate-signing-key                    publish a new signing key, signing after
+                                        KEY_ACTIVATION_DELAY
   generate-kek                          print a new KEY_ENCRYPTION_KEY
   healthcheck                           probe a running instance (HTTP_ADDR)`
 
@@ -120,7 +121,7 @@ func command(ctx context.Context, args []string, getenv func(string) string, std
 			return fail(exitUserExists, errors.New("a user with this email exists; nothing was changed"))
 		}
 	case "rotate-signing-key":
-		out, err = rotateSigningKey(ctx, store, cfg.AccessTTL)
+		out, err = rotateSigningKey(ctx, store, cfg.AccessTTL, cfg.KeyActivationDelay)
 	}
 	if err != nil {
 		return fail(exitFailed, err)
@@ -278,23 +279,27 @@ func serviceAccount(ctx context.Context, store *postgres.Store, name string) (Cr
 // Rotation is what rotate-signing-key prints.
 type Rotation struct {
 	KeyID        string    `json:"key_id"`
+	SignsFrom    time.Time `json:"signs_from"`
 	OldKeysUntil time.Time `json:"old_keys_published_until"`
 }
 
 // String is the human-readable form.
 func (r Rotation) String() string {
-	return fmt.Sprintf("new signing key %s; running services use it within %s; old keys stay published until %s\n",
-		r.KeyID, keyReload, r.OldKeysUntil.Format(time.RFC3339))
+	return fmt.Sprintf("new signing key %s; running services publish it within %s and sign with it from %s; old keys stay published until %s\n",
+		r.KeyID, keyReload, r.SignsFrom.Format(time.RFC3339), r.OldKeysUntil.Format(time.RFC3339))
 }
 
-// rotateSigningKey makes a new key current; running instances load it within keyReload.
-func rotateSigningKey(ctx context.Context, store *postgres.Store, accessTTL time.Duration) (Rotation, error) {
+// rotateSigningKey stores a new key, signing after delay; running instances load it within
+// keyReload.
+func rotateSigningKey(ctx context.Context, store *postgres.Store, accessTTL, delay time.Duration) (Rotation, error) {
 	now := postgres.Now()
 	next := token.NewSigningKey(now)
 	overlap := token.Overlap(accessTTL, keyReload)
-	e := audit.Entry{At: now, Action: audit.SigningKeyRotated, ActorID: "system", SubjectID: next.ID}
-	if err := store.RotateSigningKey(ctx, next, overlap, e); err != nil {
+	e := audit.Entry{At: now, Action: audit.SigningKeyRotated, ActorID: "system", SubjectID: next.ID,
+		Details: map[string]string{"signs_from": now.Add(delay).Format(time.RFC3339)}}
+	activate, err := store.RotateSigningKey(ctx, next, delay, overlap, e)
+	if err != nil {
 		return Rotation{}, err
 	}
-	return Rotation{KeyID: next.ID, OldKeysUntil: now.Add(overlap)}, nil
+	return Rotation{KeyID: next.ID, SignsFrom: activate, OldKeysUntil: activate.Add(overlap)}, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"meshwork.dev/domains/identity/kek"
 	"meshwork.dev/domains/identity/postgres"
+	"meshwork.dev/domains/identity/token"
 	"meshwork.dev/domains/identity/totp"
 	"meshwork.dev/platform/service"
 	"meshwork.dev/platform/testinfra"
@@ -178,5 +179,17 @@ func TestConfigErrors(t *testing.T) {
 				t.Errorf("the error quotes the key: %v", err)
 			}
 		})
+	}
+}
+
+func TestDefaultActivationDelayCoversTheReload(t *testing.T) {
+	t.Parallel()
+	cfg := config{Config: service.Defaults(":7001", ":8001")}
+	env := map[string]string{"DATABASE_URL": "postgres://x/y", "REDIS_URL": "redis://x", "KEY_ENCRYPTION_KEY": kek.Generate()}
+	if _, err := load(func(k string) string { return env[k] }, &cfg, &cfg.KEK); err != nil {
+		t.Fatal(err)
+	}
+	if want := token.ActivationDelay(keyReload); cfg.KeyActivationDelay != want {
+		t.Errorf("KEY_ACTIVATION_DELAY defaults to %v, want token.ActivationDelay(keyReload) = %v", cfg.KeyActivationDelay, want)
 	}
 }

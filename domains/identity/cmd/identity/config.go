@@ -23,6 +23,9 @@ type config struct {
 	AuditRetention time.Duration `env:"AUDIT_RETENTION" default:"9600h"`
 	RefreshGrace   time.Duration `env:"REFRESH_TOKEN_GRACE" default:"168h"`
 	PruneInterval  time.Duration `env:"PRUNE_INTERVAL" default:"1h"`
+	// KeyActivationDelay is how long a rotated-in signing key is published before it signs;
+	// the default is token.ActivationDelay(keyReload).
+	KeyActivationDelay time.Duration `env:"KEY_ACTIVATION_DELAY" default:"1m"`
 }
 
 // toolConfig is what the subcommands need: the database and the KEK, not NATS or Redis.
@@ -30,6 +33,8 @@ type toolConfig struct {
 	DatabaseURL string        `env:"DATABASE_URL,required"`
 	KEK         string        `env:"KEY_ENCRYPTION_KEY,required"`
 	AccessTTL   time.Duration `env:"ACCESS_TOKEN_TTL" default:"15m"`
+	// KeyActivationDelay is config's, for rotate-signing-key.
+	KeyActivationDelay time.Duration `env:"KEY_ACTIVATION_DELAY" default:"1m"`
 }
 
 // load reads dst (a *config or *toolConfig) from getenv and parses its KEK, reporting every
@@ -49,6 +54,16 @@ func load(getenv func(string) string, dst any, raw *string) (*kek.Key, error) {
 		if key, kerr = kek.Parse(*raw); kerr != nil {
 			ce.Problems = append(ce.Problems, service.ConfigProblem{Var: "KEY_ENCRYPTION_KEY", Problem: errs.Message(kerr)})
 		}
+	}
+	var delay time.Duration
+	switch c := dst.(type) {
+	case *config:
+		delay = c.KeyActivationDelay
+	case *toolConfig:
+		delay = c.KeyActivationDelay
+	}
+	if delay < 0 {
+		ce.Problems = append(ce.Problems, service.ConfigProblem{Var: "KEY_ACTIVATION_DELAY", Problem: "must not be negative"})
 	}
 	if c, ok := dst.(*config); ok {
 		for _, d := range []struct {

@@ -85,8 +85,9 @@ func run(ctx context.Context, getenv func(string) string) error {
 	defer svc.Close()
 	h := rpc.New(rpc.Deps{
 		Store: store, Hasher: hasher, Issuer: issuer, Log: svc.Logger(), RefreshTTL: cfg.RefreshTTL, KeyReload: keyReload,
-		Throttle:  redis.NewThrottle(rdb, redis.DefaultLimits),
-		UsedCodes: redis.NewUsedCodes(rdb, (2*totp.Skew+2)*totp.Period),
+		ActivationDelay: cfg.KeyActivationDelay,
+		Throttle:        redis.NewThrottle(rdb, redis.DefaultLimits),
+		UsedCodes:       redis.NewUsedCodes(rdb, (2*totp.Skew+2)*totp.Period),
 	})
 	identityv1.RegisterIdentityServiceServer(svc.GRPC(), h)
 	svc.HTTP().Handle("GET /.well-known/jwks.json", ring.Handler(postgres.Now))
