@@ -61,6 +61,9 @@ type VerifierConfig struct {
 	// CacheTTL is the longest a verified token is remembered (never past its exp); zero means
 	// DefaultCacheTTL.
 	CacheTTL time.Duration
+	// Revocations, when set, refuses tokens identity has taken back since it issued them
+	// (deactivated accounts, changed roles), cached or not.
+	Revocations *Revocations
 }
 
 // verificationKey is a usable public key and the one algorithm it verifies.
@@ -149,6 +152,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 		return nil, errs.E(op, errs.Unauthenticated, "missing token")
 	}
 	if c, ok := v.cached(raw); ok {
+		if err := v.revoked(op, c); err != nil {
+			return nil, err
+		}
 		return c, nil
 	}
 	tok, err := jwt.ParseSigned(raw, allowedAlgs)
@@ -184,7 +190,18 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	}
 	claims := newClaims(&c)
 	v.remember(raw, h.KeyID, claims)
+	if err := v.revoked(op, claims); err != nil {
+		return nil, err
+	}
 	return claims, nil
+}
+
+// revoked reports whether c was taken back since it was issued (VerifierConfig.Revocations).
+func (v *Verifier) revoked(op string, c *Claims) error {
+	if v.cfg.Revocations == nil {
+		return nil
+	}
+	return errs.Wrap(op, v.cfg.Revocations.Check(c))
 }
 
 // cached returns the claims of raw if it verified recently and may be accepted still.

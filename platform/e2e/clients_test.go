@@ -163,4 +163,47 @@ func (c clients) identity(t *testing.T, ctx context.Context, dir string) {
 	if !strings.Contains(strings.ToLower(created), "password") {
 		t.Errorf("meshctl users create printed no one-time password:\n%s", created)
 	}
+	c.deactivation(t, ctx, grpcurl)
+}
+
+// deactivation: a service account's token works at logistics until an admin deactivates the
+// account with meshctl; from then on logistics refuses the still unexpired token
+// (identity.users.v1 → revocation.Follow), not 15 minutes later.
+func (c clients) deactivation(t *testing.T, ctx context.Context, grpcurl string) {
+	t.Helper()
+	var bot struct {
+		Account      struct{ ID string } `json:"account"`
+		ClientID     string              `json:"clientId"`
+		ClientSecret string              `json:"clientSecret"`
+	}
+	if out := c.meshctl(t, ctx, "service-accounts", "create", "--name", "e2e-bot", "-o", "json"); json.Unmarshal([]byte(out), &bot) != nil || bot.ClientSecret == "" {
+		t.Fatalf("meshctl service-accounts create -o json:\n%s", out)
+	}
+	var issued struct {
+		AccessToken string `json:"accessToken"`
+	}
+	req := fmt.Sprintf(`{"clientId":%q,"clientSecret":%q}`, bot.ClientID, bot.ClientSecret)
+	if out := run(t, ctx, grpcurl, "-plaintext", "-d", req, c.identityAddr(), "mesh.identity.v1.IdentityService/IssueServiceToken"); json.Unmarshal([]byte(out), &issued) != nil || issued.AccessToken == "" {
+		t.Fatalf("IssueServiceToken:\n%s", out)
+	}
+	logistics := fmt.Sprintf("127.0.0.1:%d", 7004+c.mesh.offset)
+	matrix := func() (string, error) {
+		return output(ctx, grpcurl, "-plaintext", "-H", "authorization: Bearer "+issued.AccessToken, "-d",
+			`{"origins":[{"lat":52.37,"lng":4.9}],"destinations":[{"lat":52.36,"lng":4.88}]}`, logistics, "mesh.logistics.v1.LogisticsService/GetTravelMatrix")
+	}
+	if out, err := matrix(); err != nil || !strings.Contains(out, "entries") {
+		t.Fatalf("GetTravelMatrix with the bot's token: %v\n%s", err, out)
+	}
+	c.meshctl(t, ctx, "users", "deactivate", bot.Account.ID)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := matrix()
+		if err != nil && strings.Contains(out, "Unauthenticated") && strings.Contains(out, "deactivated") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("logistics still answers the deactivated account's token after 30 s: %v\n%s", err, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

@@ -46,6 +46,8 @@ type Service struct {
 	mu       sync.Mutex
 	checks   []readyCheck
 	hooks    []func(context.Context) error
+
+	revocations *auth.Revocations
 }
 
 type options struct {
@@ -92,12 +94,14 @@ func New(ctx context.Context, name string, cfg Config, opts ...Option) (*Service
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	verifier, err := auth.NewVerifier(auth.VerifierConfig{JWKSURL: cfg.JWKSURL, KeySet: o.keySet, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience})
+	revocations := auth.NewRevocations()
+	verifier, err := auth.NewVerifier(auth.VerifierConfig{JWKSURL: cfg.JWKSURL, KeySet: o.keySet, Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
+		Revocations: revocations})
 	if err != nil {
 		_ = tel.Shutdown(ctx)
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	s := &Service{name: name, cfg: cfg, tel: tel, log: tel.Logger(), health: health.NewServer(), mux: http.NewServeMux()}
+	s := &Service{name: name, cfg: cfg, tel: tel, log: tel.Logger(), health: health.NewServer(), mux: http.NewServeMux(), revocations: revocations}
 	s.stopping, s.stop = context.WithCancel(context.Background())
 
 	guard := auth.NewGuard(verifier, o.rules, s.log)
@@ -154,6 +158,10 @@ func (s *Service) GRPCAddr() string { return s.grpcLis.Addr().String() }
 
 // HTTPAddr returns the bound HTTP address.
 func (s *Service) HTTPAddr() string { return s.httpLis.Addr().String() }
+
+// Revocations returns the tokens identity has taken back, which the service's token checks
+// refuse; revocation.Follow keeps them up to date from identity.users.v1.
+func (s *Service) Revocations() *auth.Revocations { return s.revocations }
 
 // Logger returns the service's logger, which adds trace ids to records logged with a context.
 func (s *Service) Logger() *slog.Logger { return s.log }

@@ -251,6 +251,13 @@ func TestAuthIsWiredAndFailsClosed(t *testing.T) {
 		t.Errorf("method without a rule: %v, want PermissionDenied", err)
 	}
 
+	// identity deactivates admin-1 (revocation.Follow feeds this from identity.users.v1): its
+	// still valid token is refused at once, with a reason.
+	h.svc.Revocations().Set("admin-1", false, time.Now())
+	if _, err := input(admin, h.conn); status.Code(err) != codes.Unauthenticated || !strings.Contains(status.Convert(err).Message(), "deactivated") {
+		t.Errorf("deactivated admin's token: %v, want Unauthenticated naming the deactivation", err)
+	}
+
 	bare := start(t, harnessOptions{noRules: true})
 	if _, err := bare.client().EmptyCall(admin, &testpb.Empty{}); status.Code(err) != codes.PermissionDenied {
 		t.Errorf("service without rules: %v, want PermissionDenied", err)

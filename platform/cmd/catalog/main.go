@@ -23,6 +23,7 @@ import (
 	"meshwork.dev/platform/catalog/web"
 	"meshwork.dev/platform/dataproduct"
 	"meshwork.dev/platform/outbox"
+	"meshwork.dev/platform/revocation"
 	"meshwork.dev/platform/service"
 )
 
@@ -72,6 +73,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 		return err
 	}
 	defer svc.Close()
+	defer revocation.Start(ctx, js, svc.Revocations(), svc.Logger())()
 	platformv1.RegisterCatalogServiceServer(svc.GRPC(), rpc.NewHandler(cat, odcs.Options{NATSURL: cfg.NATSPublicURL}))
 	web.Register(svc.HTTP(), cat, svc.Logger())
 	svc.Ready("postgres", pool.Ping)

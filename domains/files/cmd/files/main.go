@@ -21,6 +21,7 @@ import (
 	"meshwork.dev/domains/files/rpc"
 	"meshwork.dev/domains/files/stream"
 	"meshwork.dev/platform/dataproduct"
+	"meshwork.dev/platform/revocation"
 	"meshwork.dev/platform/service"
 )
 
@@ -63,6 +64,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 		return err
 	}
 	defer svc.Close()
+	defer revocation.Start(ctx, js, svc.Revocations(), svc.Logger())()
 	signer := presign.NewSigner(sec.presign, publicURL(cfg, svc.HTTPAddr()))
 	filesv1.RegisterFilesServiceServer(svc.GRPC(), rpc.New(store, signer))
 	(&presign.Handler{Signer: signer, Store: store, Log: svc.Logger(), Now: now}).Register(svc.HTTP())

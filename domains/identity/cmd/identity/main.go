@@ -25,6 +25,7 @@ import (
 	"meshwork.dev/domains/identity/token"
 	"meshwork.dev/domains/identity/totp"
 	"meshwork.dev/platform/dataproduct"
+	"meshwork.dev/platform/revocation"
 	"meshwork.dev/platform/service"
 )
 
@@ -83,6 +84,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 		return err
 	}
 	defer svc.Close()
+	defer revocation.Start(ctx, js, svc.Revocations(), svc.Logger())()
 	h := rpc.New(rpc.Deps{
 		Store: store, Hasher: hasher, Issuer: issuer, Log: svc.Logger(), RefreshTTL: cfg.RefreshTTL, KeyReload: keyReload,
 		ActivationDelay: cfg.KeyActivationDelay,

@@ -19,6 +19,7 @@ import (
 	"meshwork.dev/domains/logistics/rpc"
 	"meshwork.dev/domains/logistics/stream"
 	"meshwork.dev/platform/dataproduct"
+	"meshwork.dev/platform/revocation"
 	"meshwork.dev/platform/service"
 )
 
@@ -63,6 +64,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 		return err
 	}
 	defer svc.Close()
+	defer revocation.Start(ctx, js, svc.Revocations(), svc.Logger())()
 	dom, err := build(ctx, cfg, store, js, redis.NewLive(rdb, "logistics:"))
 	if err != nil {
 		return err

@@ -21,6 +21,7 @@ import (
 	"meshwork.dev/platform/catalogclient"
 	"meshwork.dev/platform/dataproduct"
 	"meshwork.dev/platform/outbox"
+	"meshwork.dev/platform/revocation"
 	"meshwork.dev/platform/service"
 )
 
@@ -88,6 +89,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 		return err
 	}
 	defer svc.Close()
+	defer revocation.Start(ctx, js, svc.Revocations(), svc.Logger())()
 	qualityv1.RegisterQualityServiceServer(svc.GRPC(), rpc.New(reg, state, raw))
 	svc.Ready("postgres", state.Ping)
 	svc.Ready("nats", func(context.Context) error {

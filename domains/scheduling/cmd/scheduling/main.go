@@ -35,6 +35,7 @@ import (
 	"meshwork.dev/platform/catalogclient"
 	"meshwork.dev/platform/dataproduct"
 	"meshwork.dev/platform/outbox"
+	"meshwork.dev/platform/revocation"
 	"meshwork.dev/platform/service"
 )
 
@@ -120,6 +121,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 		return err
 	}
 	defer svc.Close()
+	defer revocation.Start(ctx, js, svc.Revocations(), svc.Logger())()
 	creds, err := svc.Credentials(ctx, cfg.ServiceAccount)
 	if err != nil {
 		return err
