@@ -138,6 +138,7 @@ func (s *Store) attach(ctx context.Context, d *doc, set bson.D, kind stream.Kind
 	if res.MatchedCount == 0 { // a concurrent PUT won, or the sweeper expired the file
 		return errs.E(op, errs.FailedPrecondition, "the file already has content or no longer exists")
 	}
+	s.notify()
 	return nil
 }
 

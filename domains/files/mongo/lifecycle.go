@@ -139,6 +139,7 @@ func (s *Store) Update(ctx context.Context, p file.Principal, id string, kind st
 	if res.MatchedCount == 0 {
 		return nil, errs.E(op, errs.Conflict, "the file changed meanwhile; retry")
 	}
+	s.notify()
 	return &d.File, nil
 }
 
@@ -210,6 +211,7 @@ func (s *Store) remove(ctx context.Context, d *doc, kind stream.Kind) (bool, err
 	if err != nil || res.MatchedCount == 0 {
 		return false, err
 	}
+	s.notify()
 	if d.ContentID != "" {
 		if err := s.bucket.Delete(ctx, d.ContentID); err != nil && !errors.Is(err, mongo.ErrFileNotFound) {
 			return true, err // the relay or the next sweep deletes it (finish)

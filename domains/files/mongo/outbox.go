@@ -99,10 +99,14 @@ type Relay struct {
 
 // NewRelay returns a relay of s's outbox to js.
 func NewRelay(s *Store, js jetstream.JetStream, log *slog.Logger) *Relay {
-	return &Relay{s: s, js: js, log: log, idle: 250 * time.Millisecond}
+	return &Relay{s: s, js: js, log: log, idle: 5 * time.Second}
 }
 
 // Run relays until ctx ends, then returns nil. Publishing errors are logged and retried.
+// When idle it waits for the store to signal a committed event, and looks anyway every 5 s
+// (events another process or a crashed run left, retries after a failure): finding documents
+// with events is a scan of the collection on FerretDB, which ignores the sparse index, so it
+// is not repeated while nothing is written.
 func (r *Relay) Run(ctx context.Context) error {
 	for {
 		n, err := r.Once(ctx)
@@ -113,6 +117,7 @@ func (r *Relay) Run(ctx context.Context) error {
 			select {
 			case <-ctx.Done():
 				return nil
+			case <-r.s.written:
 			case <-time.After(r.idle):
 			}
 		}

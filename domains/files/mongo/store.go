@@ -51,6 +51,16 @@ type Store struct {
 	now    func() time.Time
 	cipher func(fileID string, dk []byte) (crypt.Cipher, error)
 	locks  [64]sync.Mutex // see lock
+	// written is signalled after a write that stored an event, to wake this process's Relay.
+	written chan struct{}
+}
+
+// notify wakes the relay: an event was just committed.
+func (s *Store) notify() {
+	select {
+	case s.written <- struct{}{}:
+	default:
+	}
 }
 
 // lock serialises this process's writes to file id's document and returns the unlock.
@@ -106,6 +116,7 @@ func New(db *mongo.Database, kek *crypt.KEK, limits Limits, opts ...Option) *Sto
 		db: db, meta: db.Collection("files"), legacy: db.Collection("outbox"), audit: db.Collection("audit"),
 		bucket: db.GridFSBucket(options.GridFSBucket().SetName("content").SetChunkSizeBytes(crypt.SealedChunkSize)),
 		kek:    kek, limits: limits, now: func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
+		written: make(chan struct{}, 1),
 	}
 	s.cipher = func(id string, dk []byte) (crypt.Cipher, error) { return crypt.NewFileCipher(id, dk) }
 	for _, o := range opts {
@@ -279,6 +290,7 @@ func (s *Store) insert(ctx context.Context, d *doc, k stream.Kind, actor string)
 	if _, err := s.meta.InsertOne(ctx, d); err != nil {
 		return fmt.Errorf("mongo.Store.insert: %w", err)
 	}
+	s.notify()
 	return nil
 }
 
