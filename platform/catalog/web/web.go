@@ -1,7 +1,11 @@
-// Package web is the catalog's read-only web UI: a list of products with owner,
-// classification and freshness (searchable), and a page per product with its contract, the
-// state observed on its stream, its lineage as text and its schema as .proto source. Plain
-// html/template pages, no JavaScript.
+// Package web is the mesh's web console, served by the catalog: a searchable list of data
+// products with facets, a page per product (contract, schema fields, freshness with a chart of
+// events per minute, consumers and lag, versions and changes, the ODCS export), the lineage
+// graph drawn as SVG, live events over Server-Sent Events, the health of every service,
+// sign-in with the mesh's identity, and access requests, grants and the audit trail.
+//
+// Pages are html/template rendered on the server; a small vanilla script (static/console.js)
+// only drives the live events page. Every asset is embedded; nothing is loaded from elsewhere.
 package web
 
 import (
@@ -9,118 +13,144 @@ import (
 	"context"
 	"embed"
 	"html/template"
+	"io/fs"
 	"log/slog"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
-	platformv1 "meshwork.dev/contracts/gen/go/mesh/platform/v1"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"meshwork.dev/platform/catalog"
-	"meshwork.dev/platform/catalog/protosrc"
+	"meshwork.dev/platform/catalog/odcs"
 	"meshwork.dev/platform/errs"
 )
 
 //go:embed templates/*.html
 var templateFS embed.FS
 
-var funcs = template.FuncMap{
-	"class": func(c platformv1.Classification) string {
-		return strings.ToLower(strings.TrimPrefix(c.String(), "CLASSIFICATION_"))
-	},
-	"dur": func(d time.Duration) string { return d.Round(time.Millisecond).String() },
-	"time": func(t time.Time) string {
-		if t.IsZero() {
-			return "never"
-		}
-		return t.UTC().Format(time.RFC3339)
-	},
+//go:embed static
+var staticFS embed.FS
+
+// Config is what the console is built from. Only Catalog is required: without the others the
+// pages that need them say what is not configured.
+type Config struct {
+	// Catalog is the registry the pages show.
+	Catalog *catalog.Catalog
+	// Log receives failures; nil means slog.Default().
+	Log *slog.Logger
+	// JetStream reads streams for charts, stream snapshots and live events.
+	JetStream jetstream.JetStream
+	// Revisions returns a product's revisions, oldest first (catalog/postgres Store.Revisions).
+	Revisions func(ctx context.Context, name string) ([]catalog.Entry, error)
+	// ODCS renders the product's contract export; zero Options omit server details.
+	ODCS odcs.Options
+	// Identity signs users in; nil disables sign-in and the pages that need it.
+	Identity Identity
+	// Access is the access-request and grant API; nil hides the access pages.
+	Access Access
+	// Services are the services whose readiness and metrics the health page shows.
+	Services []Endpoint
+	// HTTPClient reads the services' probes; nil means a client with a 2 s timeout.
+	HTTPClient *http.Client
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 }
 
-var (
-	listPage    = template.Must(template.New("list").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/list.html"))
-	productPage = template.Must(template.New("product").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/product.html"))
-)
-
-// listObserveTimeout bounds reading the streams of one list page.
-const listObserveTimeout = 3 * time.Second
-
-// UI serves the pages.
-type UI struct {
-	cat *catalog.Catalog
-	log *slog.Logger
+// Console serves the pages.
+type Console struct {
+	cfg     Config
+	log     *slog.Logger
+	pages   map[string]*template.Template
+	streams *streamCache
+	users   *userCache
 }
 
-// Register adds the UI to mux: GET / (the list; ?q= searches, ?page= continues) and
-// GET /products/{name} (one product; ?depth= sets the lineage depth). A nil log uses
-// slog.Default().
+// Register adds the console to mux with only the catalog (no sign-in, charts, live events or
+// health): the shape the catalog binary has always called. A nil log uses slog.Default().
 func Register(mux *http.ServeMux, cat *catalog.Catalog, log *slog.Logger) {
-	if log == nil {
-		log = slog.Default()
-	}
-	ui := &UI{cat: cat, log: log}
-	mux.HandleFunc("GET /{$}", ui.list)
-	mux.HandleFunc("GET /products/{name}", ui.product)
+	New(Config{Catalog: cat, Log: log}).Register(mux)
 }
 
-// row is a product's line in the list.
-type row struct {
-	catalog.Summary
-	Freshness catalog.Freshness
+// New builds a console from cfg.
+func New(cfg Config) *Console {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 2 * time.Second}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	c := &Console{cfg: cfg, log: cfg.Log, pages: parsePages(), users: newUserCache(cfg.Now)}
+	c.streams = newStreamCache(cfg.JetStream, cfg.Now)
+	return c
 }
 
-func (ui *UI) list(w http.ResponseWriter, r *http.Request) {
-	q := strings.TrimSpace(r.URL.Query().Get("q"))
-	page, err := ui.cat.List(r.Context(), catalog.Query{Search: q != "", Text: q, PageSize: 100, PageToken: r.URL.Query().Get("page")})
-	if err != nil {
-		ui.fail(w, r, err)
-		return
-	}
-	// One deadline for all the streams of the page: with JetStream down the page still
-	// renders, every freshness UNKNOWN, instead of waiting for each stream in turn.
-	ctx, cancel := context.WithTimeout(r.Context(), listObserveTimeout)
-	defer cancel()
-	rows := make([]row, len(page.Products))
-	for i, s := range page.Products {
-		rows[i] = row{Summary: s, Freshness: ui.cat.Freshness(ctx, s)}
-	}
-	ui.render(w, r, listPage, map[string]any{"Title": "Data products", "Query": q, "Rows": rows, "Next": page.NextPageToken})
+// Register adds every page to mux.
+func (c *Console) Register(mux *http.ServeMux) {
+	static, _ := fs.Sub(staticFS, "static")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
+	mux.HandleFunc("GET /{$}", c.search)
+	mux.HandleFunc("GET /products/{name}", c.product)
+	mux.HandleFunc("GET /products/{name}/odcs.yaml", c.odcsExport)
+	mux.HandleFunc("GET /products/{name}/chart.svg", c.chartSVG)
+	mux.HandleFunc("GET /lineage/{name}", c.lineage)
+	mux.HandleFunc("GET /products/{name}/events", c.eventsPage)
+	mux.HandleFunc("GET /products/{name}/events/stream", c.eventsStream)
+	mux.HandleFunc("GET /health", c.health)
+	mux.HandleFunc("GET /signin", c.signinPage)
+	mux.HandleFunc("POST /signin", c.signin)
+	mux.HandleFunc("POST /signout", c.signout)
+	mux.HandleFunc("POST /products/{name}/access", c.requestAccess)
+	mux.HandleFunc("GET /access", c.accessQueue)
+	mux.HandleFunc("POST /access/{id}/{decision}", c.decide)
+	mux.HandleFunc("GET /audit", c.audit)
 }
 
-func (ui *UI) product(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	depth, _ := strconv.Atoi(r.URL.Query().Get("depth"))
-	d, err := ui.cat.Detail(r.Context(), name)
-	if err != nil {
-		ui.fail(w, r, err)
-		return
-	}
-	g, err := ui.cat.Lineage(r.Context(), name, depth)
-	if err != nil {
-		ui.fail(w, r, err)
-		return
-	}
-	files, err := protosrc.Render(d.Entry.Descriptor.GetSchema().GetFileDescriptorSet())
-	if err != nil {
-		ui.fail(w, r, errs.Wrap("web.product", err))
-		return
-	}
-	ui.render(w, r, productPage, map[string]any{"Title": name, "Detail": d, "Lineage": g, "Files": files})
+// cacheStatic lets browsers keep the embedded assets for an hour.
+func cacheStatic(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		h.ServeHTTP(w, r)
+	})
 }
 
-// render executes t into a buffer first, so a failing template yields a clean error page.
-func (ui *UI) render(w http.ResponseWriter, r *http.Request, t *template.Template, data any) {
+// page is what every template gets: the page's title and data, and the signed-in user.
+type page struct {
+	Title string
+	// Nav names the section the page belongs to, for aria-current.
+	Nav  string
+	User *User
+	// SignIn reports whether sign-in is configured; AccessOn whether access pages are.
+	SignIn, AccessOn bool
+	Data           any
+}
+
+// render executes the named page into a buffer first, so a failing template yields a clean
+// error page.
+func (c *Console) render(w http.ResponseWriter, r *http.Request, name, title, nav string, data any) {
+	c.renderStatus(w, r, http.StatusOK, name, title, nav, data)
+}
+
+func (c *Console) renderStatus(w http.ResponseWriter, r *http.Request, status int, name, title, nav string, data any) {
+	p := page{Title: title, Nav: nav, User: c.user(r), SignIn: c.cfg.Identity != nil, AccessOn: c.cfg.Access != nil, Data: data}
 	var b bytes.Buffer
-	if err := t.ExecuteTemplate(&b, "layout", data); err != nil {
-		ui.fail(w, r, errs.Wrap("web.render", err))
+	if err := c.pages[name].ExecuteTemplate(&b, "layout", p); err != nil {
+		c.fail(w, r, errs.Wrap("web.render", err))
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
 	_, _ = b.WriteTo(w)
 }
 
-// fail answers with the error's status: 404, 400 or 500 (logged, without detail).
-func (ui *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
+// fail answers with the error's status and message; internal errors are logged and shown
+// without detail.
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := http.StatusInternalServerError
 	switch errs.KindOf(err) {
 	case errs.NotFound:
@@ -129,8 +159,26 @@ func (ui *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
 		code = http.StatusBadRequest
 	case errs.Unavailable:
 		code = http.StatusServiceUnavailable
+	case errs.Unauthenticated:
+		code = http.StatusUnauthorized
+	case errs.Forbidden:
+		code = http.StatusForbidden
+	case errs.FailedPrecondition, errs.Conflict:
+		code = http.StatusConflict
 	default:
-		ui.log.ErrorContext(r.Context(), "web UI failed", "path", r.URL.Path, "err", err)
+		c.log.ErrorContext(r.Context(), "web console failed", "path", r.URL.Path, "err", err)
 	}
-	http.Error(w, errs.Message(err), code)
+	msg := errs.Message(err)
+	if code == http.StatusInternalServerError {
+		msg = "internal error"
+	}
+	var b bytes.Buffer
+	p := page{Title: http.StatusText(code), SignIn: c.cfg.Identity != nil, AccessOn: c.cfg.Access != nil, Data: msg}
+	if c.pages["error"].ExecuteTemplate(&b, "layout", p) != nil {
+		http.Error(w, msg, code)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = b.WriteTo(w)
 }
