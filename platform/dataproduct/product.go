@@ -161,7 +161,13 @@ func (p Product) ID() string {
 // StreamName is the JetStream stream holding the product: the id in upper case with dots and
 // dashes turned into underscores (e.g. QUALITY_CLEAN_READINGS_V1).
 func (p Product) StreamName() string {
-	return strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(p.ID()))
+	return StreamNameOf(p.ID())
+}
+
+// StreamNameOf is the stream of the product with id <domain>.<name>.v<major>: the id in
+// upper case with dots and dashes turned into underscores.
+func StreamNameOf(id string) string {
+	return strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(id))
 }
 
 // subjectPrefix is "dp.<id>." — every subject of the product starts with it.
@@ -189,7 +195,12 @@ func (p Product) SubjectFilter() string {
 // architecture's <consumer-domain>--<product> is spelled with underscores; the double dash
 // cannot occur inside a kebab-case name, so the name still splits unambiguously.
 func (p Product) DurableName(consumerDomain string) string {
-	return consumerDomain + "--" + strings.ReplaceAll(p.ID(), ".", "_")
+	return DurableNameOf(consumerDomain, p.ID())
+}
+
+// DurableNameOf is consumerDomain's durable consumer of the product with id productID.
+func DurableNameOf(consumerDomain, productID string) string {
+	return consumerDomain + "--" + strings.ReplaceAll(productID, ".", "_")
 }
 
 // DeadLetterSubject is where consumerDomain's poison messages of this product go:

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"meshwork.dev/platform/natsauth"
 )
 
 // NATSOptions configures StartNATS.
@@ -26,6 +28,11 @@ type NATSOptions struct {
 	MQTTPort int
 	// ServerName names the server; MQTT requires one, so "" means "meshwork".
 	ServerName string
+	// Auth, when set, makes every client authenticate: the static users of natsauth.Configure
+	// and Users, everyone else through the auth callout.
+	Auth *natsauth.Keys
+	// Users are extra static users (testinfra's test user); they need Auth.
+	Users []natsauth.StaticUser
 	// Log receives the server's notices, warnings and errors; nil discards them (their tail
 	// still goes into start-up errors).
 	Log io.Writer
@@ -61,6 +68,11 @@ func StartNATS(opts NATSOptions) (*NATS, error) {
 		JetStream:  true,
 		StoreDir:   opts.Dir,
 		NoSigs:     true,
+	}
+	if opts.Auth != nil {
+		if err := natsauth.Configure(so, *opts.Auth, opts.Users...); err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
 	}
 	if opts.MonitorPort != -1 {
 		so.HTTPHost = host

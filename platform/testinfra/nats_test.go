@@ -55,10 +55,21 @@ func TestNATSServersAreIndependent(t *testing.T) {
 	}
 }
 
-// TestNATSMQTTConnect sends a raw MQTT 3.1.1 CONNECT packet and expects an accepting CONNACK.
+// TestNATSMQTTConnect sends raw MQTT 3.1.1 CONNECT packets: with the test user's credentials
+// it expects an accepting CONNACK, without any a refusal (not authorised).
 func TestNATSMQTTConnect(t *testing.T) {
 	t.Parallel()
 	n := testinfra.StartNATS(t)
+	if got := mqttConnect(t, n, n.User, n.Password); !bytes.Equal(got, []byte{0x20, 0x02, 0x00, 0x00}) {
+		t.Fatalf("CONNACK with credentials = % x, want 20 02 00 00 (accepted)", got)
+	}
+	if got := mqttConnect(t, n, "", ""); !bytes.Equal(got, []byte{0x20, 0x02, 0x00, 0x05}) {
+		t.Fatalf("CONNACK without credentials = % x, want 20 02 00 05 (not authorised)", got)
+	}
+}
+
+func mqttConnect(t *testing.T, n *testinfra.NATS, user, password string) []byte {
+	t.Helper()
 	conn, err := net.DialTimeout("tcp", n.MQTTAddr, 5*time.Second)
 	if err != nil {
 		t.Fatalf("dial MQTT %s: %v", n.MQTTAddr, err)
@@ -70,6 +81,13 @@ func TestNATSMQTTConnect(t *testing.T) {
 	clientID := "testinfra"
 	variable := []byte{0, 4, 'M', 'Q', 'T', 'T', 4, 0x02, 0, 30} // protocol, level 4, clean session, keep-alive 30s
 	payload := append([]byte{0, byte(len(clientID))}, clientID...)
+	if user != "" {
+		variable[7] |= 0xC0 // user name and password follow
+		payload = append(payload, 0, byte(len(user)))
+		payload = append(payload, user...)
+		payload = append(payload, 0, byte(len(password)))
+		payload = append(payload, password...)
+	}
 	packet := append([]byte{0x10, byte(len(variable) + len(payload))}, variable...)
 	packet = append(packet, payload...)
 	if _, err := conn.Write(packet); err != nil {
@@ -79,7 +97,5 @@ func TestNATSMQTTConnect(t *testing.T) {
 	if _, err := io.ReadFull(conn, ack); err != nil {
 		t.Fatalf("read CONNACK: %v", err)
 	}
-	if want := []byte{0x20, 0x02, 0x00, 0x00}; !bytes.Equal(ack, want) {
-		t.Fatalf("CONNACK = % x, want % x (accepted)", ack, want)
-	}
+	return ack
 }
