@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"meshwork.dev/platform/dataproduct"
+	"meshwork.dev/platform/errs"
 )
 
 // Endpoint is a service the health page watches: its name and the base URL of its HTTP port
@@ -228,4 +229,30 @@ func (c *Console) streamHealth(ctx context.Context, d *healthData) error {
 	}
 	slices.SortFunc(d.DeadLetters, func(a, b deadLetters) int { return strings.Compare(a.Subject, b.Subject) })
 	return nil
+}
+
+// DefaultEndpoints are the mesh's services at the ports of the architecture (docs/architecture.md).
+const DefaultEndpoints = "catalog=http://127.0.0.1:8000,identity=http://127.0.0.1:8001,files=http://127.0.0.1:8002," +
+	"quality=http://127.0.0.1:8003,logistics=http://127.0.0.1:8004,scheduling=http://127.0.0.1:8005"
+
+// ParseEndpoints reads "name=http://host:port,…" (the CONSOLE_SERVICES setting). An entry
+// without a name or with a URL that is not http(s) is an errs.Invalid error naming it.
+func ParseEndpoints(s string) ([]Endpoint, error) {
+	var out []Endpoint
+	for i, entry := range strings.Split(s, ",") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		name, u, ok := strings.Cut(entry, "=")
+		name, u = strings.TrimSpace(name), strings.TrimSpace(u)
+		if !ok || name == "" || !(strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://")) || len(u) <= len("https://") {
+			return nil, errs.BadRequest("web.ParseEndpoints", errs.Violation{
+				Field:       "CONSOLE_SERVICES[" + strconv.Itoa(i) + "]",
+				Description: "must be name=http://host:port, not " + strconv.Quote(entry),
+			})
+		}
+		out = append(out, Endpoint{Name: name, URL: u})
+	}
+	return out, nil
 }

@@ -172,6 +172,9 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if code == http.StatusInternalServerError {
 		msg = "internal error"
 	}
+	for _, v := range errs.Violations(err) {
+		msg += "; " + v.Field + " " + v.Description
+	}
 	var b bytes.Buffer
 	p := page{Title: http.StatusText(code), SignIn: c.cfg.Identity != nil, AccessOn: c.cfg.Access != nil, Data: msg}
 	if c.pages["error"].ExecuteTemplate(&b, "layout", p) != nil {
