@@ -243,3 +243,13 @@ func ValidKey(key string) error {
 	}
 	return nil
 }
+
+// Streams returns the stream names of products, for a connection that manages them
+// (service.ConnectNATS).
+func Streams(products ...Product) []string {
+	out := make([]string, len(products))
+	for i, p := range products {
+		out[i] = p.StreamName()
+	}
+	return out
+}

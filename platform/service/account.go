@@ -27,6 +27,10 @@ type ServiceAccount struct {
 	ClientID string `env:"SERVICE_CLIENT_ID"`
 	// ClientSecret is the account's secret.
 	ClientSecret string `env:"SERVICE_CLIENT_SECRET"`
+	// NATSToken, when set, is a fixed NATS credential used instead of the account's tokens:
+	// identity's svc-identity:<password> (identity issues the tokens, so it cannot present one
+	// before its key set is served). See ConnectNATS.
+	NATSToken string `env:"NATS_TOKEN"`
 }
 
 // Credentials returns a dial option for Dial that sends the service account's access token

@@ -37,8 +37,10 @@ type Client struct {
 	next uint16
 }
 
-// Dial connects to addr (host:port) as clientID with a clean session.
-func Dial(ctx context.Context, addr, clientID string) (*Client, error) {
+// Dial connects to addr (host:port) as clientID with a clean session, authenticating with user
+// and password when password is set (on the mesh's server: a mesh access token as the
+// password, see docs/governance.md).
+func Dial(ctx context.Context, addr, clientID, user, password string) (*Client, error) {
 	const op = "mqtt.Dial"
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
@@ -47,8 +49,16 @@ func Dial(ctx context.Context, addr, clientID string) (*Client, error) {
 	}
 	c := &Client{conn: conn, r: bufio.NewReader(conn)}
 	body := appendString(nil, "MQTT")
-	body = append(body, 4, 0x02, 0, 60) // level 3.1.1, clean session, keep-alive 60 s
+	flags := byte(0x02) // clean session
+	if password != "" {
+		flags |= 0xC0 // user name and password follow the client id
+	}
+	body = append(body, 4, flags, 0, 60) // level 3.1.1, keep-alive 60 s
 	body = appendString(body, clientID)
+	if password != "" {
+		body = appendString(body, user)
+		body = appendString(body, password)
+	}
 	if err := c.roundTrip(packet(connect<<4, body), connack); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("%s: %w", op, err)

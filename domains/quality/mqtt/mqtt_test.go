@@ -28,7 +28,7 @@ func TestPublishReachesNATS(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := mqtt.Dial(ctx, n.MQTTAddr, "quality-test")
+	c, err := mqtt.Dial(ctx, n.MQTTAddr, "quality-test", n.User, n.Password)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestDialRefused(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := mqtt.Dial(ctx, "127.0.0.1:1", "x"); err == nil {
+	if _, err := mqtt.Dial(ctx, "127.0.0.1:1", "x", "", ""); err == nil {
 		t.Fatal("dial to a closed port succeeded")
 	}
 }

@@ -71,7 +71,7 @@ func TestMQTTReachesCleanReadings(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	c, err := mqtt.Dial(ctx, n.MQTTAddr, "sensor-gw")
+	c, err := mqtt.Dial(ctx, n.MQTTAddr, "sensor-gw", n.User, n.Password)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestReadingsSentWhileDownAreKept(t *testing.T) {
 	}
 	b.Stop()
 
-	c, err := mqtt.Dial(ctx, n.MQTTAddr, "sensor-gw")
+	c, err := mqtt.Dial(ctx, n.MQTTAddr, "sensor-gw", n.User, n.Password)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	drv "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -47,9 +46,9 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err := store.Migrate(ctx); err != nil {
 		return err
 	}
-	nc, err := nats.Connect(cfg.NATSURL, nats.Name("files"), nats.MaxReconnects(-1))
+	nc, err := service.ConnectNATS(ctx, cfg.NATSURL, "files", cfg.ServiceAccount, dataproduct.Streams(stream.FileEvents))
 	if err != nil {
-		return fmt.Errorf("nats %s: %w", cfg.NATSURL, err)
+		return err
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)

@@ -12,6 +12,8 @@ import (
 // config is the service's environment (docs/identity.md).
 type config struct {
 	service.Config
+	// ServiceAccount carries NATS_TOKEN, identity's NATS credential (it has no client id).
+	service.ServiceAccount
 	DatabaseURL string        `env:"DATABASE_URL,required"`
 	RedisURL    string        `env:"REDIS_URL,required"`
 	CatalogAddr string        `env:"CATALOG_ADDR" default:"127.0.0.1:7000"`

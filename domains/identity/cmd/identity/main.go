@@ -12,7 +12,6 @@ import (
 	"runtime"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	goredis "github.com/redis/go-redis/v9"
 
@@ -57,9 +56,9 @@ func run(ctx context.Context, getenv func(string) string) error {
 	}
 	rdb := goredis.NewClient(rdbOpts)
 	defer rdb.Close()
-	nc, err := nats.Connect(cfg.NATSURL, nats.Name("identity"), nats.MaxReconnects(-1))
+	nc, err := service.ConnectNATS(ctx, cfg.NATSURL, "identity", cfg.ServiceAccount, dataproduct.Streams(stream.Users))
 	if err != nil {
-		return fmt.Errorf("nats %s: %w", cfg.NATSURL, err)
+		return err
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)

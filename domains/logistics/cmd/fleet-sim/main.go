@@ -27,6 +27,8 @@ import (
 
 // config is fleet-sim's environment.
 type config struct {
+	// ServiceAccount is svc-fleet-sim's: it may publish vehicle positions and nothing else.
+	service.ServiceAccount
 	NATSURL    string        `env:"NATS_URL" default:"nats://127.0.0.1:4222"`
 	Vans       int           `env:"VANS" default:"20"`
 	Interval   time.Duration `env:"PING_INTERVAL" default:"5s"`
@@ -57,9 +59,9 @@ func run(ctx context.Context, getenv func(string) string) error {
 			return err
 		}
 	}
-	nc, err := nats.Connect(cfg.NATSURL, nats.Name("fleet-sim"), nats.MaxReconnects(-1))
+	nc, err := service.ConnectNATS(ctx, cfg.NATSURL, "fleet-sim", cfg.ServiceAccount, nil)
 	if err != nil {
-		return fmt.Errorf("nats %s: %w", cfg.NATSURL, err)
+		return err
 	}
 	defer nc.Close()
 	start := time.Now().UTC()

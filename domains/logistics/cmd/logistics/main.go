@@ -9,7 +9,6 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	goredis "github.com/redis/go-redis/v9"
 
@@ -45,9 +44,9 @@ func run(ctx context.Context, getenv func(string) string) error {
 	}
 	rdb := goredis.NewClient(rdbOpts)
 	defer rdb.Close()
-	nc, err := nats.Connect(cfg.NATSURL, nats.Name("logistics"), nats.MaxReconnects(-1))
+	nc, err := service.ConnectNATS(ctx, cfg.NATSURL, "logistics", cfg.ServiceAccount, dataproduct.Streams(stream.All...))
 	if err != nil {
-		return fmt.Errorf("nats %s: %w", cfg.NATSURL, err)
+		return err
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)

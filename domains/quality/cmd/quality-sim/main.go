@@ -33,7 +33,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"google.golang.org/grpc"
 
 	qualityv1 "meshwork.dev/contracts/gen/go/mesh/quality/v1"
@@ -109,7 +108,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	case *dir != "":
 		return writeCSV(f, n, *dir, out)
 	case *natsURL != "" || *mqttAddr != "":
-		send, closeFn, err := sender(ctx, *natsURL, *mqttAddr)
+		var sa service.ServiceAccount
+		if err := service.LoadConfig(getenv, &sa); err != nil {
+			return err
+		}
+		send, closeFn, err := sender(ctx, *natsURL, *mqttAddr, getenv("MQTT_USERNAME"), getenv("MQTT_PASSWORD"), sa)
 		if err != nil {
 			return err
 		}
@@ -175,16 +178,32 @@ type payload struct {
 	Seq   int     `json:"seq"`
 }
 
-func sender(ctx context.Context, natsURL, mqttAddr string) (func(machine, sensor string, data []byte) error, func(), error) {
+// sender publishes over MQTT or NATS as the simulator's service account (svc-quality-sim,
+// which may publish on the ingest subjects and nothing else); without one, the credentials
+// in natsURL, or MQTT_USERNAME and MQTT_PASSWORD for MQTT, are used.
+func sender(ctx context.Context, natsURL, mqttAddr, mqttUser, mqttPassword string, sa service.ServiceAccount) (func(machine, sensor string, data []byte) error, func(), error) {
 	if mqttAddr != "" {
-		c, err := mqtt.Dial(ctx, mqttAddr, "quality-sim")
+		user, token := mqttUser, mqttPassword
+		if sa.ClientID != "" {
+			user = sa.ClientID
+			idConn, err := service.Dial(ctx, sa.IdentityAddr)
+			if err != nil {
+				return nil, nil, err
+			}
+			defer idConn.Close()
+			// One token for the session: the MQTT connection lasts while the token does.
+			if token, err = auth.ClientCredentials(idConn, sa.ClientID, sa.ClientSecret).Token(ctx); err != nil {
+				return nil, nil, err
+			}
+		}
+		c, err := mqtt.Dial(ctx, mqttAddr, "quality-sim", user, token)
 		if err != nil {
 			return nil, nil, err
 		}
 		return func(m, s string, data []byte) error { return c.Publish("factory/"+m+"/"+s, data, 1) },
 			func() { _ = c.Close() }, nil
 	}
-	nc, err := nats.Connect(natsURL, nats.Name("quality-sim"))
+	nc, err := service.ConnectNATS(ctx, natsURL, "quality-sim", sa, nil)
 	if err != nil {
 		return nil, nil, err
 	}

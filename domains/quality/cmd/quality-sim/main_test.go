@@ -50,7 +50,10 @@ func TestPublish(t *testing.T) {
 	for _, target := range [][]string{{"--nats", n.URL}, {"--mqtt", n.MQTTAddr}} {
 		var out strings.Builder
 		args := append(target, "--machines", "1", "--ticks", "2", "--rate", "1000")
-		if err := run(context.Background(), args, noEnv, &out); err != nil {
+		env := func(k string) string {
+			return map[string]string{"MQTT_USERNAME": n.User, "MQTT_PASSWORD": n.Password}[k]
+		}
+		if err := run(context.Background(), args, env, &out); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.Contains(out.String(), "published 14 readings") {

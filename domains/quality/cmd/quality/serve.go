@@ -66,9 +66,11 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err := reg.Reload(ctx); err != nil {
 		return err
 	}
-	nc, err := nats.Connect(cfg.NATSURL, nats.Name("quality"), nats.MaxReconnects(-1))
+	// quality manages its products' streams and the ingest stream in front of them.
+	nc, err := service.ConnectNATS(ctx, cfg.NATSURL, "quality", cfg.ServiceAccount,
+		append(dataproduct.Streams(stream.Products...), pipeline.IngestStream))
 	if err != nil {
-		return fmt.Errorf("nats %s: %w", cfg.NATSURL, err)
+		return err
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)

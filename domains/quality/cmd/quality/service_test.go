@@ -35,6 +35,7 @@ type qualityUnderTest struct {
 	iss      *authtest.Issuer
 	js       jetstream.JetStream
 	mqttAddr string
+	nats     *testinfra.NATS
 }
 
 func start(t *testing.T) *qualityUnderTest {
@@ -74,7 +75,7 @@ func start(t *testing.T) *qualityUnderTest {
 	}
 	t.Cleanup(func() { conn.Close() })
 	return &qualityUnderTest{ctx: tctx, conn: conn, client: qualityv1.NewQualityServiceClient(conn), iss: iss,
-		js: n.JetStream(t), mqttAddr: n.MQTTAddr}
+		js: n.JetStream(t), mqttAddr: n.MQTTAddr, nats: n}
 }
 
 // as returns a context carrying a token of the given role ("" for none).
@@ -130,7 +131,7 @@ func TestEndToEnd(t *testing.T) {
 	if resp.GetAccepted() != 10 || len(resp.GetRefusals()) != 1 || resp.GetRefusals()[0].GetIndex() != 10 {
 		t.Fatalf("ingest response %v", resp)
 	}
-	c, err := mqtt.Dial(q.ctx, q.mqttAddr, "gw-1")
+	c, err := mqtt.Dial(q.ctx, q.mqttAddr, "gw-1", q.nats.User, q.nats.Password)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/grpc"
@@ -102,9 +101,9 @@ func run(ctx context.Context, getenv func(string) string) error {
 			return err
 		}
 	}
-	nc, err := nats.Connect(cfg.NATSURL, nats.Name("scheduling"), nats.MaxReconnects(-1))
+	nc, err := service.ConnectNATS(ctx, cfg.NATSURL, "scheduling", cfg.ServiceAccount, dataproduct.Streams(stream.Products...))
 	if err != nil {
-		return fmt.Errorf("nats %s: %w", cfg.NATSURL, err)
+		return err
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
