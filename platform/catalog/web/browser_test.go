@@ -3,8 +3,8 @@ package web_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -123,9 +123,33 @@ func (b *browser) docShot(t *testing.T, name string) {
 	}
 }
 
-// check evaluates a script returning a list of problems and fails t with them.
+// axeRun runs the injected axe-core on the page for WCAG 2.1 A and AA and returns one line per
+// violated rule: its id, help text and the offending elements.
+const axeRun = `axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}, resultTypes: ["violations"]})
+  .then(r => r.violations.map(v => v.id + " (" + v.impact + "): " + v.help + " at " + v.nodes.map(n => n.target.join(" ")).join(", ")))`
+
+// axe checks the page with the vendored axe-core (testdata/axe, MPL-2.0) and fails t with
+// every violation.
+func (b *browser) axe(t *testing.T, what string) {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join("testdata", "axe", "axe.min.js"))
+	if err != nil {
+		t.Fatalf("axe-core: %v", err)
+	}
+	value(t, b, chromedp.Evaluate[bool](string(src)+";true"))
+	violations := value(t, b, chromedp.Evaluate[[]string](axeRun, chromedp.EvalAwaitPromise))
+	if len(violations) > 0 {
+		b.failShot(t)
+		t.Errorf("axe-core on %s: %d violation(s):\n  %s", what, len(violations), strings.Join(violations, "\n  "))
+	}
+}
+
+// check evaluates a script returning a list of problems and fails t with them; pages are
+// checked by axe-core too.
+
 func (b *browser) check(t *testing.T, what, script string) {
 	t.Helper()
+	b.axe(t, what)
 	problems := value(t, b, chromedp.Evaluate[[]string](script))
 	if len(problems) > 0 {
 		b.failShot(t)
@@ -198,6 +222,13 @@ func TestConsoleInBrowser(t *testing.T) {
 		bad := `<!doctype html><title>bad</title><body><input id="x"><h1>a</h1><h3>b</h3><p style="color:#aaa">faint</p><button></button></body>`
 		b.do(t, chromedp.Navigate("data:text/html,"+url.PathEscape(bad)), chromedp.WaitVisible(chromedp.ID("x")))
 		problems := value(t, b, chromedp.Evaluate[[]string](a11yScript))
+		value(t, b, chromedp.Evaluate[bool](mustRead(t, filepath.Join("testdata", "axe", "axe.min.js"))+";true"))
+		violations := value(t, b, chromedp.Evaluate[[]string](axeRun, chromedp.EvalAwaitPromise))
+		for _, want := range []string{"html-has-lang", "label", "color-contrast", "button-name"} {
+			if !slices.ContainsFunc(violations, func(v string) bool { return strings.HasPrefix(v, want+" ") }) {
+				t.Errorf("axe-core misses %s on a bad page; it found %q", want, violations)
+			}
+		}
 		for _, want := range []string{"html has no lang", "exactly one main", "heading level skipped", "unlabelled control", "contrast", "nameless"} {
 			if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, want) }) {
 				t.Errorf("the checks miss %q on a bad page; they found %q", want, problems)
@@ -395,6 +426,15 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		b.check(t, "accessibility of the sign-in page", a11yScript)
 	})
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func sorted(s []string) []string {

@@ -36,7 +36,7 @@ type identity struct {
 	// httpURL serves /readyz and /metrics.
 	httpURL string
 	conn    *grpc.ClientConn
-	api  identityv1.IdentityServiceClient
+	api     identityv1.IdentityServiceClient
 }
 
 // account is an enrolled user who can sign in.

@@ -67,7 +67,9 @@ func IdentityService(conn grpc.ClientConnInterface) Identity {
 	return identityClient{c: identityv1.NewIdentityServiceClient(conn)}
 }
 
-type identityClient struct{ c identityv1.IdentityServiceClient }
+type identityClient struct {
+	c identityv1.IdentityServiceClient
+}
 
 func (ic identityClient) Login(ctx context.Context, email, password, code string) (Session, error) {
 	resp, err := ic.c.Login(ctx, &identityv1.LoginRequest{Email: email, Password: password, TotpCode: code})

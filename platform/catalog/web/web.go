@@ -124,7 +124,7 @@ type page struct {
 	User *User
 	// SignIn reports whether sign-in is configured; AccessOn whether access pages are.
 	SignIn, AccessOn bool
-	Data           any
+	Data             any
 }
 
 // render executes the named page into a buffer first, so a failing template yields a clean
