@@ -316,3 +316,18 @@ func purge(nc *nats.Conn, stream string) error {
 	}
 	return nil
 }
+
+// TestPersonWithoutGrantsPublishesNothing: a person holding no grant may publish nowhere
+// (NATS reads an empty allow list as "allow all").
+func TestPersonWithoutGrantsPublishesNothing(t *testing.T) {
+	t.Parallel()
+	m := newMesh(t)
+	ana := m.connect(t, "u-ana", m.iss.Token(t, "u-ana", []string{"analyst"}, nil))
+	js, _ := jetstream.New(ana, jetstream.WithDefaultTimeout(2*time.Second))
+	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "ANA_STREAM", Subjects: []string{"ana.>"}}); err == nil {
+		t.Fatal("a person without grants created a stream")
+	}
+	if _, err := ana.Request("$JS.API.STREAM.NAMES", nil, time.Second); err == nil {
+		t.Fatal("a person without grants listed the streams")
+	}
+}

@@ -121,6 +121,9 @@ func Permissions(p Principal, grants []Grant, domains []string) jwt.Permissions 
 	var perm jwt.Permissions
 	inbox := InboxPrefix(p.Subject) + ".>"
 	perm.Sub.Allow.Add(inbox)
+	// An allow list is always set: NATS reads an empty one as "everything" (only the deny
+	// list would hold), so a principal without grants would get all but the denied.
+	perm.Pub.Allow.Add("$JS.API.INFO")
 	switch p.Kind {
 	case Admin:
 		perm.Pub.Allow.Add(">")

@@ -32,6 +32,7 @@ type Service struct {
 	tel  *telemetry.Telemetry
 	log  *slog.Logger
 
+	verifier *auth.Verifier
 	grpc     *grpc.Server
 	health   *health.Server
 	stopping context.Context // cancelled when shutdown begins
@@ -101,7 +102,8 @@ func New(ctx context.Context, name string, cfg Config, opts ...Option) (*Service
 		_ = tel.Shutdown(ctx)
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	s := &Service{name: name, cfg: cfg, tel: tel, log: tel.Logger(), health: health.NewServer(), mux: http.NewServeMux(), revocations: revocations}
+	s := &Service{name: name, cfg: cfg, tel: tel, log: tel.Logger(), health: health.NewServer(), mux: http.NewServeMux(), revocations: revocations,
+		verifier: verifier}
 	s.stopping, s.stop = context.WithCancel(context.Background())
 
 	guard := auth.NewGuard(verifier, o.rules, s.log)
@@ -162,6 +164,10 @@ func (s *Service) HTTPAddr() string { return s.httpLis.Addr().String() }
 // Revocations returns the tokens identity has taken back, which the service's token checks
 // refuse; revocation.Follow keeps them up to date from identity.users.v1.
 func (s *Service) Revocations() *auth.Revocations { return s.revocations }
+
+// Verifier is the verifier of the service's callers' tokens, for other doors than gRPC (the
+// catalog's NATS callout, web sign-in).
+func (s *Service) Verifier() *auth.Verifier { return s.verifier }
 
 // Logger returns the service's logger, which adds trace ids to records logged with a context.
 func (s *Service) Logger() *slog.Logger { return s.log }

@@ -184,6 +184,9 @@ func scanEntry(row pgx.Row) (*catalog.Entry, error) {
 // statement the server refused is Internal, a cancelled call keeps its context error, and
 // anything else (no connection, a network timeout) is Unavailable, which callers may retry.
 func dbError(op string, err error) error {
+	if err == nil {
+		return nil
+	}
 	var pgErr *pgconn.PgError
 	if hasKind(err) || errors.As(err, &pgErr) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return errs.Wrap(op, err)

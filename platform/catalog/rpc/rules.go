@@ -13,13 +13,13 @@ const (
 )
 
 // Rules says who may call each CatalogService RPC. Registration needs a service or admin
-// token; reads are open to every caller on the mesh network (docs/adr/0004): the metadata is
-// discoverable, the data itself is governed on the streams.
+// token; reads need any valid token (docs/adr/0005, superseding 0004): the metadata names
+// owners, fields and consumers, so it is for the mesh's signed-in users and services only.
 var Rules = auth.Rules{
 	platformv1.CatalogService_RegisterProduct_FullMethodName: auth.AnyRole(RoleService, RoleAdmin),
-	platformv1.CatalogService_ListProducts_FullMethodName:    auth.Public(),
-	platformv1.CatalogService_SearchProducts_FullMethodName:  auth.Public(),
-	platformv1.CatalogService_GetProduct_FullMethodName:      auth.Public(),
-	platformv1.CatalogService_GetLineage_FullMethodName:      auth.Public(),
-	platformv1.CatalogService_ExportProduct_FullMethodName:   auth.Public(),
+	platformv1.CatalogService_ListProducts_FullMethodName:    auth.Authenticated(),
+	platformv1.CatalogService_SearchProducts_FullMethodName:  auth.Authenticated(),
+	platformv1.CatalogService_GetProduct_FullMethodName:      auth.Authenticated(),
+	platformv1.CatalogService_GetLineage_FullMethodName:      auth.Authenticated(),
+	platformv1.CatalogService_ExportProduct_FullMethodName:   auth.Authenticated(),
 }

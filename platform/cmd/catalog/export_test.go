@@ -16,7 +16,7 @@ func TestExportAndGetProduct(t *testing.T) {
 	c := start(t)
 	c.register(t, summaries.Descriptor())
 
-	resp, err := c.anon.ExportProduct(c.ctx, &platformv1.ExportProductRequest{Name: "quality.summaries.v1", Format: platformv1.ExportFormat_EXPORT_FORMAT_ODCS_V3_YAML})
+	resp, err := c.viewer.ExportProduct(c.ctx, &platformv1.ExportProductRequest{Name: "quality.summaries.v1", Format: platformv1.ExportFormat_EXPORT_FORMAT_ODCS_V3_YAML})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,11 +62,11 @@ func TestExportAndGetProduct(t *testing.T) {
 	if len(doc.Team) != 1 || doc.Team[0]["username"] != "quality-team" || len(doc.SLAProperties) != 2 || doc.SLAProperties[0]["property"] != "freshness" {
 		t.Errorf("team %v, SLA %v", doc.Team, doc.SLAProperties)
 	}
-	if _, err := c.anon.ExportProduct(c.ctx, &platformv1.ExportProductRequest{Name: "quality.summaries.v1", Format: 7}); badRequest(err)["format"] == "" {
+	if _, err := c.viewer.ExportProduct(c.ctx, &platformv1.ExportProductRequest{Name: "quality.summaries.v1", Format: 7}); badRequest(err)["format"] == "" {
 		t.Errorf("unknown format: %v, want InvalidArgument naming format", err)
 	}
 
-	got, err := c.anon.GetProduct(c.ctx, &platformv1.GetProductRequest{Name: "quality.summaries.v1"})
+	got, err := c.viewer.GetProduct(c.ctx, &platformv1.GetProductRequest{Name: "quality.summaries.v1"})
 	if err != nil {
 		t.Fatal(err)
 	}

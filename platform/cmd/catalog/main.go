@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
@@ -16,6 +17,7 @@ import (
 	platformv1 "meshwork.dev/contracts/gen/go/mesh/platform/v1"
 	"meshwork.dev/platform/catalog"
 	"meshwork.dev/platform/catalog/changes"
+	"meshwork.dev/platform/catalog/governance"
 	"meshwork.dev/platform/catalog/observe"
 	"meshwork.dev/platform/catalog/odcs"
 	"meshwork.dev/platform/catalog/postgres"
@@ -33,6 +35,13 @@ type config struct {
 	service.Config
 	DatabaseURL   string `env:"DATABASE_URL,required"`
 	NATSPublicURL string `env:"NATS_PUBLIC_URL"`
+	// NATSUser and NATSPassword are the governance service's static NATS user.
+	NATSUser     string `env:"NATS_USER"`
+	NATSPassword string `env:"NATS_PASSWORD"`
+	callout
+	// AccessSeed lists grants the mesh's bootstrap makes once, approved:
+	// <namespace>=<product>,<product>;<namespace>=... (the launcher's built-in edges).
+	AccessSeed string `env:"ACCESS_SEED"`
 }
 
 func run(ctx context.Context, getenv func(string) string) error {
@@ -52,9 +61,18 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err := store.Migrate(ctx); err != nil {
 		return err
 	}
-	nc, err := nats.Connect(cfg.NATSURL, nats.Name("catalog"), nats.MaxReconnects(-1))
+	svc, err := service.New(ctx, "catalog", cfg.Config, service.WithAuthRules(rules()))
 	if err != nil {
-		return fmt.Errorf("nats %s: %w", cfg.NATSURL, err)
+		return err
+	}
+	defer svc.Close()
+	opts := []nats.Option{nats.Name("catalog"), nats.MaxReconnects(-1)}
+	if cfg.NATSUser != "" {
+		opts = append(opts, nats.UserInfo(cfg.NATSUser, cfg.NATSPassword))
+	}
+	nc, err := nats.Connect(cfg.NATSURL, opts...)
+	if err != nil {
+		return fmt.Errorf("nats %s: %w", service.Redact(cfg.NATSURL), err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
@@ -64,17 +82,36 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if _, err := dataproduct.Provision(ctx, js, changes.Product); err != nil {
 		return err
 	}
-	cat := catalog.New(store, observe.New(js))
-	if _, err := cat.Register(ctx, changes.Product.Descriptor()); err != nil {
-		return fmt.Errorf("register %s: %w", changes.Product.ID(), err)
+	if err := governance.ProvisionStreams(ctx, js); err != nil {
+		return err
 	}
-	svc, err := service.New(ctx, "catalog", cfg.Config, service.WithAuthRules(rpc.Rules))
+	cat := catalog.New(store, observe.New(js))
+	for _, p := range []dataproduct.Product{changes.Product, governance.AccessChanges, governance.Audit} {
+		if _, err := cat.Register(ctx, p.Descriptor()); err != nil {
+			return fmt.Errorf("register %s: %w", p.ID(), err)
+		}
+	}
+	auditor := governance.NewAuditor(js, svc.Logger())
+	go auditor.Run(context.WithoutCancel(ctx))
+	gov := governance.New(store, cat, svc.Logger())
+	gov.Auditor = auditor
+	stopCallout, err := serveCallout(ctx, cfg, svc, gov, auditor, store)
 	if err != nil {
 		return err
 	}
-	defer svc.Close()
+	defer stopCallout()
+	if err := seed(ctx, gov, cfg.AccessSeed); err != nil {
+		return err
+	}
+	go gov.RunExpiry(ctx, 2*time.Second)
+	stopAdvisories, err := auditStreams(nc, auditor)
+	if err != nil {
+		return err
+	}
+	defer stopAdvisories()
 	defer revocation.Start(ctx, js, svc.Revocations(), svc.Logger())()
 	platformv1.RegisterCatalogServiceServer(svc.GRPC(), rpc.NewHandler(cat, odcs.Options{NATSURL: cfg.NATSPublicURL}))
+	platformv1.RegisterAccessServiceServer(svc.GRPC(), rpc.NewAccessHandler(gov, js))
 	web.Register(svc.HTTP(), cat, svc.Logger())
 	svc.Ready("postgres", pool.Ping)
 	svc.Ready("nats", func(context.Context) error {

@@ -40,6 +40,9 @@ type catalogUnderTest struct {
 	svc      platformv1.CatalogServiceClient // a service account's token
 	viewer   platformv1.CatalogServiceClient // a token without the service role
 	svcConn  *grpc.ClientConn
+	nats     *testinfra.NATS
+	iss      *authtest.Issuer
+	grpcAddr string
 }
 
 func start(t *testing.T) *catalogUnderTest {
@@ -50,6 +53,10 @@ func start(t *testing.T) *catalogUnderTest {
 	env := map[string]string{
 		"GRPC_ADDR": "127.0.0.1:0", "HTTP_ADDR": "127.0.0.1:0", "LOG_LEVEL": "error",
 		"DATABASE_URL": pg.URL, "NATS_URL": n.URL, "NATS_PUBLIC_URL": publicNATS, "JWKS_URL": iss.JWKSURL(),
+		// The catalog answers the server's auth callout, as under meshctl up.
+		"NATS_ISSUER_SEED": n.Keys.IssuerSeed, "NATS_AUTH_PASSWORD": n.Keys.AuthPassword,
+		"NATS_SYSTEM_PASSWORD": n.Keys.SystemPassword, "NATS_IDENTITY_PASSWORD": n.Keys.IdentityPassword,
+		"ACCESS_SEED": "scheduling=quality.summaries.v1",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	addrs := make(chan [2]string, 1)
@@ -67,13 +74,14 @@ func start(t *testing.T) *catalogUnderTest {
 	select {
 	case a = <-addrs:
 	case err := <-done:
+		done <- nil // the cleanup waits for run's end, which this was
 		t.Fatalf("run: %v", err)
 	case <-time.After(waitLimit):
 		t.Fatal("catalog did not start")
 	}
 	tctx, tcancel := context.WithTimeout(context.Background(), 2*waitLimit)
 	t.Cleanup(tcancel)
-	c := &catalogUnderTest{ctx: tctx, httpAddr: a[1], js: n.JetStream(t)}
+	c := &catalogUnderTest{ctx: tctx, httpAddr: a[1], js: n.JetStream(t), nats: n, iss: iss, grpcAddr: a[0]}
 	dial := func(token string) *grpc.ClientConn {
 		opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 		if token != "" {

@@ -13,7 +13,7 @@ import (
 
 func (c *catalogUnderTest) observed(t *testing.T, name string) *platformv1.ObservedState {
 	t.Helper()
-	resp, err := c.anon.GetProduct(c.ctx, &platformv1.GetProductRequest{Name: name})
+	resp, err := c.viewer.GetProduct(c.ctx, &platformv1.GetProductRequest{Name: name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestLineage(t *testing.T) {
 			}},
 	}
 	for _, tt := range tests {
-		resp, err := c.anon.GetLineage(c.ctx, &platformv1.GetLineageRequest{Name: tt.name, Depth: tt.depth})
+		resp, err := c.viewer.GetLineage(c.ctx, &platformv1.GetLineageRequest{Name: tt.name, Depth: tt.depth})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +137,7 @@ func TestLineage(t *testing.T) {
 			t.Errorf("logistics node kind = %v", k)
 		}
 	}
-	_, err := c.anon.GetLineage(c.ctx, &platformv1.GetLineageRequest{Name: "quality.summaries.v1", Depth: -1})
+	_, err := c.viewer.GetLineage(c.ctx, &platformv1.GetLineageRequest{Name: "quality.summaries.v1", Depth: -1})
 	if badRequest(err)["depth"] == "" {
 		t.Errorf("negative depth: %v, want InvalidArgument naming depth", err)
 	}

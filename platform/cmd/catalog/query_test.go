@@ -31,7 +31,7 @@ func TestListAndSearch(t *testing.T) {
 	for i := range 4 {
 		c.register(t, catalogtest.Descriptor(fmt.Sprintf("lab.bench-%d.v1", i), catalogtest.Field{Name: "bench_id", Number: 1, Type: catalogtest.String}))
 	}
-	all := []string{"catalog.product-changes.v1", "crm.contacts.v1", "lab.bench-0.v1", "lab.bench-1.v1", "lab.bench-2.v1",
+	all := []string{"catalog.product-changes.v1", "crm.contacts.v1", "governance.access-changes.v1", "governance.audit.v1", "lab.bench-0.v1", "lab.bench-1.v1", "lab.bench-2.v1",
 		"lab.bench-3.v1", "lab.readings.v1", "quality.summaries.v1"}
 	yes := true
 	tests := []struct {
@@ -42,11 +42,11 @@ func TestListAndSearch(t *testing.T) {
 		{"everything", nil, all},
 		{"domain", &platformv1.ProductFilter{Domain: "quality"}, []string{"quality.summaries.v1"}},
 		{"owner", &platformv1.ProductFilter{Owner: "crm-team"}, []string{"crm.contacts.v1"}},
-		{"classification", &platformv1.ProductFilter{Classification: platformv1.Classification_CLASSIFICATION_CONFIDENTIAL}, []string{"crm.contacts.v1"}},
+		{"classification", &platformv1.ProductFilter{Classification: platformv1.Classification_CLASSIFICATION_CONFIDENTIAL}, []string{"crm.contacts.v1", "governance.audit.v1"}},
 		{"has pii", &platformv1.ProductFilter{HasPii: &yes}, []string{"crm.contacts.v1"}},
 	}
 	for _, tt := range tests {
-		resp, err := c.anon.ListProducts(c.ctx, &platformv1.ListProductsRequest{Filter: tt.filter})
+		resp, err := c.viewer.ListProducts(c.ctx, &platformv1.ListProductsRequest{Filter: tt.filter})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,7 +59,7 @@ func TestListAndSearch(t *testing.T) {
 	var paged []string
 	token := ""
 	for pages := 0; ; pages++ {
-		resp, err := c.anon.ListProducts(c.ctx, &platformv1.ListProductsRequest{PageSize: 3, PageToken: token})
+		resp, err := c.viewer.ListProducts(c.ctx, &platformv1.ListProductsRequest{PageSize: 3, PageToken: token})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +71,7 @@ func TestListAndSearch(t *testing.T) {
 	if !slices.Equal(paged, all) {
 		t.Errorf("paged list %v, want %v", paged, all)
 	}
-	_, err := c.anon.ListProducts(c.ctx, &platformv1.ListProductsRequest{PageToken: "garbage"})
+	_, err := c.viewer.ListProducts(c.ctx, &platformv1.ListProductsRequest{PageToken: "garbage"})
 	if got, _ := code(err); got != codes.InvalidArgument || badRequest(err)["page_token"] == "" {
 		t.Errorf("bad page token: %v, want InvalidArgument naming page_token", err)
 	}
@@ -89,7 +89,7 @@ func TestListAndSearch(t *testing.T) {
 		{"email", &platformv1.ProductFilter{HasPii: &yes}, []string{"crm.contacts.v1"}},
 	}
 	for _, s := range searches {
-		resp, err := c.anon.SearchProducts(c.ctx, &platformv1.SearchProductsRequest{Query: s.query, Filter: s.filter})
+		resp, err := c.viewer.SearchProducts(c.ctx, &platformv1.SearchProductsRequest{Query: s.query, Filter: s.filter})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,11 +99,11 @@ func TestListAndSearch(t *testing.T) {
 			t.Errorf("search %q: %v, want %v", s.query, got, s.want)
 		}
 	}
-	first, err := c.anon.SearchProducts(c.ctx, &platformv1.SearchProductsRequest{Query: "bench", PageSize: 3})
+	first, err := c.viewer.SearchProducts(c.ctx, &platformv1.SearchProductsRequest{Query: "bench", PageSize: 3})
 	if err != nil || len(first.GetProducts()) != 3 || first.GetNextPageToken() == "" {
 		t.Fatalf("first page of a search: %v %v", first, err)
 	}
-	second, err := c.anon.SearchProducts(c.ctx, &platformv1.SearchProductsRequest{Query: "bench", PageSize: 3, PageToken: first.GetNextPageToken()})
+	second, err := c.viewer.SearchProducts(c.ctx, &platformv1.SearchProductsRequest{Query: "bench", PageSize: 3, PageToken: first.GetNextPageToken()})
 	if err != nil || len(second.GetProducts()) != 1 || second.GetNextPageToken() != "" {
 		t.Errorf("second page of a search: %v %v", second, err)
 	}
@@ -119,7 +119,7 @@ func TestListAndSearch(t *testing.T) {
 
 func findSummary(t *testing.T, c *catalogUnderTest, name string) *platformv1.ProductSummary {
 	t.Helper()
-	resp, err := c.anon.ListProducts(c.ctx, &platformv1.ListProductsRequest{PageSize: 500})
+	resp, err := c.viewer.ListProducts(c.ctx, &platformv1.ListProductsRequest{PageSize: 500})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,19 +99,38 @@ func TestRegistration(t *testing.T) {
 		t.Errorf("warnings = %v, want one DP003", w)
 	}
 
-	// Access: registering needs the service (or admin) role; reads are open.
+	// Access: registering needs the service (or admin) role; reads need a token (ADR 0005).
 	if _, err := c.anon.RegisterProduct(c.ctx, &platformv1.RegisterProductRequest{Descriptor_: summaries.Descriptor()}); func() codes.Code { c, _ := code(err); return c }() != codes.Unauthenticated {
 		t.Errorf("anonymous RegisterProduct: %v, want Unauthenticated", err)
 	}
 	if _, err := c.viewer.RegisterProduct(c.ctx, &platformv1.RegisterProductRequest{Descriptor_: summaries.Descriptor()}); func() codes.Code { c, _ := code(err); return c }() != codes.PermissionDenied {
 		t.Errorf("viewer RegisterProduct: %v, want PermissionDenied", err)
 	}
-	if _, err := c.anon.GetProduct(c.ctx, &platformv1.GetProductRequest{Name: "nobody.nothing.v1"}); func() codes.Code { c, _ := code(err); return c }() != codes.NotFound {
+	for name, call := range map[string]func() error{
+		"GetProduct": func() error {
+			_, err := c.anon.GetProduct(c.ctx, &platformv1.GetProductRequest{Name: changes.Product.ID()})
+			return err
+		},
+		"ListProducts": func() error { _, err := c.anon.ListProducts(c.ctx, &platformv1.ListProductsRequest{}); return err },
+		"GetLineage": func() error {
+			_, err := c.anon.GetLineage(c.ctx, &platformv1.GetLineageRequest{Name: changes.Product.ID()})
+			return err
+		},
+		"ExportProduct": func() error {
+			_, err := c.anon.ExportProduct(c.ctx, &platformv1.ExportProductRequest{Name: changes.Product.ID()})
+			return err
+		},
+	} {
+		if got, _ := code(call()); got != codes.Unauthenticated {
+			t.Errorf("anonymous %s: %v, want Unauthenticated", name, got)
+		}
+	}
+	if _, err := c.viewer.GetProduct(c.ctx, &platformv1.GetProductRequest{Name: "nobody.nothing.v1"}); func() codes.Code { c, _ := code(err); return c }() != codes.NotFound {
 		t.Errorf("unknown product: %v, want NotFound", err)
 	}
 
 	// The catalog registered its own product, and every change above landed on it.
-	own, err := c.anon.GetProduct(c.ctx, &platformv1.GetProductRequest{Name: changes.Product.ID()})
+	own, err := c.viewer.GetProduct(c.ctx, &platformv1.GetProductRequest{Name: changes.Product.ID()})
 	if err != nil || own.GetDescriptor_().GetStream() != "CATALOG_PRODUCT_CHANGES_V1" || !own.GetObserved().GetStreamExists() {
 		t.Fatalf("the catalog's own product: %v %v", own, err)
 	}

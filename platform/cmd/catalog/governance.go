@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"meshwork.dev/platform/auth"
+	"meshwork.dev/platform/catalog/governance"
+	"meshwork.dev/platform/catalog/postgres"
+	"meshwork.dev/platform/catalog/rpc"
+	"meshwork.dev/platform/natsauth"
+	"meshwork.dev/platform/revocation"
+	"meshwork.dev/platform/service"
+)
+
+// callout is the NATS auth callout's configuration; without NATS_ISSUER_SEED the catalog
+// serves no callout (a server that another process answers for, or a test's).
+type callout struct {
+	IssuerSeed       string `env:"NATS_ISSUER_SEED"`
+	AuthPassword     string `env:"NATS_AUTH_PASSWORD"`
+	SystemPassword   string `env:"NATS_SYSTEM_PASSWORD"`
+	IdentityPassword string `env:"NATS_IDENTITY_PASSWORD"`
+}
+
+// rules are the catalog's and the access service's RPC rules.
+func rules() auth.Rules {
+	r := maps.Clone(rpc.Rules)
+	maps.Copy(r, rpc.AccessRules)
+	return r
+}
+
+// platformGrants are what every service account reads without asking: identity's user
+// changes, redacted, so that each service refuses a deactivated account's tokens at once
+// (package revocation).
+var platformGrants = []natsauth.Grant{{Product: revocation.Users.ID()}}
+
+// serveCallout answers the server's authorization requests: tokens verified against
+// identity's key set, permissions from the grants in gov, refusals on the audit trail,
+// and gov's changes enforced by cutting the holder's connections.
+func serveCallout(ctx context.Context, cfg config, svc *service.Service, gov *governance.Governor, auditor *governance.Auditor, store *postgres.Store) (func(), error) {
+	if cfg.IssuerSeed == "" {
+		svc.Logger().WarnContext(ctx, "NATS_ISSUER_SEED is not set: this catalog answers no NATS authorization requests")
+		return func() {}, nil
+	}
+	keys := natsauth.Keys{IssuerSeed: cfg.IssuerSeed}
+	issuer, err := keys.Issuer()
+	if err != nil {
+		return nil, &service.ConfigError{Problems: []service.ConfigProblem{{Var: "NATS_ISSUER_SEED", Problem: "is not an account nkey seed"}}}
+	}
+	connect := func(name, user, password string) (*nats.Conn, error) {
+		nc, err := nats.Connect(withoutUser(cfg.NATSURL), nats.Name(name), nats.MaxReconnects(-1), nats.UserInfo(user, password))
+		if err != nil {
+			return nil, fmt.Errorf("nats %s as %s: %w", service.Redact(cfg.NATSURL), user, err)
+		}
+		return nc, nil
+	}
+	authConn, err := connect("catalog-auth-callout", natsauth.AuthUser, cfg.AuthPassword)
+	if err != nil {
+		return nil, err
+	}
+	sysConn, err := connect("catalog-governance-system", natsauth.SystemUser, cfg.SystemPassword)
+	if err != nil {
+		authConn.Close()
+		return nil, err
+	}
+	domains := newDomainCache(store)
+	passwords := map[string]string{}
+	if cfg.IdentityPassword != "" {
+		passwords[natsauth.IdentityPrincipal] = cfg.IdentityPassword
+	}
+	log := svc.Logger()
+	co := natsauth.NewCallout(natsauth.Config{
+		Verifier:  svc.Verifier(),
+		Issuer:    issuer,
+		Passwords: passwords,
+		Grants: func(ctx context.Context, p natsauth.Principal) ([]natsauth.Grant, error) {
+			switch p.Kind {
+			case natsauth.Service:
+				g, err := gov.Grants(ctx, p.Domain)
+				return append(g, platformGrants...), err
+			case natsauth.Person:
+				return gov.Grants(ctx, p.Subject)
+			}
+			return nil, nil
+		},
+		Domains: domains.get,
+		Refused: func(r natsauth.Refusal) {
+			auditor.Record(governance.AuditEntry(r.Principal, "auth.refused", "", "NATS connection from "+r.Host+": "+r.Reason))
+		},
+		Log: log,
+	})
+	gov.Enforce = func(ns string) {
+		go func() {
+			for _, principal := range []string{"svc-" + ns, ns} {
+				if n, err := co.Kick(sysConn, principal); err != nil {
+					log.Warn("cut connections", "principal", principal, "err", err)
+				} else if n > 0 {
+					log.Info("connections cut: permissions changed", "principal", principal, "connections", n)
+				}
+			}
+		}()
+	}
+	sub, err := co.Serve(authConn)
+	if err != nil {
+		authConn.Close()
+		sysConn.Close()
+		return nil, err
+	}
+	return func() {
+		_ = sub.Unsubscribe()
+		authConn.Close()
+		sysConn.Close()
+	}, nil
+}
+
+// domainCache remembers the mesh's domains (the owners of registered products) for a while.
+type domainCache struct {
+	store *postgres.Store
+	mu    sync.Mutex
+	at    time.Time
+	list  []string
+}
+
+func newDomainCache(store *postgres.Store) *domainCache { return &domainCache{store: store} }
+
+func (c *domainCache) get(ctx context.Context) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if time.Since(c.at) < 10*time.Second {
+		return c.list
+	}
+	links, err := c.store.Links(ctx)
+	if err != nil {
+		return c.list
+	}
+	var out []string
+	for _, l := range links {
+		if !slices.Contains(out, l.Domain) {
+			out = append(out, l.Domain)
+		}
+	}
+	c.list, c.at = out, time.Now()
+	return out
+}
+
+// seed makes the grants of spec (ACCESS_SEED) once.
+func seed(ctx context.Context, gov *governance.Governor, spec string) error {
+	for _, part := range strings.Split(spec, ";") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		ns, products, ok := strings.Cut(part, "=")
+		if !ok || ns == "" {
+			return &service.ConfigError{Problems: []service.ConfigProblem{{Var: "ACCESS_SEED", Problem: fmt.Sprintf("%q is not <namespace>=<product>,...", part)}}}
+		}
+		for _, p := range strings.Split(products, ",") {
+			if p = strings.TrimSpace(p); p == "" {
+				continue
+			}
+			if _, err := gov.Seed(ctx, ns, p, "built-in consumption of the mesh"); err != nil {
+				return fmt.Errorf("seed grant %s to %s: %w", p, ns, err)
+			}
+		}
+	}
+	return nil
+}
+
+// auditStreams records JetStream's stream advisories (created, updated, deleted) on the
+// audit trail.
+func auditStreams(nc *nats.Conn, auditor *governance.Auditor) (func(), error) {
+	sub, err := nc.Subscribe("$JS.EVENT.ADVISORY.STREAM.*.*", func(m *nats.Msg) {
+		var adv struct {
+			Action string `json:"action"`
+			Stream string `json:"stream"`
+			Client *struct {
+				User string `json:"user"`
+				Name string `json:"name"`
+			} `json:"client"`
+		}
+		if json.Unmarshal(m.Data, &adv) != nil || adv.Stream == "" {
+			return
+		}
+		action := strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(m.Subject, "$JS.EVENT.ADVISORY.STREAM."), "."+adv.Stream))
+		switch action {
+		case "created", "updated", "deleted":
+		default:
+			return
+		}
+		who := ""
+		if adv.Client != nil {
+			who = adv.Client.User
+			if adv.Client.Name != "" {
+				who += " (" + adv.Client.Name + ")"
+			}
+		}
+		auditor.Record(governance.AuditEntry(who, "stream."+action, "", "stream "+adv.Stream))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return func() { _ = sub.Unsubscribe() }, nil
+}
+
+// withoutUser drops any credentials from the NATS URL(s) u, for a connection with its own.
+func withoutUser(u string) string {
+	parts := strings.Split(u, ",")
+	for i, p := range parts {
+		if pu, err := url.Parse(p); err == nil && pu.User != nil {
+			pu.User = nil
+			parts[i] = pu.String()
+		}
+	}
+	return strings.Join(parts, ",")
+}
