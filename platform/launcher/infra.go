@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"meshwork.dev/platform/localserver"
+	"meshwork.dev/platform/natsauth"
 )
 
 // InfraOptions configures StartInfra.
@@ -27,6 +28,9 @@ type InfraOptions struct {
 	// PostgresFallback is the root of the Postgres data directory when the postgres user cannot
 	// reach Dir (see the package doc); "" means /var/tmp.
 	PostgresFallback string
+	// NATSAuth, when set, makes NATS authenticate every client (natsauth): the catalog answers
+	// its authorization requests.
+	NATSAuth *natsauth.Keys
 	// Say receives the launcher's notes, one line each, without the "[mesh] " prefix; nil drops them.
 	Say func(format string, args ...any)
 }
@@ -86,7 +90,7 @@ func StartInfra(ctx context.Context, opts InfraOptions) (inf *Infra, err error) 
 	}
 	p := opts.Ports
 	inf.nats, err = localserver.StartNATS(localserver.NATSOptions{Dir: filepath.Join(opts.Dir, "nats"),
-		Port: p.NATS, MonitorPort: p.NATSMonitor, MQTTPort: p.MQTT, Log: w})
+		Port: p.NATS, MonitorPort: p.NATSMonitor, MQTTPort: p.MQTT, Auth: opts.NATSAuth, Log: w})
 	if err != nil {
 		return inf, fmt.Errorf("%s: %w", op, err)
 	}

@@ -44,12 +44,16 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	natsKeys, err := loadNATSKeys(opts.Dir)
+	if err != nil {
+		return err
+	}
 	c := newConsole(opts.Stdout, names(all))
 	for _, name := range pl.skipped {
 		c.say("%s skipped: no %s/%s yet", name, opts.BinDir, name)
 	}
 	c.say("starting NATS, FerretDB, Postgres and Redis in %s (their logs: %s/logs/*.log)", opts.Dir, opts.Dir)
-	inf, err := StartInfra(ctx, InfraOptions{Dir: opts.Dir, Ports: opts.Ports, Databases: Databases(opts.Services),
+	inf, err := StartInfra(ctx, InfraOptions{Dir: opts.Dir, Ports: opts.Ports, Databases: Databases(opts.Services), NATSAuth: &natsKeys,
 		PostgresFallback: opts.PostgresFallback, Say: c.say})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -61,6 +65,9 @@ func Run(ctx context.Context, opts Options) error {
 	sup := newSupervisor(opts, c, ep)
 	for name, vars := range secrets {
 		sup.addEnv(name, envPairs(vars)...)
+	}
+	for name, pairs := range natsEnv(natsKeys, all) {
+		sup.addEnv(name, pairs...)
 	}
 	if len(pl.sims) > 0 {
 		for _, s := range pl.services {

@@ -148,6 +148,14 @@ func TestRunStartsSupervisesAndStops(t *testing.T) {
 		"GRPC_ADDR=" + cat.GRPCAddr(), "HOME=/home/dev", "HTTP_ADDR=" + cat.HTTPAddr(), "IDENTITY_ADDR=" + id.GRPCAddr(),
 		"JWKS_URL=http://" + id.HTTPAddr() + "/.well-known/jwks.json", "NATS_URL=" + ep.NATS,
 		"OTEL_SERVICE_NAME=catalog", "PATH=/usr/bin:/bin", "SHUTDOWN_TIMEOUT=6s"}
+	// The catalog answers NATS's authorization requests with the keys kept in secrets.json.
+	keys, err := loadNATSKeys(r.opts.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEnv = append(wantEnv, "ACCESS_SEED=", "NATS_USER=governance", "NATS_PASSWORD="+keys.GovernancePassword,
+		"NATS_ISSUER_SEED="+keys.IssuerSeed, "NATS_AUTH_PASSWORD="+keys.AuthPassword,
+		"NATS_SYSTEM_PASSWORD="+keys.SystemPassword, "NATS_IDENTITY_PASSWORD="+keys.IdentityPassword)
 	for _, s := range table[2:] {
 		if s.GRPCPort != 0 {
 			wantEnv = append(wantEnv, strings.ToUpper(s.Name)+"_ADDR="+s.GRPCAddr())

@@ -36,6 +36,10 @@ type Service struct {
 	// Account gives the process a service account named after it when identity runs in the
 	// mesh: SERVICE_CLIENT_ID and SERVICE_CLIENT_SECRET, kept in <Dir>/service-accounts.json.
 	Account bool
+	// Consumes are the products the service reads, granted to it at the mesh's first start
+	// (the catalog's ACCESS_SEED; a grant revoked later stays revoked). "+pii" after an id
+	// asks for the fields marked PII too.
+	Consumes []string
 	// Demo is environment (NAME=value) the process gets only when the simulators run: the
 	// settings that make the demo data useful, such as the planning data of the demo crew.
 	Demo []string
@@ -60,6 +64,10 @@ func Services() []Service {
 		{Name: "quality", GRPCPort: 7003, HTTPPort: 8003, Postgres: "quality", Account: true},
 		{Name: "logistics", GRPCPort: 7004, HTTPPort: 8004, Postgres: "logistics", Redis: true, RedisDB: 2, Account: true},
 		{Name: "scheduling", GRPCPort: 7005, HTTPPort: 8005, Postgres: "scheduling", Account: true,
+			// Engineers are users (their names plan the jobs); health and faults drive the jobs,
+			// learned travel times the routes.
+			Consumes: []string{"identity.users.v1+pii", "quality.machine-health.v1", "quality.sensor-faults.v1",
+				"logistics.cell-travel-times.v1"},
 			// The demo crew (DemoCrewFile) can do every job, from the city centre, all day.
 			Demo: []string{"NEW_ENGINEER_SKILLS=mechanical,thermal,hydraulic,electrical,general,sensors",
 				"NEW_ENGINEER_HOME=52.37,4.90", "NEW_ENGINEER_SHIFT=00:00-24:00"}},

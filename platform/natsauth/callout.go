@@ -246,6 +246,10 @@ func principalOf(subject string, claims *auth.Claims) Principal {
 	return p
 }
 
+// SubjectOf reads the "sub" of a token without verifying it: for a client naming its own
+// inbox prefix, and for the audit trail of a refused token. Never trust it.
+func SubjectOf(token string) string { return unverifiedSubject(token) }
+
 // unverifiedSubject reads the "sub" of a token that failed verification, for the audit
 // trail only ("" when it cannot be read); it is never trusted.
 func unverifiedSubject(token string) string {

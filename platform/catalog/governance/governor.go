@@ -235,9 +235,9 @@ func (g *Governor) RunExpiry(ctx context.Context, interval time.Duration) {
 
 // Seed grants namespace read access to product, approved by the mesh's bootstrap, once: a
 // seeded grant that is revoked later stays revoked.
-func (g *Governor) Seed(ctx context.Context, namespace, product, purpose string) (bool, error) {
+func (g *Governor) Seed(ctx context.Context, namespace, product string, pii bool, purpose string) (bool, error) {
 	now := g.now().UTC()
-	r := access.Request{ID: uuid.NewString(), Product: product, Namespace: namespace, RequestedBy: "bootstrap", Purpose: purpose,
+	r := access.Request{ID: uuid.NewString(), Product: product, Namespace: namespace, RequestedBy: "bootstrap", Purpose: purpose, PII: pii,
 		ExpiresAt: now.Add(100 * 365 * 24 * time.Hour), State: access.Approved, DecidedBy: "bootstrap", CreatedAt: now, DecidedAt: now}
 	events, err := g.events(ctx, r, "access.approved", "bootstrap")
 	if err != nil {

@@ -167,7 +167,8 @@ func seed(ctx context.Context, gov *governance.Governor, spec string) error {
 			if p = strings.TrimSpace(p); p == "" {
 				continue
 			}
-			if _, err := gov.Seed(ctx, ns, p, "built-in consumption of the mesh"); err != nil {
+			p, pii := strings.CutSuffix(p, "+pii")
+			if _, err := gov.Seed(ctx, ns, p, pii, "built-in consumption of the mesh"); err != nil {
 				return fmt.Errorf("seed grant %s to %s: %w", p, ns, err)
 			}
 		}

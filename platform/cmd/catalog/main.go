@@ -40,7 +40,7 @@ type config struct {
 	NATSPassword string `env:"NATS_PASSWORD"`
 	callout
 	// AccessSeed lists grants the mesh's bootstrap makes once, approved:
-	// <namespace>=<product>,<product>;<namespace>=... (the launcher's built-in edges).
+	// <namespace>=<product>[+pii],<product>;<namespace>=... (the launcher's built-in edges).
 	AccessSeed string `env:"ACCESS_SEED"`
 }
 

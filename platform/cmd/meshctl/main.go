@@ -167,6 +167,10 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		return a.tokenCmd(ctx, rest)
 	case "users":
 		return a.usersCmd(ctx, rest)
+	case "access":
+		return a.accessCmd(ctx, rest)
+	case "audit":
+		return a.auditCmd(ctx, rest)
 	case "grants":
 		return a.grantsCmd(ctx, rest)
 	case "service-accounts":
@@ -292,13 +296,15 @@ commands:
   catalog show      a product's contract, PII fields and observed stream state (--proto: schema)
   catalog lineage   producers and consumers around a product (--depth N)
   catalog export    a product's contract as an Open Data Contract (YAML)
-  tail              print a product's events as JSON lines (--key --since --seq --last -f -n)
+  tail              print a product's events as JSON lines (--key --since --seq --last -f -n; needs a grant)
   lint              check descriptors (files, --catalog) and contracts (--contracts) against governance
   login             sign in to identity (password and TOTP; --dev: the admin of a local mesh)
   logout            end the session and forget its tokens
   token             print a current access token (for grpcurl -H "authorization: Bearer …")
   users             ls, get, create, roles, deactivate, me
   grants            ls, add, revoke: scopes granted to users and service accounts
+  access            request, ls, approve, deny, revoke: access to data products, enforced on NATS
+  audit             the immutable audit trail (--principal --product --action --since --until)
   service-accounts  create: a service account and its client secret
   up                run the whole mesh on this machine
   version           print meshctl's version

@@ -12,6 +12,7 @@ import (
 
 	platformv1 "meshwork.dev/contracts/gen/go/mesh/platform/v1"
 	"meshwork.dev/platform/meshctl/tail"
+	"meshwork.dev/platform/natsauth"
 )
 
 // tailCmd is `meshctl tail`.
@@ -41,7 +42,19 @@ func (a *app) tailCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	nc, err := nats.Connect(a.g.nats, nats.Name("meshctl tail"), nats.Timeout(5*time.Second))
+	// NATS admits the session's holder and lets it read only the products it holds a grant for
+	// (meshctl access request).
+	// A URL with its own credentials (user:password@host) connects with those instead.
+	nopts := []nats.Option{nats.Name("meshctl tail"), nats.Timeout(5 * time.Second)}
+	if !strings.Contains(a.g.nats, "@") {
+		tok, err := a.bearer(ctx)
+		if err != nil {
+			return err
+		}
+		cred := natsauth.Credentials{Subject: natsauth.SubjectOf(tok), Token: func() (string, error) { return tok, nil }}
+		nopts = append(nopts, cred.Options()...)
+	}
+	nc, err := nats.Connect(a.g.nats, nopts...)
 	if err != nil {
 		return fmt.Errorf("tail: connect to NATS at %s (set with --nats or NATS_URL): %w", a.g.nats, err)
 	}

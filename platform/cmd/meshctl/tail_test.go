@@ -332,8 +332,10 @@ func TestTailErrors(t *testing.T) {
 			want: []string{"stream " + unprovisioned.StreamName() + " of " + unprovisioned.ID() + " does not exist"}},
 		{name: "bad key", args: []string{"tail", provisioned.ID(), "--key", "a.b", "--catalog", catalog, "--nats", e.natsURL},
 			want: []string{"not a single subject token"}},
-		{name: "NATS down", args: []string{"tail", provisioned.ID(), "--catalog", catalog, "--nats", "nats://" + closedAddr(t)},
+		{name: "NATS down", args: []string{"tail", provisioned.ID(), "--catalog", catalog, "--nats", "nats://" + closedAddr(t), "--token", "t"},
 			want: []string{"tail: connect to NATS at nats://127.0.0.1:"}},
+		{name: "not signed in", args: []string{"tail", provisioned.ID(), "--catalog", catalog, "--nats", "nats://" + closedAddr(t)},
+			want: []string{"not logged in: run meshctl login"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
