@@ -18,6 +18,8 @@ type Claims struct {
 	Roles []string
 	// Scopes are the bearer's scopes, e.g. "quality:write".
 	Scopes []string
+	// ClientID is a service account's client id ("client_id", RFC 9068), e.g. svc-quality.
+	ClientID string
 	// ID is the token's "jti", if any.
 	ID string
 	// Expiry is when the token stops being valid ("exp").
@@ -33,6 +35,7 @@ func newClaims(c *tokenClaims) *Claims {
 		Audience: []string(c.Audience),
 		Roles:    c.Roles,
 		Scopes:   c.Scopes,
+		ClientID: c.ClientID,
 		ID:       c.ID,
 	}
 	if c.Expiry != nil {

@@ -135,8 +135,9 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 // tokenClaims is the JSON payload of a token.
 type tokenClaims struct {
 	jwt.Claims
-	Roles  []string `json:"roles,omitempty"`
-	Scopes []string `json:"scopes,omitempty"`
+	Roles    []string `json:"roles,omitempty"`
+	Scopes   []string `json:"scopes,omitempty"`
+	ClientID string   `json:"client_id,omitempty"`
 }
 
 // Verify checks raw and returns its claims, which the caller must not modify. Every failure is

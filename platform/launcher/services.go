@@ -56,7 +56,8 @@ const Identity = "identity"
 // services, then the simulators. Every one of them gets NATS_URL.
 func Services() []Service {
 	return []Service{
-		{Name: Catalog, GRPCPort: 7000, HTTPPort: 8000, Postgres: "catalog"},
+		// PII_HASH_KEY keys the hashes that stand for PII in redacted views.
+		{Name: Catalog, GRPCPort: 7000, HTTPPort: 8000, Postgres: "catalog", Secrets: []string{"PII_HASH_KEY"}},
 		{Name: Identity, GRPCPort: 7001, HTTPPort: 8001, Postgres: "identity", Redis: true, RedisDB: 1,
 			Secrets: []string{"KEY_ENCRYPTION_KEY"}},
 		{Name: "files", GRPCPort: 7002, HTTPPort: 8002, Mongo: "files", Account: true,

@@ -36,7 +36,13 @@ func newMesh(t *testing.T) *mesh {
 		t.Fatal(err)
 	}
 	m.callout = m.n.ServeCallout(t, natsauth.Config{
-		Verifier:  v,
+		Verify: func(ctx context.Context, tok string) (natsauth.Identity, error) {
+			c, err := v.Verify(ctx, tok)
+			if err != nil {
+				return natsauth.Identity{}, err
+			}
+			return natsauth.Identity{Subject: c.Subject, ClientID: c.ClientID, Roles: c.Roles, Expiry: c.Expiry}, nil
+		},
 		Passwords: map[string]string{natsauth.IdentityPrincipal: m.n.Keys.IdentityPassword},
 		Grants: func(_ context.Context, p natsauth.Principal) ([]natsauth.Grant, error) {
 			m.mu.Lock()

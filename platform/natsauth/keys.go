@@ -153,7 +153,7 @@ func auditChanges() []string {
 func governancePermissions() *server.Permissions {
 	return &server.Permissions{
 		Publish: &server.SubjectPermission{
-			Allow: []string{GovernanceSubjects, "$JS.API.>", "$JS.ACK.>", "$JS.FC.>"},
+			Allow: []string{GovernanceSubjects, "dp.catalog.>", ViewPrefix + ">", "$JS.API.>", "$JS.ACK.>", "$JS.FC.>"},
 			Deny: append(auditChanges(), "$JS.API.STREAM.DELETE.*", "$JS.API.STREAM.PURGE.*",
 				"$JS.API.STREAM.MSG.DELETE.*"),
 		},

@@ -54,10 +54,19 @@ type Principal struct {
 type Grant struct {
 	// Product is the product id, <domain>.<name>.v<major>.
 	Product string
-	// PII is true when the grant includes the fields marked PII; without it the principal
-	// reads the product's redacted view.
+	// PII is true when the grant includes the fields marked PII.
 	PII bool
+	// View is true when the principal reads the product's redacted view (ViewStream) instead
+	// of its stream: a grant without PII on a product with PII fields.
+	View bool
 }
+
+// ViewPrefix starts the subjects of the redacted views: dpv.<product id>.<key>. Only the
+// governance service publishes on them.
+const ViewPrefix = "dpv."
+
+// ViewStream is the stream of a product's redacted view: its stream's name and _REDACTED.
+func ViewStream(id string) string { return dataproduct.StreamNameOf(id) + "_REDACTED" }
 
 // AuditStream is the stream of governance.audit.v1. No principal may delete, purge, update
 // it or delete its messages, admin included; only the governance service publishes on it.
@@ -143,11 +152,11 @@ func Permissions(p Principal, grants []Grant, domains []string) jwt.Permissions 
 			manage(&perm, s)
 		}
 		for _, g := range grants {
-			read(&perm, g.Product, d, domains)
+			read(&perm, g, d, domains)
 		}
 	case Person:
 		for _, g := range grants {
-			read(&perm, g.Product, token(p.Subject), domains)
+			read(&perm, g, token(p.Subject), domains)
 		}
 	}
 	// Nobody changes the audit trail or writes governance events but the governance service
@@ -155,7 +164,7 @@ func Permissions(p Principal, grants []Grant, domains []string) jwt.Permissions 
 	for _, op := range []string{"DELETE", "PURGE", "UPDATE", "MSG.DELETE", "CREATE"} {
 		perm.Pub.Deny.Add("$JS.API.STREAM." + op + "." + AuditStream)
 	}
-	perm.Pub.Deny.Add(GovernanceSubjects)
+	perm.Pub.Deny.Add(GovernanceSubjects, ViewPrefix+">")
 	if p.Kind != Admin {
 		perm.Sub.Deny.Add("$SYS.>")
 		perm.Pub.Deny.Add("$SYS.>")
@@ -177,10 +186,15 @@ func manage(perm *jwt.Permissions, s string) {
 	perm.Pub.Allow.Add("$JS.ACK."+s+".>", "$JS.FC."+s+".>")
 }
 
-// read lets namespace ns read product id: its own durable <ns>--<product>, ephemeral (ordered)
-// consumers, and the product's subjects live. The other namespaces' durables stay closed.
-func read(perm *jwt.Permissions, id, ns string, domains []string) {
-	s := dataproduct.StreamNameOf(id)
+// read lets namespace ns read g's product (or its redacted view): its own durable
+// <ns>--<product>, ephemeral (ordered) consumers, and the subjects live. The other
+// namespaces' durables stay closed.
+func read(perm *jwt.Permissions, g Grant, ns string, domains []string) {
+	id := g.Product
+	s, live := dataproduct.StreamNameOf(id), "dp."+id+".>"
+	if g.View {
+		s, live = ViewStream(id), ViewPrefix+id+".>"
+	}
 	durable := dataproduct.DurableNameOf(ns, id)
 	perm.Pub.Allow.Add("$JS.API.STREAM.INFO."+s, "$JS.API.DIRECT.GET."+s, "$JS.API.DIRECT.GET."+s+".>")
 	perm.Pub.Allow.Add("$JS.API.STREAM.MSG.GET." + s)
@@ -188,7 +202,7 @@ func read(perm *jwt.Permissions, id, ns string, domains []string) {
 		perm.Pub.Allow.Add("$JS.API.CONSUMER."+op+"."+s+".*", "$JS.API.CONSUMER."+op+"."+s+".*.>")
 	}
 	perm.Pub.Allow.Add("$JS.ACK."+s+"."+durable+".>", "$JS.FC."+s+".>")
-	perm.Sub.Allow.Add("dp." + id + ".>")
+	perm.Sub.Allow.Add(live)
 	for _, d := range domains {
 		if d == ns {
 			continue

@@ -179,11 +179,16 @@ func (h *Handler) secondFactor(ctx context.Context, u *user.User, req *identityv
 
 // access issues a full access token for u with its roles and its active grants' scopes.
 func (h *Handler) access(ctx context.Context, u *user.User, now time.Time) (token.Issued, error) {
+	return h.accessFor(ctx, u, "", now)
+}
+
+// accessFor is access for a service account's client id (the token's "client_id").
+func (h *Handler) accessFor(ctx context.Context, u *user.User, clientID string, now time.Time) (token.Issued, error) {
 	scopes, err := h.d.Store.ActiveScopes(ctx, u.ID(), now)
 	if err != nil {
 		return token.Issued{}, err
 	}
-	return h.d.Issuer.Issue(token.Access{Subject: u.ID(), Roles: user.RoleNames(u.Roles()), Scopes: scopes}, now)
+	return h.d.Issuer.Issue(token.Access{Subject: u.ID(), Roles: user.RoleNames(u.Roles()), Scopes: scopes, ClientID: clientID}, now)
 }
 
 // session issues a full session for u: an access token and a refresh token of a new family.
@@ -298,7 +303,7 @@ func (h *Handler) IssueServiceToken(ctx context.Context, req *identityv1.IssueSe
 		}
 		return nil, errs.E(op, errs.Unauthenticated, "invalid client id or secret")
 	}
-	access, err := h.access(ctx, u, now)
+	access, err := h.accessFor(ctx, u, req.GetClientId(), now)
 	if err != nil {
 		return nil, errs.Wrap(op, err)
 	}

@@ -58,6 +58,9 @@ type Access struct {
 	Roles []string
 	// Scopes are the scopes of the bearer's active grants ("scopes").
 	Scopes []string
+	// ClientID is a service account's client id (svc-<name>), "client_id" as in RFC 9068; the
+	// NATS callout knows the account's domain by it.
+	ClientID string
 	// Enrolment makes an enrolment-only token: identity's audience, no roles, and only the
 	// scope grant.EnrollScope, whatever Roles and Scopes say.
 	Enrolment bool
@@ -76,8 +79,9 @@ type Issued struct {
 // claims is the JWT payload; platform/auth reads the same names.
 type claims struct {
 	jwt.Claims
-	Roles  []string `json:"roles,omitempty"`
-	Scopes []string `json:"scopes,omitempty"`
+	Roles    []string `json:"roles,omitempty"`
+	Scopes   []string `json:"scopes,omitempty"`
+	ClientID string   `json:"client_id,omitempty"`
 }
 
 // Issuer signs access tokens with the Keyring's key that signs at the time of issue. It is
@@ -125,8 +129,9 @@ func (i *Issuer) Issue(a Access, now time.Time) (Issued, error) {
 			IssuedAt:  jwt.NewNumericDate(now),
 			ID:        uuid.NewString(),
 		},
-		Roles:  slices.Clone(a.Roles),
-		Scopes: slices.Clone(a.Scopes),
+		Roles:    slices.Clone(a.Roles),
+		Scopes:   slices.Clone(a.Scopes),
+		ClientID: a.ClientID,
 	}
 	if a.Enrolment {
 		c.Audience = jwt.Audience{IdentityAudience(i.cfg.Audience)}

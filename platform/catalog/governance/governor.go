@@ -73,6 +73,16 @@ func (g *Governor) domainOf(ctx context.Context, id string) (string, error) {
 	return e.Descriptor.GetDomain(), nil
 }
 
+// productEntry returns product id's catalog entry; an unknown product reads as one without
+// PII fields (it has no stream the grant could open anyway).
+func (g *Governor) productEntry(ctx context.Context, id string) (catalog.Entry, error) {
+	e, err := g.products.Product(ctx, id)
+	if errs.Is(err, errs.NotFound) || errs.Is(err, errs.Invalid) {
+		return catalog.Entry{Descriptor: &platformv1.DataProductDescriptor{}}, nil
+	}
+	return e, err
+}
+
 // Request records c's request.
 func (g *Governor) Request(ctx context.Context, c access.Caller, ask access.Ask) (access.Request, error) {
 	const op = "governance.Request"
@@ -183,7 +193,16 @@ func (g *Governor) Grants(ctx context.Context, namespace string) ([]natsauth.Gra
 	}
 	out := make([]natsauth.Grant, 0, len(rs))
 	for _, r := range rs {
-		out = append(out, natsauth.Grant{Product: r.Product, PII: r.PII})
+		gr := natsauth.Grant{Product: r.Product, PII: r.PII}
+		if !r.PII {
+			// Without PII a product with PII fields is read through its redacted view.
+			e, err := g.productEntry(ctx, r.Product)
+			if err != nil {
+				return nil, err
+			}
+			gr.View = len(e.Descriptor.GetPiiFields()) > 0
+		}
+		out = append(out, gr)
 	}
 	return out, nil
 }

@@ -44,7 +44,11 @@ func caller(ctx context.Context) (access.Caller, error) {
 	if !ok {
 		return access.Caller{}, errs.E("rpc", errs.Unauthenticated, "a token is required")
 	}
-	return access.Caller{Subject: c.Subject, Roles: c.Roles, Scopes: c.Scopes}, nil
+	subject := c.Subject
+	if c.ClientID != "" {
+		subject = c.ClientID // a service account acts for its domain (svc-<domain>)
+	}
+	return access.Caller{Subject: subject, Roles: c.Roles, Scopes: c.Scopes}, nil
 }
 
 // RequestAccess implements platformv1.AccessServiceServer.

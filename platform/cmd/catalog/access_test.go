@@ -12,9 +12,13 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	platformv1 "meshwork.dev/contracts/gen/go/mesh/platform/v1"
+	"meshwork.dev/governance/schema"
 	"meshwork.dev/platform/auth"
 	"meshwork.dev/platform/catalog/catalogtest"
 	"meshwork.dev/platform/natsauth"
@@ -269,4 +273,95 @@ func TestGrantExpiry(t *testing.T) {
 		}
 	}
 	t.Fatal("the subscription still receives 30 s after the grant was approved for 6 s")
+}
+
+// TestRedactedView: a grant without PII reads the product's redacted view, where PII fields
+// are keyed hashes (equal values hash alike, so they still join) and the raw stream stays
+// closed; a grant with PII reads the raw stream.
+func TestRedactedView(t *testing.T) {
+	c := start(t)
+	ctx := c.ctx
+	d := catalogtest.Descriptor("crm.contacts.v1",
+		catalogtest.Field{Name: "contact_id", Number: 1, Type: catalogtest.String},
+		catalogtest.Field{Name: "email", Number: 2, Type: catalogtest.String, PII: true})
+	c.register(t, d)
+	p, err := schema.Load(d.GetSchema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	crm, err := c.natsAs(t, "svc-crm", c.iss.Token(t, "svc-crm", []string{"service"}, nil), "CRM_CONTACTS_V1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cjs, _ := jetstream.New(crm)
+	if _, err := cjs.CreateStream(ctx, jetstream.StreamConfig{Name: "CRM_CONTACTS_V1", Subjects: []string{"dp.crm.contacts.v1.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	publish := func(id, email string) {
+		m := dynamicpb.NewMessage(p.Message)
+		m.Set(p.Message.Fields().ByName("contact_id"), protoreflect.ValueOfString(id))
+		m.Set(p.Message.Fields().ByName("email"), protoreflect.ValueOfString(email))
+		b, _ := proto.Marshal(m)
+		if _, err := cjs.Publish(ctx, "dp.crm.contacts.v1."+id, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish("c1", "ana@example.com")
+	publish("c2", "ana@example.com")
+
+	admin := c.accessClient(t, c.iss.Token(t, "u-admin", []string{"admin"}, nil))
+	read := func(user string, pii bool) (*nats.Conn, jetstream.JetStream) {
+		tok := c.iss.Token(t, user, []string{"analyst"}, nil)
+		r, err := c.accessClient(t, tok).RequestAccess(ctx, &platformv1.RequestAccessRequest{Product: "crm.contacts.v1", Purpose: "join contacts", Pii: pii})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.DecideAccessRequest(ctx, &platformv1.DecideAccessRequestRequest{Id: r.GetRequest().GetId(), Approve: true}); err != nil {
+			t.Fatal(err)
+		}
+		nc, err := c.natsAs(t, user, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		js, _ := jetstream.New(nc, jetstream.WithDefaultTimeout(2*time.Second))
+		return nc, js
+	}
+	fetch := func(js jetstream.JetStream, stream string) ([]string, error) {
+		fctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		cons, err := js.OrderedConsumer(fctx, stream, jetstream.OrderedConsumerConfig{})
+		if err != nil {
+			return nil, err
+		}
+		msgs, err := cons.Fetch(2, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			return nil, err
+		}
+		var emails []string
+		for m := range msgs.Messages() {
+			dm := dynamicpb.NewMessage(p.Message)
+			if err := proto.Unmarshal(m.Data(), dm); err != nil {
+				return nil, err
+			}
+			emails = append(emails, dm.Get(p.Message.Fields().ByName("email")).String())
+		}
+		return emails, nil
+	}
+
+	_, viewer := read("u-vera", false)
+	if _, err := fetch(viewer, "CRM_CONTACTS_V1"); err == nil {
+		t.Fatal("a grant without PII read the raw stream")
+	}
+	var emails []string
+	poll(t, "the redacted view", func() bool {
+		emails, err = fetch(viewer, "CRM_CONTACTS_V1_REDACTED")
+		return err == nil && len(emails) == 2
+	})
+	if emails[0] == "ana@example.com" || !strings.HasPrefix(emails[0], "pii:") || emails[0] != emails[1] {
+		t.Fatalf("view emails %q: want equal keyed hashes", emails)
+	}
+	_, full := read("u-paula", true)
+	if got, err := fetch(full, "CRM_CONTACTS_V1"); err != nil || len(got) != 2 || got[0] != "ana@example.com" {
+		t.Fatalf("a PII grant reads %q (%v), want the raw emails", got, err)
+	}
 }

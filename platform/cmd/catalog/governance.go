@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"log/slog"
 	"fmt"
 	"maps"
 	"net/url"
@@ -12,6 +14,10 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	platformv1 "meshwork.dev/contracts/gen/go/mesh/platform/v1"
+	"meshwork.dev/platform/catalog"
 
 	"meshwork.dev/platform/auth"
 	"meshwork.dev/platform/catalog/governance"
@@ -79,7 +85,7 @@ func serveCallout(ctx context.Context, cfg config, svc *service.Service, gov *go
 	}
 	log := svc.Logger()
 	co := natsauth.NewCallout(natsauth.Config{
-		Verifier:  svc.Verifier(),
+		Verify:    verifyWith(svc.Verifier()),
 		Issuer:    issuer,
 		Passwords: passwords,
 		Grants: func(ctx context.Context, p natsauth.Principal) ([]natsauth.Grant, error) {
@@ -222,4 +228,45 @@ func withoutUser(u string) string {
 		}
 	}
 	return strings.Join(parts, ",")
+}
+
+// startRedactor keeps the redacted views of the products with PII fields (governance.Redactor).
+func startRedactor(ctx context.Context, key string, js jetstream.JetStream, cat *catalog.Catalog, log *slog.Logger) error {
+	if key == "" {
+		log.WarnContext(ctx, "PII_HASH_KEY is not set: no redacted views are kept")
+		return nil
+	}
+	k, err := base64.StdEncoding.DecodeString(key)
+	if err != nil || len(k) < 16 {
+		return &service.ConfigError{Problems: []service.ConfigProblem{{Var: "PII_HASH_KEY", Problem: "must be base64 of at least 16 bytes"}}}
+	}
+	red := governance.NewRedactor(js, k, log)
+	products := func(ctx context.Context) ([]*platformv1.DataProductDescriptor, error) {
+		yes := true
+		page, err := cat.List(ctx, catalog.Query{Filter: catalog.Filter{HasPII: &yes}, PageSize: 500})
+		if err != nil {
+			return nil, err
+		}
+		var out []*platformv1.DataProductDescriptor
+		for _, s := range page.Products {
+			e, err := cat.Product(ctx, s.Name)
+			if err == nil {
+				out = append(out, e.Descriptor)
+			}
+		}
+		return out, nil
+	}
+	go red.Run(ctx, products, 5*time.Second)
+	return nil
+}
+
+// verifyWith adapts v to the callout.
+func verifyWith(v *auth.Verifier) func(context.Context, string) (natsauth.Identity, error) {
+	return func(ctx context.Context, token string) (natsauth.Identity, error) {
+		c, err := v.Verify(ctx, token)
+		if err != nil {
+			return natsauth.Identity{}, err
+		}
+		return natsauth.Identity{Subject: c.Subject, ClientID: c.ClientID, Roles: c.Roles, Expiry: c.Expiry}, nil
+	}
 }

@@ -42,6 +42,9 @@ type config struct {
 	// AccessSeed lists grants the mesh's bootstrap makes once, approved:
 	// <namespace>=<product>[+pii],<product>;<namespace>=... (the launcher's built-in edges).
 	AccessSeed string `env:"ACCESS_SEED"`
+	// PIIHashKey (base64) keys the hashes that stand for PII fields in redacted views; without
+	// it no views are kept and grants without PII open nothing of a product with PII.
+	PIIHashKey string `env:"PII_HASH_KEY"`
 }
 
 func run(ctx context.Context, getenv func(string) string) error {
@@ -104,6 +107,9 @@ func run(ctx context.Context, getenv func(string) string) error {
 		return err
 	}
 	go gov.RunExpiry(ctx, 2*time.Second)
+	if err := startRedactor(ctx, cfg.PIIHashKey, js, cat, svc.Logger()); err != nil {
+		return err
+	}
 	stopAdvisories, err := auditStreams(nc, auditor)
 	if err != nil {
 		return err

@@ -56,7 +56,7 @@ func start(t *testing.T) *catalogUnderTest {
 		// The catalog answers the server's auth callout, as under meshctl up.
 		"NATS_ISSUER_SEED": n.Keys.IssuerSeed, "NATS_AUTH_PASSWORD": n.Keys.AuthPassword,
 		"NATS_SYSTEM_PASSWORD": n.Keys.SystemPassword, "NATS_IDENTITY_PASSWORD": n.Keys.IdentityPassword,
-		"ACCESS_SEED": "scheduling=quality.summaries.v1",
+		"ACCESS_SEED": "scheduling=quality.summaries.v1", "PII_HASH_KEY": "bWVzaHdvcmstdGVzdC1waWkta2V5LTMyLWJ5dGVzISE=",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	addrs := make(chan [2]string, 1)
