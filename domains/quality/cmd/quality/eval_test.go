@@ -49,3 +49,38 @@ func pad(n int) string {
 	}
 	return s
 }
+
+func TestEvalCommandNABFileAndErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	good := filepath.Join(dir, "nab.csv")
+	var b strings.Builder
+	b.WriteString("timestamp,value\n")
+	for i := range 60 {
+		b.WriteString("2013-12-02 21:" + pad(i/5+10) + ":" + pad(i%5*10) + "," + []string{"70.1", "70.4", "69.9"}[i%3] + "\n")
+	}
+	if err := os.WriteFile(good, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut strings.Builder
+	if code := evalCommand([]string{"eval", "--csv", good, "--tz", "America/New_York"}, &out, &errOut); code != 0 {
+		t.Fatalf("NAB timestamps: exit %d: %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "# 60 readings") {
+		t.Fatalf("output:\n%s", out.String())
+	}
+	errOut.Reset()
+	if code := evalCommand([]string{"eval", "--csv", good, "--tz", "Mars/Olympus"}, &out, &errOut); code != 2 ||
+		!strings.Contains(errOut.String(), "--tz") {
+		t.Fatalf("bad --tz: exit %d: %s", code, errOut.String())
+	}
+	bad := filepath.Join(dir, "bad.csv")
+	if err := os.WriteFile(bad, []byte("timestamp,value\n2013-12-02 21:15:00,1\n2013-12-02 21:15:00,2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	errOut.Reset()
+	if code := evalCommand([]string{"eval", "--csv", bad}, &out, &errOut); code != 1 ||
+		!strings.Contains(errOut.String(), "row 3") || !strings.Contains(errOut.String(), "repeats row 2") {
+		t.Fatalf("repeated timestamp: exit %d: %s", code, errOut.String())
+	}
+}

@@ -4,7 +4,7 @@
 // its service account (SERVICE_CLIENT_ID/SECRET, IDENTITY_ADDR). `quality healthcheck` probes
 // a running instance (for Docker). Subcommand:
 //
-//	quality eval --csv FILE [--time-col timestamp] [--value-col value] [--label-col label]
+//	quality eval --csv FILE [--tz UTC] [--time-col timestamp] [--value-col value] [--label-col label]
 //	             [--kind temperature] [--min -1e9] [--max 1e9] [--interval 0] [--window 15]
 //	             [--threshold 0]
 //
@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"meshwork.dev/domains/quality/evaluate"
@@ -49,7 +50,8 @@ func evalCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("csv", "", "CSV file of one sensor's readings")
-	tcol := fs.String("time-col", "timestamp", "timestamp column (RFC 3339 or Unix seconds)")
+	tcol := fs.String("time-col", "timestamp", "timestamp column (RFC 3339, YYYY-MM-DD HH:MM:SS[.fff] or Unix seconds)")
+	tz := fs.String("tz", "UTC", "time zone of timestamps written without an offset (IANA name, e.g. Europe/Berlin)")
 	vcol := fs.String("value-col", "value", "value column")
 	lcol := fs.String("label-col", "label", "label column (optional in the file)")
 	kind := fs.String("kind", string(readings.Temperature), "sensor kind: temperature, vibration, current, pressure, running")
@@ -72,6 +74,11 @@ func evalCommand(args []string, stdout, stderr io.Writer) int {
 	if *threshold > 0 {
 		cfg.Threshold = *threshold
 	}
+	loc, err := time.LoadLocation(*tz)
+	if err != nil {
+		fmt.Fprintf(stderr, "quality eval: --tz %q: %v\n", *tz, err)
+		return 2
+	}
 	f, err := os.Open(*file)
 	if err != nil {
 		fmt.Fprintf(stderr, "quality eval: %v\n", err)
@@ -79,7 +86,7 @@ func evalCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	defer f.Close()
 	rep, err := evaluate.Run(f, evaluate.Options{
-		TimeColumn: *tcol, ValueColumn: *vcol, LabelColumn: *lcol, Config: cfg,
+		TimeColumn: *tcol, ValueColumn: *vcol, LabelColumn: *lcol, Config: cfg, Location: loc,
 		Spec: readings.Spec{ID: *file, Kind: readings.Kind(*kind), Min: *lo, Max: *hi, Interval: *interval},
 	})
 	if err != nil {
@@ -94,6 +101,18 @@ func evalCommand(args []string, stdout, stderr io.Writer) int {
 	if rep.Labelled {
 		fmt.Fprintf(stdout, "# TP %d FP %d FN %d precision %.3f recall %.3f F1 %.3f\n", rep.TruePositives,
 			rep.FalsePositives, rep.FalseNegatives, rep.Precision(), rep.Recall(), rep.F1())
+		d := rep.Declared
+		fmt.Fprintf(stdout, "# declared faults: TP %d FP %d FN %d precision %.3f recall %.3f F1 %.3f\n",
+			d.TP, d.FP, d.FN, d.Precision(), d.Recall(), d.F1())
+		labels := make([]string, 0, len(rep.ByLabel))
+		for l := range rep.ByLabel {
+			labels = append(labels, l)
+		}
+		slices.Sort(labels)
+		for _, l := range labels {
+			s := rep.ByLabel[l]
+			fmt.Fprintf(stdout, "# fault type %s: %d readings, flagged %d, recall %.3f\n", l, s.TP+s.FN, s.TP, s.Recall())
+		}
 	}
 	return 0
 }
