@@ -45,6 +45,10 @@ type config struct {
 	// PIIHashKey (base64) keys the hashes that stand for PII fields in redacted views; without
 	// it no views are kept and grants without PII open nothing of a product with PII.
 	PIIHashKey string `env:"PII_HASH_KEY"`
+	// IdentityAddr is identity's gRPC address, for the console's sign-in.
+	IdentityAddr string `env:"IDENTITY_ADDR" default:"127.0.0.1:7001"`
+	// ConsoleServices are the services the console's health page watches (name=url,…).
+	ConsoleServices string `env:"CONSOLE_SERVICES"`
 }
 
 func run(ctx context.Context, getenv func(string) string) error {
@@ -118,7 +122,23 @@ func run(ctx context.Context, getenv func(string) string) error {
 	defer revocation.Start(ctx, js, svc.Revocations(), svc.Logger())()
 	platformv1.RegisterCatalogServiceServer(svc.GRPC(), rpc.NewHandler(cat, odcs.Options{NATSURL: cfg.NATSPublicURL}))
 	platformv1.RegisterAccessServiceServer(svc.GRPC(), rpc.NewAccessHandler(gov, js))
-	web.Register(svc.HTTP(), cat, svc.Logger())
+	if cfg.ConsoleServices == "" {
+		cfg.ConsoleServices = web.DefaultEndpoints
+	}
+	services, err := web.ParseEndpoints(cfg.ConsoleServices)
+	if err != nil {
+		return &service.ConfigError{Problems: []service.ConfigProblem{{Var: "CONSOLE_SERVICES", Problem: err.Error()}}}
+	}
+	identityConn, err := service.Dial(ctx, cfg.IdentityAddr)
+	if err != nil {
+		return fmt.Errorf("identity %s: %w", cfg.IdentityAddr, err)
+	}
+	defer identityConn.Close()
+	web.New(web.Config{
+		Catalog: cat, Log: svc.Logger(), JetStream: js, Revisions: store.Revisions,
+		ODCS: odcs.Options{NATSURL: cfg.NATSPublicURL}, Identity: web.IdentityService(identityConn), Services: services,
+		Access: consoleAccess{gov: gov, verifier: svc.Verifier(), js: js},
+	}).Register(svc.HTTP())
 	svc.Ready("postgres", pool.Ping)
 	svc.Ready("nats", func(context.Context) error {
 		if !nc.IsConnected() {
