@@ -27,6 +27,12 @@ func (c clients) meshctl(t *testing.T, ctx context.Context, args ...string) stri
 	return run(t, ctx, filepath.Join(c.bin, "meshctl"), append(global, args...)...)
 }
 
+// token is the signed-in admin's current access token.
+func (c clients) token(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	return strings.TrimSpace(c.meshctl(t, ctx, "token"))
+}
+
 // waitForProducts polls `meshctl catalog ls -o json` until every expected product is
 // registered (domains register in the background at start-up) and returns their revisions.
 func (c clients) waitForProducts(t *testing.T, ctx context.Context) map[string]string {
@@ -63,7 +69,12 @@ func (c clients) catalogThroughGRPCurl(t *testing.T, ctx context.Context) {
 	if svcs := run(t, ctx, grpcurl, "-plaintext", c.mesh.catalogAddr(), "list"); !strings.Contains(svcs, "mesh.platform.v1.CatalogService") {
 		t.Errorf("grpcurl list:\n%s", svcs)
 	}
-	got := run(t, ctx, grpcurl, "-plaintext", "-d", `{"name":"`+products[0]+`"}`, c.mesh.catalogAddr(), "mesh.platform.v1.CatalogService/GetProduct")
+	auth := "authorization: Bearer " + c.token(t, ctx)
+	if out, err := output(ctx, grpcurl, "-plaintext", "-d", `{"name":"`+products[0]+`"}`, c.mesh.catalogAddr(),
+		"mesh.platform.v1.CatalogService/GetProduct"); err == nil || !strings.Contains(out, "Unauthenticated") {
+		t.Errorf("grpcurl GetProduct without a token: %v\n%s", err, out)
+	}
+	got := run(t, ctx, grpcurl, "-plaintext", "-H", auth, "-d", `{"name":"`+products[0]+`"}`, c.mesh.catalogAddr(), "mesh.platform.v1.CatalogService/GetProduct")
 	var resp struct {
 		Descriptor struct {
 			Name string `json:"name"`
@@ -79,7 +90,7 @@ func (c clients) catalogThroughGRPCurl(t *testing.T, ctx context.Context) {
 	if resp.Descriptor.Name != products[0] || !resp.Observed.StreamExists || resp.Observed.Messages == "" {
 		t.Errorf("grpcurl GetProduct = %+v", resp)
 	}
-	if out, err := output(ctx, grpcurl, "-plaintext", "-d", `{"name":"no.such-product.v1"}`, c.mesh.catalogAddr(),
+	if out, err := output(ctx, grpcurl, "-plaintext", "-H", auth, "-d", `{"name":"no.such-product.v1"}`, c.mesh.catalogAddr(),
 		"mesh.platform.v1.CatalogService/GetProduct"); err == nil || !strings.Contains(out, "NotFound") {
 		t.Errorf("grpcurl GetProduct of an unknown product: %v\n%s", err, out)
 	}
@@ -88,7 +99,7 @@ func (c clients) catalogThroughGRPCurl(t *testing.T, ctx context.Context) {
 // tail decodes a product's events with the schema from the catalog.
 func (c clients) tail(t *testing.T, ctx context.Context) {
 	t.Helper()
-	global := []string{"--catalog", c.mesh.catalogAddr(), "--nats", c.mesh.natsURL()}
+	global := []string{"--catalog", c.mesh.catalogAddr(), "--nats", c.mesh.natsURL(), "--identity", c.identityAddr()}
 	line := firstLine(t, ctx, filepath.Join(c.bin, "meshctl"), append(global, "tail", products[0], "--key", "catalog", "-n", "1")...)
 	var ev struct {
 		Type string         `json:"type"`
@@ -106,7 +117,8 @@ func (c clients) tail(t *testing.T, ctx context.Context) {
 // streamMessages asks the NATS CLI how many messages a stream holds.
 func (c clients) streamMessages(t *testing.T, ctx context.Context, stream string) uint64 {
 	t.Helper()
-	out := run(t, ctx, filepath.Join(c.bin, "nats"), "--server", c.mesh.natsURL(), "stream", "info", stream, "--json")
+	// natscli with the admin's mesh token: the callout admits it.
+	out := run(t, ctx, filepath.Join(c.bin, "nats"), "--server", c.mesh.natsURL(), "--token", c.token(t, ctx), "stream", "info", stream, "--json")
 	var info struct {
 		Config struct {
 			Subjects []string `json:"subjects"`

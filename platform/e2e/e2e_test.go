@@ -80,6 +80,11 @@ func TestMeshEndToEnd(t *testing.T) {
 
 	m := startMesh(t, bin, dir)
 	c.mesh = m
+	// Catalog reads and NATS need a token: sign in as the bootstrapped admin first.
+	if out := c.meshctl(t, ctx, "login", "--dev", "--mesh-dir", dir); !strings.Contains(out, "logged in") {
+		t.Fatalf("meshctl login --dev:\n%s", out)
+	}
+	c.governance(t, ctx)
 	revisions := c.waitForProducts(t, ctx)
 	for _, p := range products {
 		if revisions[p] != "1" {

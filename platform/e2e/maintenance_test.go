@@ -92,7 +92,7 @@ func (c clients) maintenance(t *testing.T, ctx context.Context) {
 		}
 	}
 
-	nc, err := nats.Connect(c.mesh.natsURL())
+	nc, err := nats.Connect(c.mesh.natsURL(), nats.Token(c.token(t, ctx)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package launcher
 import (
 	"context"
 	"fmt"
+	"github.com/nats-io/nats-server/v2/server"
+	"meshwork.dev/platform/natsauth"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,7 +25,9 @@ func TestComposeMatchesTheLauncher(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts, err := cli.NewProjectOptions([]string{filepath.Join(root, "docker-compose.yml")},
-		cli.WithWorkingDirectory(root), cli.WithName("meshwork"), cli.WithEnv([]string{"POSTGRES_PASSWORD=test", "IDENTITY_KEY_ENCRYPTION_KEY=dGVzdA==", "FILES_KEY_ENCRYPTION_KEY=dGVzdA=="}))
+		cli.WithWorkingDirectory(root), cli.WithName("meshwork"), cli.WithEnv([]string{"POSTGRES_PASSWORD=test", "IDENTITY_KEY_ENCRYPTION_KEY=dGVzdA==", "FILES_KEY_ENCRYPTION_KEY=dGVzdA==",
+			"NATS_ISSUER_PUBLIC=A", "NATS_ISSUER_SEED=S", "NATS_AUTH_PASSWORD=a", "NATS_GOVERNANCE_PASSWORD=g", "NATS_SYSTEM_PASSWORD=s",
+			"NATS_IDENTITY_PASSWORD=i", "PII_HASH_KEY=k"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,4 +188,36 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestComposeNATSRequiresAuthentication parses deploy/nats.conf with nats-server's own
+// config parser and checks it authenticates as make run does: the callout and its static users.
+func TestComposeNATSRequiresAuthentication(t *testing.T) {
+	k, err := natsauth.NewKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, _ := k.Issuer()
+	pub, _ := kp.PublicKey()
+	for name, v := range map[string]string{"NATS_ISSUER_PUBLIC": pub, "NATS_AUTH_PASSWORD": k.AuthPassword,
+		"NATS_GOVERNANCE_PASSWORD": k.GovernancePassword, "NATS_SYSTEM_PASSWORD": k.SystemPassword} {
+		t.Setenv(name, v)
+	}
+	opts, err := server.ProcessConfigFile(filepath.Join("..", "..", "deploy", "nats.conf"))
+	if err != nil {
+		t.Fatalf("deploy/nats.conf: %v", err)
+	}
+	if opts.AuthCallout == nil || opts.AuthCallout.Issuer != pub || opts.AuthCallout.Account != natsauth.Account {
+		t.Fatalf("auth callout = %+v, want issuer %s in account %s", opts.AuthCallout, pub, natsauth.Account)
+	}
+	users := map[string]string{}
+	for _, u := range opts.Users {
+		users[u.Username] = u.Password
+	}
+	for user, pw := range map[string]string{natsauth.AuthUser: k.AuthPassword, natsauth.GovernanceUser: k.GovernancePassword,
+		natsauth.SystemUser: k.SystemPassword} {
+		if users[user] != pw {
+			t.Errorf("static user %s: password from the environment not applied", user)
+		}
+	}
 }

@@ -182,7 +182,7 @@ func readySummary(ep Endpoints, svcs []Service, sims []Service, dir string) stri
 	fmt.Fprintf(&b, "    bin/%s catalog ls\n", meshctl)
 	fmt.Fprintf(&b, "    bin/%s tail catalog.product-changes.v1\n", meshctl)
 	fmt.Fprintf(&b, "    bin/grpcurl -plaintext %s list\n", catalog)
-	fmt.Fprintf(&b, "    bin/nats --server %s sub 'dp.>'   (make tools builds bin/grpcurl and bin/nats)\n", ep.NATS)
+	fmt.Fprintf(&b, "    bin/nats --server %s --token \"$(bin/%s token)\" sub 'dp.>'   (NATS admits mesh tokens; make tools builds bin/nats)\n", ep.NATS, meshctl)
 	fmt.Fprintf(&b, "\n  Ctrl-C stops the mesh; the data stays in %s.\n", dir)
 	return b.String()
 }

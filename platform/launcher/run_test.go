@@ -156,6 +156,11 @@ func TestRunStartsSupervisesAndStops(t *testing.T) {
 	wantEnv = append(wantEnv, "ACCESS_SEED=", "NATS_USER=governance", "NATS_PASSWORD="+keys.GovernancePassword,
 		"NATS_ISSUER_SEED="+keys.IssuerSeed, "NATS_AUTH_PASSWORD="+keys.AuthPassword,
 		"NATS_SYSTEM_PASSWORD="+keys.SystemPassword, "NATS_IDENTITY_PASSWORD="+keys.IdentityPassword)
+	secrets, err := loadSecrets(r.opts.Dir, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEnv = append(wantEnv, envPairs(secrets[Catalog])...)
 	for _, s := range table[2:] {
 		if s.GRPCPort != 0 {
 			wantEnv = append(wantEnv, strings.ToUpper(s.Name)+"_ADDR="+s.GRPCAddr())

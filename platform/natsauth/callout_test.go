@@ -28,7 +28,7 @@ type mesh struct {
 	refused []natsauth.Refusal
 }
 
-func newMesh(t *testing.T) *mesh {
+func newMesh(t testing.TB) *mesh {
 	t.Helper()
 	m := &mesh{n: testinfra.StartNATS(t), iss: authtest.NewIssuer(t), grants: map[string][]natsauth.Grant{}}
 	v, err := auth.NewVerifier(auth.VerifierConfig{JWKSURL: m.iss.JWKSURL(), Issuer: m.iss.Issuer, Audience: m.iss.Audience})

@@ -171,6 +171,8 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		return a.accessCmd(ctx, rest)
 	case "audit":
 		return a.auditCmd(ctx, rest)
+	case "nats-keys":
+		return a.natsKeysCmd(rest)
 	case "grants":
 		return a.grantsCmd(ctx, rest)
 	case "service-accounts":
@@ -305,6 +307,7 @@ commands:
   grants            ls, add, revoke: scopes granted to users and service accounts
   access            request, ls, approve, deny, revoke: access to data products, enforced on NATS
   audit             the immutable audit trail (--principal --product --action --since --until)
+  nats-keys         fresh NATS authentication keys as .env lines, for docker compose
   service-accounts  create: a service account and its client secret
   up                run the whole mesh on this machine
   version           print meshctl's version

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
 
 	platformv1 "meshwork.dev/contracts/gen/go/mesh/platform/v1"
 	"meshwork.dev/platform/meshctl/tail"
@@ -63,7 +64,31 @@ func (a *app) tailCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("tail: %w", err)
 	}
+	desc = a.tailView(ctx, js, desc)
 	return tail.Run(ctx, js, desc, opts, a.printEvent)
+}
+
+// tailView returns desc pointing at the product's redacted view when the caller may not read
+// the stream itself but its view (a grant without PII), and says so on stderr.
+func (a *app) tailView(ctx context.Context, js jetstream.JetStream, desc *platformv1.DataProductDescriptor) *platformv1.DataProductDescriptor {
+	if len(desc.GetPiiFields()) == 0 {
+		return desc
+	}
+	probe := func(stream string) bool {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		_, err := js.Stream(pctx, stream)
+		return err == nil
+	}
+	view := natsauth.ViewStream(desc.GetName())
+	if probe(desc.GetStream()) || !probe(view) {
+		return desc
+	}
+	fmt.Fprintf(a.stderr, "meshctl: reading the redacted view %s: PII fields are keyed hashes (meshctl access request %s --fields pii)\n", view, desc.GetName())
+	v := proto.Clone(desc).(*platformv1.DataProductDescriptor)
+	v.Stream = view
+	v.Subjects = []string{natsauth.ViewPrefix + desc.GetName() + ".>"}
+	return v
 }
 
 // tailStart checks the start and stop flags and turns --since into a time.
