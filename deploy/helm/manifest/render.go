@@ -21,7 +21,7 @@ type Options struct {
 	Set         []string // --set, e.g. "services.quality.replicas=3"
 	ReleaseName string   // default "meshwork"
 	Namespace   string   // default "meshwork"
-	KubeVersion string   // default Helm's own
+	KubeVersion string   // default "v1.33.0" (Helm's own client-only default is v1.20)
 }
 
 // Render loads the chart at dir (with its charts/ dependencies) and renders it as
@@ -43,8 +43,8 @@ func Render(ctx context.Context, dir string, opts Options) (string, error) {
 	inst.Replace = true // client-only: no release-name check against a cluster
 	inst.ReleaseName = or(opts.ReleaseName, "meshwork")
 	inst.Namespace = or(opts.Namespace, "meshwork")
-	if opts.KubeVersion != "" {
-		kv, err := common.ParseKubeVersion(opts.KubeVersion)
+	{
+		kv, err := common.ParseKubeVersion(or(opts.KubeVersion, "v1.33.0"))
 		if err != nil {
 			return "", fmt.Errorf("manifest.Render: kube version %q: %w", opts.KubeVersion, err)
 		}
