@@ -13,6 +13,7 @@ import (
 
 	platformv1 "meshwork.dev/contracts/gen/go/mesh/platform/v1"
 	"meshwork.dev/domains/identity/stream"
+	"meshwork.dev/platform/auth"
 	"meshwork.dev/platform/testinfra"
 )
 
@@ -50,7 +51,9 @@ func TestRegistersWhenTheCatalogComesUp(t *testing.T) {
 	}
 	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
 
-	conn, err := grpc.NewClient(catalogAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// Catalog reads need a token (ADR 0005): the admin's session token.
+	conn, err := grpc.NewClient(catalogAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(auth.BearerToken(func(context.Context) (string, error) { return m.admin.access, nil })))
 	if err != nil {
 		t.Fatal(err)
 	}
