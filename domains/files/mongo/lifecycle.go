@@ -271,7 +271,30 @@ func (s *Store) sweepOrphans(ctx context.Context, before time.Time) error {
 
 // RotateKEK rewraps, under the store's KEK, every data key wrapped by old. Content is not
 // touched. It is safe to rerun after an interruption; it returns how many keys it rewrapped.
+//
+// It repeats its pass until none is left under old: FerretDB applies an update as a
+// read-modify-write of the whole document, so a relay pulling a document's outbox at the same
+// moment can write back the old key; the next pass rewraps it again.
 func (s *Store) RotateKEK(ctx context.Context, old *crypt.KEK) (int, error) {
+	const passes = 10
+	done := map[string]bool{}
+	for range passes {
+		n, err := s.rotatePass(ctx, old, done)
+		if err != nil || n == 0 {
+			return len(done), err
+		}
+		select {
+		case <-ctx.Done():
+			return len(done), ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return len(done), fmt.Errorf("mongo.Store.RotateKEK: data keys still wrapped by %s after %d passes", old.ID(), passes)
+}
+
+// rotatePass rewraps the keys found under old once and records their files in done; it returns
+// how many it found.
+func (s *Store) rotatePass(ctx context.Context, old *crypt.KEK, done map[string]bool) (int, error) {
 	const op = "mongo.Store.RotateKEK"
 	cur, err := s.meta.Find(ctx, bson.D{{Key: "kek_id", Value: old.ID()}, live}, options.Find().SetProjection(bson.D{{Key: "kek_id", Value: 1}, {Key: "wrapped_key", Value: 1}}))
 	if err != nil {
@@ -285,20 +308,21 @@ func (s *Store) RotateKEK(ctx context.Context, old *crypt.KEK) (int, error) {
 	if err := cur.All(ctx, &docs); err != nil {
 		return 0, fmt.Errorf("%s: %w", op, err)
 	}
-	n := 0
 	for _, d := range docs {
 		w, err := s.kek.Rewrap(old, d.ID, crypt.WrappedKey{KEKID: d.KEKID, Sealed: d.WrappedKey})
 		if err != nil {
-			return n, errs.Wrap(op, err)
+			return 0, errs.Wrap(op, err)
 		}
 		unlock := s.lock(d.ID)
 		res, err := s.meta.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}, {Key: "kek_id", Value: old.ID()}, live},
 			bson.D{{Key: "$set", Value: bson.D{{Key: "kek_id", Value: w.KEKID}, {Key: "wrapped_key", Value: w.Sealed}}}})
 		unlock()
 		if err != nil {
-			return n, fmt.Errorf("%s: %w", op, err)
+			return 0, fmt.Errorf("%s: %w", op, err)
 		}
-		n += int(res.ModifiedCount)
+		if res.ModifiedCount > 0 {
+			done[d.ID] = true
+		}
 	}
-	return n, nil
+	return len(docs), nil
 }
