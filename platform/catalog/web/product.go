@@ -14,6 +14,8 @@ import (
 	"meshwork.dev/platform/catalog"
 	"meshwork.dev/platform/catalog/odcs"
 	"meshwork.dev/platform/catalog/protosrc"
+	"meshwork.dev/platform/dataproduct"
+	"meshwork.dev/platform/dataproduct/rules"
 	"meshwork.dev/platform/errs"
 )
 
@@ -130,6 +132,40 @@ type productData struct {
 	Files       []protosrc.File
 	Access      *accessPanel
 	HasPIIField bool
+	Rules       []ruleRow
+}
+
+// ruleRow is one quality rule with its violation counts.
+type ruleRow struct {
+	ID, Description, Expr, Policy, Dimension string
+	Publish, Consume                         uint64
+	// ByConsumer is "<domain>: <n>" per consuming domain that recorded violations.
+	ByConsumer []string
+}
+
+// ruleRows joins the declared rules with the observed violation counts.
+func ruleRows(d *platformv1.DataProductDescriptor, o catalog.Observed) []ruleRow {
+	var out []ruleRow
+	for _, r := range d.GetRules() {
+		row := ruleRow{
+			ID: r.GetId(), Description: r.GetDescription(), Expr: r.GetExpression(),
+			Policy: rules.Policy(r.GetPolicy()).String(), Dimension: r.GetDimension(),
+		}
+		for _, v := range o.Violations {
+			if v.Rule != r.GetId() {
+				continue
+			}
+			switch v.Side {
+			case dataproduct.SidePublish:
+				row.Publish += v.Count
+			case dataproduct.SideConsume:
+				row.Consume += v.Count
+				row.ByConsumer = append(row.ByConsumer, fmt.Sprintf("%s: %d", v.Reporter, v.Count))
+			}
+		}
+		out = append(out, row)
+	}
+	return out
 }
 
 func (c *Console) product(w http.ResponseWriter, r *http.Request) {
@@ -160,6 +196,7 @@ func (c *Console) product(w http.ResponseWriter, r *http.Request) {
 			pd.Chart = drawChart(bs)
 		}
 	}
+	pd.Rules = ruleRows(desc, d.Observed)
 	pd.Versions = c.versions(r, desc)
 	pd.Revisions = c.revisions(r, name)
 	pd.Access = c.accessPanel(r, desc)
