@@ -13,6 +13,7 @@ import (
 	"meshwork.dev/governance/schema"
 	"meshwork.dev/platform/catalog"
 	"meshwork.dev/platform/catalog/odcs"
+	"meshwork.dev/platform/catalog/odps"
 	"meshwork.dev/platform/catalog/protosrc"
 	"meshwork.dev/platform/dataproduct"
 	"meshwork.dev/platform/dataproduct/rules"
@@ -250,6 +251,29 @@ func (c *Console) odcsExport(w http.ResponseWriter, r *http.Request) {
 	doc, err := odcs.Render(e, c.cfg.ODCS)
 	if err != nil {
 		c.fail(w, r, errs.Wrap("web.odcs", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/yaml; charset=utf-8")
+	_, _ = w.Write(doc)
+}
+
+// odpsExport serves the product as an Open Data Product Standard document: the product as
+// its output port, its upstreams as input ports.
+func (c *Console) odpsExport(w http.ResponseWriter, r *http.Request) {
+	e, err := c.cfg.Catalog.Product(r.Context(), r.PathValue("name"))
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	known := map[string]catalog.Entry{}
+	for _, u := range e.Descriptor.GetUpstreams() {
+		if ue, err := c.cfg.Catalog.Product(r.Context(), u); err == nil {
+			known[u] = ue
+		}
+	}
+	doc, err := odps.Render(e.Descriptor.GetName(), []catalog.Entry{e}, known)
+	if err != nil {
+		c.fail(w, r, errs.Wrap("web.odps", err))
 		return
 	}
 	w.Header().Set("Content-Type", "application/yaml; charset=utf-8")
