@@ -47,8 +47,8 @@ func TestExportAndGetProduct(t *testing.T) {
 		Team struct {
 			Members []map[string]string `yaml:"members"`
 		} `yaml:"team"`
-		Roles         []map[string]any    `yaml:"roles"`
-		SLAProperties []map[string]any    `yaml:"slaProperties"`
+		Roles         []map[string]any `yaml:"roles"`
+		SLAProperties []map[string]any `yaml:"slaProperties"`
 	}
 	if err := yaml.Unmarshal([]byte(resp.GetContent()), &doc); err != nil {
 		t.Fatalf("export is not YAML: %v\n%s", err, resp.GetContent())
