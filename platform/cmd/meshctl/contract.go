@@ -31,6 +31,7 @@ commands:
   test      <product…> [--since 10m | --last N] [--min-events N] [--output text|json|junit]
             check each product's live stream against its registered contract
   breaking  <old> <new>   breaking schema changes from old to new (descriptor files or product ids)
+  import    <contract.odcs.yaml> [--domain D] [--out DIR]   start a new product from an ODCS contract
 `)
 		return errHelp
 	}
@@ -39,6 +40,8 @@ commands:
 		return a.contractTestCmd(ctx, args[1:])
 	case "breaking":
 		return a.contractBreakingCmd(ctx, args[1:])
+	case "import":
+		return a.contractImportCmd(ctx, args[1:])
 	}
 	return usagef("contract: unknown command %q (run 'meshctl contract help')", args[0])
 }

@@ -171,3 +171,24 @@ func TestContractBreaking(t *testing.T) {
 		t.Fatalf("json (%v): %s", err, r.stdout)
 	}
 }
+
+func TestContractImport(t *testing.T) {
+	src := filepath.Join("..", "..", "meshctl", "scaffold", "testdata", "full-example.odcs.yaml")
+	r := meshctl(t, "contract", "import", src, "--domain", "billing")
+	r.wantCode(t, 0)
+	if !strings.Contains(r.stdout, "// product billing.tbl.v1") || !strings.Contains(r.stdout, "package mesh.billing.v1;") ||
+		!strings.Contains(r.stdout, "var Tbl = dataproduct.Product{") || !strings.Contains(r.stderr, "is not a CEL rule") {
+		t.Fatalf("import:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	}
+	dir := t.TempDir()
+	r = meshctl(t, "contract", "import", src, "--out", dir)
+	r.wantCode(t, 0)
+	if _, err := os.Stat(filepath.Join(dir, "contracts", "proto", "mesh", "seller", "v1", "tbl.proto")); err != nil {
+		t.Fatalf("--out: %v\n%s", err, r.stdout)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	_ = os.WriteFile(bad, []byte("apiVersion: v3.1.0\nkind: DataProduct\n"), 0o600)
+	r = meshctl(t, "contract", "import", bad)
+	r.wantCode(t, 2)
+	r.wantErrLine(t, `kind "DataProduct": want DataContract`)
+}
