@@ -75,7 +75,7 @@ func (f *fixture) lastStored(t *testing.T) time.Time {
 
 func (f *fixture) run(t *testing.T, now time.Time) contracttest.Report {
 	t.Helper()
-	rep, err := contracttest.Run(f.ctx, f.js, f.desc, contracttest.Options{Now: func() time.Time { return now }})
+	rep, err := contracttest.Run(f.ctx, f.js, f.desc, contracttest.Options{MinEvents: 1, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,5 +183,26 @@ func TestMissingStreamFails(t *testing.T) {
 	rep, err := contracttest.Run(f.ctx, f.js, d, contracttest.Options{})
 	if err != nil || rep.Passed || rep.Checks[0].Name != contracttest.CheckStream {
 		t.Fatalf("missing stream: %v\n%s", err, text(rep))
+	}
+}
+
+func TestEmptyStreamFailsVolumeOnly(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	js := testinfra.StartNATS(t).JetStream(t)
+	if _, err := dataproduct.Provision(ctx, js, readings); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		min  int
+		pass bool
+	}{{1, false}, {0, true}} {
+		rep, err := contracttest.Run(ctx, js, readings.Descriptor(), contracttest.Options{MinEvents: tc.min})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Passed != tc.pass || !check(t, rep, contracttest.CheckFreshness).Passed || check(t, rep, contracttest.CheckVolume).Passed != tc.pass {
+			t.Errorf("empty stream with MinEvents %d:\n%s", tc.min, text(rep))
+		}
 	}
 }
