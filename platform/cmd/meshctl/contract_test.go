@@ -192,3 +192,18 @@ func TestContractImport(t *testing.T) {
 	r.wantCode(t, 2)
 	r.wantErrLine(t, `kind "DataProduct": want DataContract`)
 }
+
+func TestShowPrintsRules(t *testing.T) {
+	var b strings.Builder
+	p := contractProduct()
+	resp := &platformv1.GetProductResponse{Descriptor_: p.Descriptor(), Observed: &platformv1.ObservedState{
+		RuleViolations: []*platformv1.RuleViolationCount{
+			{RuleId: "value-in-range", Side: "publish", Reporter: "lab", Count: 2},
+			{RuleId: "value-in-range", Side: "consume", Reporter: "sched", Count: 1},
+		}}}
+	printProduct(&b, resp, fixedNow)
+	if !strings.Contains(b.String(), "Quality rules (violations: publish / consume)") ||
+		!strings.Contains(b.String(), "value-in-range  dead-letter  -          2 / 1") {
+		t.Fatalf("show:\n%s", b.String())
+	}
+}
