@@ -23,6 +23,16 @@ type Observed struct {
 	LastTime time.Time
 	// Consumers are the stream's durable consumers, by name.
 	Consumers []Consumer
+	// Violations are the rule violations recorded for the product, by rule, side and
+	// reporter; empty when none were recorded or the product has no rules.
+	Violations []Violations
+}
+
+// Violations counts one rule's violations seen from one side (publish or consume) by one
+// reporting domain.
+type Violations struct {
+	Rule, Side, Reporter string
+	Count                uint64
 }
 
 // Consumer is one durable consumer of a product's stream.

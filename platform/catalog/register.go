@@ -1,6 +1,8 @@
 package catalog
 
 import (
+	"meshwork.dev/platform/dataproduct/rules"
+
 	"fmt"
 	"strings"
 	"time"
@@ -75,6 +77,15 @@ func Check(d *platformv1.DataProductDescriptor) (Candidate, error) {
 		}
 		violations = append(violations, errs.Violation{Field: "descriptor." + f.Field, Description: describe(f)})
 	}
+	if rs := d.GetRules(); len(rs) > 0 && len(violations) == 0 {
+		// The schema passed the governance rules, so it loads; the quality rules must
+		// compile against it, or every producer and consumer would refuse the product.
+		if _, err := rules.CompileSchema(d.GetSchema().GetFileDescriptorSet(), d.GetSchema().GetMessageName(), rules.FromProto(rs)); err != nil {
+			for _, v := range errs.Violations(err) {
+				violations = append(violations, errs.Violation{Field: "descriptor." + lowerRuleField(v.Field), Description: "quality-rule: " + v.Description})
+			}
+		}
+	}
 	if len(violations) > 0 {
 		return Candidate{}, &errs.Error{
 			Op: op, Kind: errs.Invalid, Violations: violations,
@@ -87,6 +98,11 @@ func Check(d *platformv1.DataProductDescriptor) (Candidate, error) {
 	}
 	c.Descriptor, c.Fingerprint = d, fp
 	return c, nil
+}
+
+// lowerRuleField turns rules.Compile's Rules[i].Expr into the descriptor's rules[i].expression.
+func lowerRuleField(f string) string {
+	return strings.NewReplacer("Rules[", "rules[", ".ID", ".id", ".Expr", ".expression", ".Policy", ".policy", ".Dimension", ".dimension").Replace(f)
 }
 
 // describe renders a finding for a field violation.

@@ -69,10 +69,19 @@ func DeadLetter(subject, consumer string, msg jetstream.Msg, meta *jetstream.Msg
 // attempt for the same delivery is dropped by the DEADLETTER stream's duplicate window, while
 // the same event given up by two consumer domains is kept twice.
 func (s *Subscription) deadLetter(msg jetstream.Msg, meta *jetstream.MsgMetadata, reason string) {
+	s.deadLetterWith(msg, meta, reason)
+}
+
+// deadLetterWith is deadLetter adding header key/value pairs to the copy (dlq-rule for a
+// rule violation).
+func (s *Subscription) deadLetterWith(msg jetstream.Msg, meta *jetstream.MsgMetadata, reason string, kv ...string) {
 	if len(reason) > maxReasonLen {
 		reason = reason[:maxReasonLen]
 	}
 	dl := DeadLetter(s.dlq, s.durable, msg, meta, reason)
+	for i := 0; i+1 < len(kv); i += 2 {
+		dl.Header.Set(kv[i], kv[i+1])
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), deadLetterTimeout)
 	defer cancel()
 	if _, err := s.js.PublishMsg(ctx, dl); err != nil {

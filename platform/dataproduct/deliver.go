@@ -3,6 +3,7 @@ package dataproduct
 import (
 	"context"
 	"fmt"
+	"meshwork.dev/platform/dataproduct/rules"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -42,6 +43,24 @@ func (s *Subscription) deliver(msg jetstream.Msg) {
 		return
 	}
 	recordEventAttrs(span, ev.ID, ev.Subject)
+	if vs := s.env.rules.Check(ev.Message, ev.Key); len(vs) > 0 {
+		recordViolations(s.ctx, s.js, s.cfg.Logger, s.cfg.ConsumerDomain, s.env.id, SideConsume, ev.ID, ev.Key, vs)
+		var failed, reasons []string
+		for _, v := range vs {
+			if v.Rule.Policy == rules.Count {
+				ev.Violations = append(ev.Violations, v)
+				continue
+			}
+			failed = append(failed, v.Rule.ID)
+			reasons = append(reasons, v.String())
+		}
+		if len(failed) > 0 {
+			reason := strings.Join(reasons, "; ")
+			spanError(span, fmt.Errorf("%s", reason))
+			s.deadLetterWith(msg, meta, reason, HeaderDLQRule, strings.Join(failed, ","))
+			return
+		}
+	}
 	if meta.NumDelivered > uint64(s.cfg.MaxDeliver) {
 		// Earlier deliveries ended without an outcome (a crashed replica, a delivery buffered
 		// past AckWait, a failed dead-letter publish): the handler has had its tries.

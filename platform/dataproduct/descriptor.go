@@ -5,6 +5,7 @@ import (
 
 	platformv1 "meshwork.dev/contracts/gen/go/mesh/platform/v1"
 	"meshwork.dev/governance/schema"
+	"meshwork.dev/platform/dataproduct/rules"
 )
 
 // classifications maps the Class* values to the contract's enum.
@@ -39,6 +40,9 @@ func (p Product) Descriptor() *platformv1.DataProductDescriptor {
 		Classification: classifications[d.Classification],
 		Upstreams:      d.Upstreams,
 		ServedBy:       d.ServedBy,
+	}
+	if len(d.Rules) > 0 {
+		desc.Rules = rules.ToProto(d.Rules)
 	}
 	if d.DuplicateWindow > 0 {
 		desc.DuplicateWindow = durationpb.New(d.DuplicateWindow)

@@ -90,6 +90,23 @@
 // repeated attempt is stored once while two consumer domains giving up on the same event
 // each leave their own copy.
 //
+// # Rules
+//
+// Product.Rules are data-quality rules (package rules): CEL expressions over `event` (the
+// payload) and `key`, compiled by Validate against the payload type and registered with the
+// descriptor. Each has a policy:
+//
+//   - reject: Publish, PublishAsync, NewMessage and Builder refuse the event with errs.Invalid
+//     whose violation field is rules.<rule id>; a consumer receiving one anyway dead-letters it.
+//   - dead-letter: the event is published; consumers dead-letter it, with dlq-rule: <rule id>.
+//   - count: the event goes through (Event.Violations lists the failed rules).
+//
+// Every violation is recorded on the shared RULEVIOLATIONS stream (created by Provision and
+// Subscribe for a product with rules) as violations.<reporter-domain>.<product id>.<rule>.<side>,
+// de-duplicated per event, rule and side, without the payload; ViolationCounts reads the counts
+// the catalog shows. The publisher records side publish (NewMessage and Builder have no
+// connection: they only reject, and consumers count the rest), consumers side consume.
+//
 // Subscription.Drain finishes the events already fetched and returns; Subscription.Stop
 // cancels the handlers' contexts and returns once they have. Both are bounded by their
 // context and are how a service shuts down.

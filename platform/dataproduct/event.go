@@ -1,6 +1,8 @@
 package dataproduct
 
 import (
+	"meshwork.dev/platform/dataproduct/rules"
+
 	"context"
 	"errors"
 	"time"
@@ -37,6 +39,9 @@ type Event struct {
 	Data []byte
 	// Message is Data decoded into a new instance of the product's message type.
 	Message proto.Message
+	// Violations are the product's count-policy rules the event fails (an event failing a
+	// reject or dead-letter rule is dead-lettered and never reaches the handler).
+	Violations []rules.Violation
 }
 
 // Handler processes one event. Returning nil acknowledges it; an error asks for redelivery

@@ -1,6 +1,8 @@
 package dataproduct
 
 import (
+	"meshwork.dev/platform/dataproduct/rules"
+
 	"context"
 	"time"
 
@@ -64,6 +66,7 @@ type envelope struct {
 	typ         []string
 	dataSchema  []string
 	contentType []string
+	rules       *rules.Set // nil without rules
 }
 
 // newEnvelope validates p and precomputes its fixed header values.
@@ -72,7 +75,16 @@ func newEnvelope(p Product) (*envelope, error) {
 		return nil, err
 	}
 	one := func(s string) []string { return []string{s} }
+	var set *rules.Set
+	if len(p.Rules) > 0 {
+		var err error
+		// Validate compiled them already; this cannot fail.
+		if set, err = rules.Compile(p.Message, p.Rules); err != nil {
+			return nil, err
+		}
+	}
 	return &envelope{
+		rules:       set,
 		id:          p.ID(),
 		prefix:      p.subjectPrefix(),
 		typeName:    p.messageName(),
@@ -86,9 +98,21 @@ func newEnvelope(p Product) (*envelope, error) {
 
 // build encodes msg as an event on key: subject, CloudEvents headers and W3C trace context
 // from ctx. The headers go into h, which must be empty, or a new map if h is nil. It fails
-// with errs.Invalid for a bad key, a missing message or a payload of another type than the
-// product's.
+// with errs.Invalid for a bad key, a missing message, a payload of another type than the
+// product's, or a payload failing a rule with the reject policy (the violation's field is
+// "rules.<rule id>"). Violations of other policies are not recorded here: build has no
+// connection, so consumers count and dead-letter them.
 func (e *envelope) build(ctx context.Context, op, key string, msg proto.Message, opts []PublishOption, h nats.Header) (*nats.Msg, error) {
+	if _, err := e.check(op, key, msg); err != nil {
+		return nil, err
+	}
+	return e.assemble(ctx, op, key, msg, opts, h)
+}
+
+// check validates key and msg and evaluates the product's rules: it returns every rule msg
+// fails and, if any of them has the reject policy, an errs.Invalid error naming each such
+// rule as a violation of field "rules.<id>".
+func (e *envelope) check(op, key string, msg proto.Message) ([]rules.Violation, error) {
 	if err := ValidKey(key); err != nil {
 		return nil, errs.Wrap(op, err)
 	}
@@ -98,6 +122,21 @@ func (e *envelope) build(ctx context.Context, op, key string, msg proto.Message,
 	if got := msg.ProtoReflect().Descriptor().FullName(); string(got) != e.typeName {
 		return nil, errs.BadRequest(op, errs.Violation{Field: "msg", Description: "is a " + string(got) + ", the product carries " + e.typeName})
 	}
+	vs := e.rules.Check(msg, key)
+	var rejected []errs.Violation
+	for _, v := range vs {
+		if v.Rule.Policy == rules.Reject {
+			rejected = append(rejected, errs.Violation{Field: "rules." + v.Rule.ID, Description: v.String()})
+		}
+	}
+	if len(rejected) > 0 {
+		return vs, errs.BadRequest(op, rejected...)
+	}
+	return vs, nil
+}
+
+// assemble builds the message of an already checked payload.
+func (e *envelope) assemble(ctx context.Context, op, key string, msg proto.Message, opts []PublishOption, h nats.Header) (*nats.Msg, error) {
 	var o eventOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -177,6 +216,8 @@ func appendUUID(buf []byte, id uuid.UUID) []byte {
 // outbox stores it with the business change and relays it later with
 // jetstream.PublishMsg; the id in ce-id / Nats-Msg-Id makes the relay's retries harmless.
 // Header value slices may be shared between messages: replace values, never write into them.
+// A payload failing a reject rule is refused (errs.Invalid naming the rule), so the outbox
+// transaction fails with it and no change commits without a valid event.
 func NewMessage(ctx context.Context, p Product, key string, msg proto.Message, opts ...PublishOption) (*nats.Msg, error) {
 	const op = "dataproduct.NewMessage"
 	env, err := newEnvelope(p)

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"meshwork.dev/governance/schema"
+	"meshwork.dev/platform/dataproduct/rules"
 	"meshwork.dev/platform/errs"
 )
 
@@ -75,6 +76,9 @@ type Product struct {
 	ServedBy []string
 	// KeyDescription says what the subject key is (e.g. "machine id").
 	KeyDescription string
+	// Rules are the product's data-quality rules (CEL over `event` and `key`), evaluated on
+	// publish and on consume with each rule's policy; see package rules.
+	Rules []rules.Rule
 }
 
 // withDefaults returns p with its zero settings replaced by the defaults.
@@ -145,6 +149,11 @@ func (p Product) Validate() error {
 	for i, s := range d.ServedBy {
 		if s == "" || strings.ContainsAny(s, " \t/") {
 			bad("ServedBy["+strconv.Itoa(i)+"]", "%q is not a full gRPC service name", s)
+		}
+	}
+	if len(d.Rules) > 0 && d.Message != nil {
+		if _, err := rules.Compile(d.Message, d.Rules); err != nil {
+			vs = append(vs, errs.Violations(err)...)
 		}
 	}
 	if len(vs) > 0 {

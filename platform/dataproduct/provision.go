@@ -56,7 +56,7 @@ func StreamConfig(p Product) jetstream.StreamConfig {
 }
 
 // Provision creates p's stream, or updates it to p's current declaration, and makes sure the
-// shared DEADLETTER stream exists. It is idempotent and safe to call from several processes
+// shared DEADLETTER stream exists (and RULEVIOLATIONS, for a product with rules). It is idempotent and safe to call from several processes
 // at once: the producing domain calls it at every start-up. A setting JetStream cannot change
 // in place (storage, a subject already owned by another stream) fails with the server's reason.
 func Provision(ctx context.Context, js jetstream.JetStream, p Product) (jetstream.Stream, error) {
@@ -82,6 +82,11 @@ func Provision(ctx context.Context, js jetstream.JetStream, p Product) (jetstrea
 	}
 	if err := ensureDeadLetter(ctx, js, p.withDefaults().Replicas); err != nil {
 		return nil, errs.Wrap(op, err)
+	}
+	if len(p.Rules) > 0 {
+		if err := ensureViolations(ctx, js, p.withDefaults().Replicas); err != nil {
+			return nil, errs.Wrap(op, err)
+		}
 	}
 	return s, nil
 }

@@ -3,6 +3,7 @@ package dataproduct
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,6 +61,7 @@ type Publisher struct {
 	async    jetstream.JetStream
 	env      *envelope
 	id       string
+	domain   string
 	spanName string
 	tracer   trace.Tracer
 	onError  func(*nats.Msg, error)
@@ -87,7 +89,7 @@ func NewPublisher(js jetstream.JetStream, p Product, opts ...PublisherOption) (*
 	if err != nil {
 		return nil, errs.Wrap(op, err)
 	}
-	pub := &Publisher{js: js, env: env, id: p.ID(), spanName: "send " + p.ID(), tracer: newTracer(), onError: o.onError}
+	pub := &Publisher{js: js, env: env, id: p.ID(), domain: p.Domain, spanName: "send " + p.ID(), tracer: newTracer(), onError: o.onError}
 	jsOpts := []jetstream.JetStreamOpt{
 		jetstream.WithPublishAsyncMaxPending(o.maxPending),
 		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) { pub.asyncFailed(m, err) }),
@@ -121,7 +123,7 @@ func (p *Publisher) Publish(ctx context.Context, key string, msg proto.Message, 
 	}
 	ctx, span := startPublishSpan(ctx, p.tracer, p.spanName, p.id)
 	defer span.End()
-	m, err := p.env.build(ctx, op, key, msg, opts, p.header())
+	m, err := p.prepare(ctx, op, key, msg, opts)
 	if err != nil {
 		return nil, spanError(span, err)
 	}
@@ -146,7 +148,7 @@ func (p *Publisher) PublishAsync(ctx context.Context, key string, msg proto.Mess
 	}
 	ctx, span := startPublishSpan(ctx, p.tracer, p.spanName, p.id)
 	defer span.End()
-	m, err := p.env.build(ctx, op, key, msg, opts, p.header())
+	m, err := p.prepare(ctx, op, key, msg, opts)
 	if err != nil {
 		return spanError(span, err)
 	}
@@ -173,6 +175,27 @@ func (p *Publisher) PublishAsync(ctx context.Context, key string, msg proto.Mess
 // header returns an empty header map from the pool. Maps are recycled once the client is
 // done with their message — after its ack or failure callback — which is why PublishAsync
 // hands out no PubAckFuture (it would expose the message after that point).
+// prepare checks msg against the product's rules, records its violations (side publish,
+// reported by the owning domain) and builds the message unless a reject rule refused it.
+func (p *Publisher) prepare(ctx context.Context, op, key string, msg proto.Message, opts []PublishOption) (*nats.Msg, error) {
+	vs, rejected := p.env.check(op, key, msg)
+	if vs == nil && rejected != nil {
+		return nil, rejected // a bad key or payload type, not a rule
+	}
+	m, err := p.env.assemble(ctx, op, key, msg, opts, p.header())
+	if err != nil {
+		return nil, err
+	}
+	if len(vs) > 0 {
+		recordViolations(ctx, p.js, slog.Default(), p.domain, p.id, SidePublish, m.Header.Get(HeaderID), key, vs)
+	}
+	if rejected != nil {
+		p.recycle(m)
+		return nil, rejected
+	}
+	return m, nil
+}
+
 func (p *Publisher) header() nats.Header {
 	if h, ok := p.headers.Get().(nats.Header); ok {
 		return h

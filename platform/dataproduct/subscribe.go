@@ -58,6 +58,11 @@ func Subscribe(ctx context.Context, js jetstream.JetStream, p Product, cfg Consu
 	if err := ensureDeadLetter(ctx, js, p.withDefaults().Replicas); err != nil {
 		return nil, errs.Wrap(op, err)
 	}
+	if len(p.Rules) > 0 {
+		if err := ensureViolations(ctx, js, p.withDefaults().Replicas); err != nil {
+			return nil, errs.Wrap(op, err)
+		}
+	}
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Subscription{
 		js: js, consumer: consumer, product: p, cfg: cfg, handler: h, env: env,

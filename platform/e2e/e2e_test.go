@@ -106,6 +106,7 @@ func TestMeshEndToEnd(t *testing.T) {
 	}
 	c.identity(t, ctx, dir)
 	c.maintenance(t, ctx)
+	c.contracts(t, ctx)
 
 	// Ctrl-C stops everything within 10 s.
 	if took := m.stop(t); took > 10*time.Second {

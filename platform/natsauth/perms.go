@@ -148,6 +148,9 @@ func Permissions(p Principal, grants []Grant, domains []string) jwt.Permissions 
 		// Every producer parks poison messages on the shared dead-letter stream, which
 		// Provision creates when it is missing; creating it is all a domain may do to it.
 		perm.Pub.Allow.Add("$JS.API.STREAM.CREATE."+dataproduct.DeadLetterStream, "$JS.API.STREAM.INFO."+dataproduct.DeadLetterStream)
+		// Likewise rule violations: each domain records its own, on publish and on consume.
+		perm.Pub.Allow.Add(dataproduct.ViolationPrefix+d+".>",
+			"$JS.API.STREAM.CREATE."+dataproduct.ViolationStream, "$JS.API.STREAM.INFO."+dataproduct.ViolationStream)
 		for _, s := range OwnStreams(p) {
 			manage(&perm, s)
 		}

@@ -1,6 +1,6 @@
 // Package observe reads what JetStream shows about a data product's stream: its state
 // (messages, bytes, sequences, the newest message's time) and its durable consumers with their
-// filters, lag and activity. The catalog judges freshness and draws lineage from it.
+// filters, lag and activity, and the rule violations recorded for it on RULEVIOLATIONS. The catalog judges freshness and draws lineage from it.
 package observe
 
 import (
@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"meshwork.dev/platform/catalog"
+	"meshwork.dev/platform/dataproduct"
 )
 
 // DefaultTimeout bounds one observation, so a slow or absent JetStream cannot hold up the
@@ -71,6 +72,13 @@ func (o *Observer) Observe(ctx context.Context, stream, productID string) catalo
 		obs.Err = err
 	}
 	slices.SortFunc(obs.Consumers, func(a, b catalog.Consumer) int { return strings.Compare(a.Name, b.Name) })
+	counts, err := dataproduct.ViolationCounts(ctx, o.js, productID)
+	if err != nil && obs.Err == nil {
+		obs.Err = err
+	}
+	for _, c := range counts {
+		obs.Violations = append(obs.Violations, catalog.Violations{Rule: c.Rule, Side: c.Side, Reporter: c.Reporter, Count: c.Count})
+	}
 	return obs
 }
 

@@ -10,9 +10,10 @@ import (
 )
 
 // payload is the schema object of the payload message.
-func payload(p *schema.Payload) Object {
+func payload(p *schema.Payload, rs []*platformv1.QualityRule) Object {
 	md := p.Message
 	return Object{
+		Quality:      quality(rs),
 		Name:         string(md.Name()),
 		PhysicalName: string(md.FullName()),
 		PhysicalType: "protobuf message",

@@ -1,15 +1,24 @@
-// Package odcs renders a registered data product as an Open Data Contract Standard v3.0.2
+// Package odcs renders a registered data product as an Open Data Contract Standard v3.1.0
 // document in YAML (https://bitol-io.github.io/open-data-contract-standard/): the
 // fundamentals (id, name, version, status, domain, data product, description), the payload
-// schema as an object with properties, a NATS JetStream server, the team and support channel
-// from the owner and contact, and the freshness and retention objectives as SLA properties.
+// schema as an object with properties and the product's quality rules, a NATS JetStream
+// server, the team and support channel from the owner and contact, the freshness and
+// retention objectives as SLA properties, and roles from the owner and the product's active
+// grants. Parse reads such a contract back (any v3 document) as the start of a new product.
 //
 // Mapping decisions:
 //   - version is "<major>.<revision-1>.0": compatible changes within a major are minor
 //     versions of the contract.
 //   - servers has one entry of type "custom" (ODCS has no NATS type) whose location is the
-//     NATS URL and whose custom properties name the protocol ("nats-jetstream"), stream and
-//     subjects.
+//     NATS URL, whose stream is the JetStream stream and whose custom properties name the
+//     protocol ("nats-jetstream") and subjects.
+//   - quality rules are ODCS quality entries of type "custom" with engine "cel", the CEL
+//     expression as implementation, the rule id as id and name, the dimension, severity
+//     "error" for reject and dead-letter rules and "warning" for count rules, and the policy
+//     as a custom property.
+//   - roles: the owning domain's "<domain>:owner" (read-write), then one read role per active
+//     grant, "<namespace>:reader" (the PII fields only when the grant includes them), approved
+//     by the grant's decider.
 //   - Payload fields map to logical types: strings and bytes to string, bools to boolean,
 //     integers to integer, floats to number, enums to string (values in the enumValues custom
 //     property), google.protobuf.Timestamp to date, wrappers to their scalar, repeated fields
@@ -28,11 +37,12 @@ import (
 
 	platformv1 "meshwork.dev/contracts/gen/go/mesh/platform/v1"
 	"meshwork.dev/governance/schema"
+	"meshwork.dev/platform/access"
 	"meshwork.dev/platform/catalog"
 )
 
 // APIVersion is the ODCS version the documents follow.
-const APIVersion = "v3.0.2"
+const APIVersion = "v3.1.0"
 
 // ContentType is the MIME type of a rendered document.
 const ContentType = "application/yaml"
@@ -51,7 +61,8 @@ type Contract struct {
 	Description       Description      `yaml:"description"`
 	Schema            []Object         `yaml:"schema"`
 	Servers           []Server         `yaml:"servers"`
-	Team              []Member         `yaml:"team,omitempty"`
+	Team              *Team            `yaml:"team,omitempty"`
+	Roles             []Role           `yaml:"roles,omitempty"`
 	Support           []Channel        `yaml:"support,omitempty"`
 	SLAProperties     []SLAProperty    `yaml:"slaProperties,omitempty"`
 	CustomProperties  []CustomProperty `yaml:"customProperties,omitempty"`
@@ -73,6 +84,7 @@ type Object struct {
 	LogicalType  string     `yaml:"logicalType"`
 	Description  string     `yaml:"description,omitempty"`
 	Properties   []Property `yaml:"properties"`
+	Quality      []Quality  `yaml:"quality,omitempty"`
 }
 
 // Property is a schema property: one payload field (or an array's items, without a name).
@@ -95,7 +107,36 @@ type Server struct {
 	Type             string           `yaml:"type"`
 	Description      string           `yaml:"description,omitempty"`
 	Location         string           `yaml:"location,omitempty"`
+	Stream           string           `yaml:"stream,omitempty"`
 	Format           string           `yaml:"format"`
+	CustomProperties []CustomProperty `yaml:"customProperties,omitempty"`
+}
+
+// Team is the owning team (the v3.1 object form).
+type Team struct {
+	Name    string   `yaml:"name"`
+	Members []Member `yaml:"members,omitempty"`
+}
+
+// Role is an access role to the data.
+type Role struct {
+	Role                string           `yaml:"role"`
+	Access              string           `yaml:"access,omitempty"`
+	Description         string           `yaml:"description,omitempty"`
+	FirstLevelApprovers string           `yaml:"firstLevelApprovers,omitempty"`
+	CustomProperties    []CustomProperty `yaml:"customProperties,omitempty"`
+}
+
+// Quality is a data-quality rule of the payload.
+type Quality struct {
+	ID               string           `yaml:"id,omitempty"`
+	Name             string           `yaml:"name,omitempty"`
+	Description      string           `yaml:"description,omitempty"`
+	Type             string           `yaml:"type"`
+	Dimension        string           `yaml:"dimension,omitempty"`
+	Severity         string           `yaml:"severity,omitempty"`
+	Engine           string           `yaml:"engine,omitempty"`
+	Implementation   string           `yaml:"implementation,omitempty"`
 	CustomProperties []CustomProperty `yaml:"customProperties,omitempty"`
 }
 
@@ -133,9 +174,13 @@ type Options struct {
 	// NATSURL is the NATS server URL consumers connect to (comma-separated for several;
 	// the first is the location, all are listed in the servers custom property).
 	NATSURL string
+	// Grants are the product's access grants; the active approved ones become roles.
+	Grants []access.Request
+	// Now judges which grants are active (zero: time.Now).
+	Now time.Time
 }
 
-// Render renders e as an ODCS v3.0.2 YAML document.
+// Render renders e as an ODCS v3.1.0 YAML document.
 func Render(e catalog.Entry, opts Options) ([]byte, error) {
 	c, err := Build(e, opts)
 	if err != nil {
@@ -165,15 +210,16 @@ func Build(e catalog.Entry, opts Options) (*Contract, error) {
 		Kind:        "DataContract",
 		ID:          d.GetName(),
 		Name:        d.GetProduct(),
-		Version:     fmt.Sprintf("%d.%d.0", d.GetMajorVersion(), max(e.Revision-1, 0)),
+		Version:     Version(e),
 		Status:      "active",
 		Domain:      d.GetDomain(),
 		DataProduct: d.GetName(),
 		Tags:        d.GetTags(),
 		Description: Description{Purpose: d.GetDescription(), Usage: usage(d), Limitations: limitations(d)},
-		Schema:      []Object{payload(p)},
+		Schema:      []Object{payload(p, d.GetRules())},
 		Servers:     []Server{server(d, opts)},
-		Team:        []Member{{Username: d.GetOwner(), Role: "owner"}},
+		Team:        &Team{Name: d.GetOwner(), Members: []Member{{Username: d.GetOwner(), Role: "owner"}}},
+		Roles:       roles(d, opts),
 		CustomProperties: []CustomProperty{
 			{"classification", classification(d.GetClassification())},
 			{"schemaRef", d.GetSchema().GetSchemaRef()},
@@ -203,6 +249,11 @@ func Build(e catalog.Entry, opts Options) (*Contract, error) {
 	return c, nil
 }
 
+// Version is e's contract version, "<major>.<revision-1>.0".
+func Version(e catalog.Entry) string {
+	return fmt.Sprintf("%d.%d.0", e.Descriptor.GetMajorVersion(), max(e.Revision-1, 0))
+}
+
 func usage(d *platformv1.DataProductDescriptor) string {
 	key := d.GetKeyDescription()
 	if key == "" {
@@ -227,6 +278,7 @@ func server(d *platformv1.DataProductDescriptor, opts Options) Server {
 	urls := strings.Split(opts.NATSURL, ",")
 	s := Server{
 		Server: "nats", Type: "custom", Description: "NATS JetStream", Location: strings.TrimSpace(urls[0]), Format: "protobuf",
+		Stream: d.GetStream(),
 		CustomProperties: []CustomProperty{
 			{"protocol", "nats-jetstream"},
 			{"stream", d.GetStream()},

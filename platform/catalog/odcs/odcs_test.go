@@ -87,7 +87,7 @@ func TestRenderFundamentals(t *testing.T) {
 	t.Parallel()
 	doc := parse(t, entry(t, summaries.Descriptor(), 3), odcs.Options{NATSURL: "nats://mesh.example:4222"})
 	want := map[string]any{
-		"apiVersion": "v3.0.2", "kind": "DataContract", "id": "quality.summaries.v1", "name": "summaries",
+		"apiVersion": "v3.1.0", "kind": "DataContract", "id": "quality.summaries.v1", "name": "summaries",
 		"version": "1.2.0", "status": "active", "domain": "quality", "dataProduct": "quality.summaries.v1",
 		"contractCreatedTs": "2026-02-03T04:05:06Z",
 	}
@@ -111,7 +111,9 @@ func TestRenderFundamentals(t *testing.T) {
 		{[]any{"servers", 0, "customProperties", 0, "value"}, "nats-jetstream"},
 		{[]any{"servers", 0, "customProperties", 1, "value"}, "QUALITY_SUMMARIES_V1"},
 		{[]any{"servers", 0, "customProperties", 2, "value", 0}, "dp.quality.summaries.v1.>"},
-		{[]any{"team", 0, "username"}, "quality-team"},
+		{[]any{"team", "members", 0, "username"}, "quality-team"},
+		{[]any{"servers", 0, "stream"}, "QUALITY_SUMMARIES_V1"},
+		{[]any{"roles", 0, "role"}, "quality:owner"},
 		{[]any{"support", 0, "url"}, "mailto:quality@example.com"},
 		{[]any{"slaProperties", 0, "property"}, "freshness"},
 		{[]any{"slaProperties", 0, "value"}, 90},

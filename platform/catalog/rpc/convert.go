@@ -81,6 +81,11 @@ func observed(o catalog.Observed, f catalog.Freshness) *platformv1.ObservedState
 			LastActive: timestamp(c.LastActive),
 		})
 	}
+	for _, v := range o.Violations {
+		out.RuleViolations = append(out.RuleViolations, &platformv1.RuleViolationCount{
+			RuleId: v.Rule, Side: v.Side, Reporter: v.Reporter, Count: v.Count,
+		})
+	}
 	return out
 }
 

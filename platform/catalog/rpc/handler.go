@@ -12,14 +12,17 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	platformv1 "meshwork.dev/contracts/gen/go/mesh/platform/v1"
+	"meshwork.dev/platform/access"
 	"meshwork.dev/platform/catalog"
 	"meshwork.dev/platform/catalog/odcs"
+	"meshwork.dev/platform/catalog/odps"
 	"meshwork.dev/platform/catalog/protosrc"
 	"meshwork.dev/platform/errs"
 )
@@ -29,6 +32,7 @@ type Handler struct {
 	platformv1.UnimplementedCatalogServiceServer
 	cat    *catalog.Catalog
 	export odcs.Options
+	grants func(ctx context.Context, product string) ([]access.Request, error)
 }
 
 var _ platformv1.CatalogServiceServer = (*Handler)(nil)
@@ -106,23 +110,83 @@ func (h *Handler) GetLineage(ctx context.Context, req *platformv1.GetLineageRequ
 }
 
 // ExportProduct implements platformv1.CatalogServiceServer. The unspecified format is ODCS
-// v3 YAML, the only one.
+// v3 YAML. ODCS takes a product id; ODPS a product id or a domain name (every product of the
+// domain as output ports).
 func (h *Handler) ExportProduct(ctx context.Context, req *platformv1.ExportProductRequest) (*platformv1.ExportProductResponse, error) {
 	const op = "rpc.ExportProduct"
 	switch req.GetFormat() {
 	case platformv1.ExportFormat_EXPORT_FORMAT_UNSPECIFIED, platformv1.ExportFormat_EXPORT_FORMAT_ODCS_V3_YAML:
+	case platformv1.ExportFormat_EXPORT_FORMAT_ODPS_V1_YAML:
+		return h.exportODPS(ctx, req.GetName())
 	default:
-		return nil, errs.BadRequest(op, errs.Violation{Field: "format", Description: "must be EXPORT_FORMAT_ODCS_V3_YAML"})
+		return nil, errs.BadRequest(op, errs.Violation{Field: "format", Description: "must be EXPORT_FORMAT_ODCS_V3_YAML or EXPORT_FORMAT_ODPS_V1_YAML"})
 	}
 	e, err := h.cat.Product(ctx, req.GetName())
 	if err != nil {
 		return nil, err
 	}
-	doc, err := odcs.Render(e, h.export)
+	opts := h.export
+	if h.grants != nil {
+		if opts.Grants, err = h.grants(ctx, req.GetName()); err != nil {
+			return nil, errs.Wrap(op, err)
+		}
+	}
+	doc, err := odcs.Render(e, opts)
 	if err != nil {
 		return nil, errs.Wrap(op, err)
 	}
 	return &platformv1.ExportProductResponse{ContentType: odcs.ContentType, Content: string(doc)}, nil
+}
+
+// WithGrants makes ODCS exports list the product's grants as roles; grants returns a
+// product's access requests (the active approved ones become roles).
+func (h *Handler) WithGrants(grants func(ctx context.Context, product string) ([]access.Request, error)) *Handler {
+	h.grants = grants
+	return h
+}
+
+// exportODPS renders the product, or every product of the domain, as an ODPS document.
+func (h *Handler) exportODPS(ctx context.Context, name string) (*platformv1.ExportProductResponse, error) {
+	const op = "rpc.ExportProduct"
+	var outputs []catalog.Entry
+	if strings.Contains(name, ".") {
+		e, err := h.cat.Product(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		outputs = append(outputs, e)
+	} else {
+		page, err := h.cat.List(ctx, catalog.Query{Filter: catalog.Filter{Domain: name}, PageSize: catalog.MaxPageSize})
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range page.Products {
+			e, err := h.cat.Product(ctx, s.Name)
+			if err != nil {
+				return nil, err
+			}
+			outputs = append(outputs, e)
+		}
+		if len(outputs) == 0 {
+			return nil, errs.Errorf(op, errs.NotFound, "no product registered by domain %q (name a product id or a domain)", name)
+		}
+	}
+	known := map[string]catalog.Entry{}
+	for _, e := range outputs {
+		for _, u := range e.Descriptor.GetUpstreams() {
+			if _, ok := known[u]; ok {
+				continue
+			}
+			if ue, err := h.cat.Product(ctx, u); err == nil {
+				known[u] = ue
+			}
+		}
+	}
+	doc, err := odps.Render(name, outputs, known)
+	if err != nil {
+		return nil, errs.Wrap(op, err)
+	}
+	return &platformv1.ExportProductResponse{ContentType: odps.ContentType, Content: string(doc)}, nil
 }
 
 // ProtoFiles renders a schema's files as .proto source, the payload's file first, then the

@@ -80,8 +80,12 @@ func TestProductPageShowsRevisionsAndExport(t *testing.T) {
 		}
 	}
 	code, body = e.get(t, "/products/lab.readings.v1/odcs.yaml")
-	if code != http.StatusOK || !strings.Contains(body, "apiVersion: v3.0.2") || !strings.Contains(body, "lab.readings.v1") {
+	if code != http.StatusOK || !strings.Contains(body, "apiVersion: v3.1.0") || !strings.Contains(body, "lab.readings.v1") {
 		t.Errorf("ODCS export: %d %q", code, excerpt(body))
+	}
+	code, body = e.get(t, "/products/lab.readings.v1/odps.yaml")
+	if code != http.StatusOK || !strings.Contains(body, "apiVersion: v1.0.0") || !strings.Contains(body, "contractId: lab.readings.v1") {
+		t.Errorf("ODPS export: %d %q", code, excerpt(body))
 	}
 	code, body = e.get(t, "/products/lab.readings.v1/chart.svg")
 	if code != http.StatusOK || strings.Count(body, `class="bar"`) != 36 {

@@ -13,7 +13,10 @@ import (
 	"meshwork.dev/governance/schema"
 	"meshwork.dev/platform/catalog"
 	"meshwork.dev/platform/catalog/odcs"
+	"meshwork.dev/platform/catalog/odps"
 	"meshwork.dev/platform/catalog/protosrc"
+	"meshwork.dev/platform/dataproduct"
+	"meshwork.dev/platform/dataproduct/rules"
 	"meshwork.dev/platform/errs"
 )
 
@@ -130,6 +133,40 @@ type productData struct {
 	Files       []protosrc.File
 	Access      *accessPanel
 	HasPIIField bool
+	Rules       []ruleRow
+}
+
+// ruleRow is one quality rule with its violation counts.
+type ruleRow struct {
+	ID, Description, Expr, Policy, Dimension string
+	Publish, Consume                         uint64
+	// ByConsumer is "<domain>: <n>" per consuming domain that recorded violations.
+	ByConsumer []string
+}
+
+// ruleRows joins the declared rules with the observed violation counts.
+func ruleRows(d *platformv1.DataProductDescriptor, o catalog.Observed) []ruleRow {
+	var out []ruleRow
+	for _, r := range d.GetRules() {
+		row := ruleRow{
+			ID: r.GetId(), Description: r.GetDescription(), Expr: r.GetExpression(),
+			Policy: rules.Policy(r.GetPolicy()).String(), Dimension: r.GetDimension(),
+		}
+		for _, v := range o.Violations {
+			if v.Rule != r.GetId() {
+				continue
+			}
+			switch v.Side {
+			case dataproduct.SidePublish:
+				row.Publish += v.Count
+			case dataproduct.SideConsume:
+				row.Consume += v.Count
+				row.ByConsumer = append(row.ByConsumer, fmt.Sprintf("%s: %d", v.Reporter, v.Count))
+			}
+		}
+		out = append(out, row)
+	}
+	return out
 }
 
 func (c *Console) product(w http.ResponseWriter, r *http.Request) {
@@ -160,6 +197,7 @@ func (c *Console) product(w http.ResponseWriter, r *http.Request) {
 			pd.Chart = drawChart(bs)
 		}
 	}
+	pd.Rules = ruleRows(desc, d.Observed)
 	pd.Versions = c.versions(r, desc)
 	pd.Revisions = c.revisions(r, name)
 	pd.Access = c.accessPanel(r, desc)
@@ -213,6 +251,29 @@ func (c *Console) odcsExport(w http.ResponseWriter, r *http.Request) {
 	doc, err := odcs.Render(e, c.cfg.ODCS)
 	if err != nil {
 		c.fail(w, r, errs.Wrap("web.odcs", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/yaml; charset=utf-8")
+	_, _ = w.Write(doc)
+}
+
+// odpsExport serves the product as an Open Data Product Standard document: the product as
+// its output port, its upstreams as input ports.
+func (c *Console) odpsExport(w http.ResponseWriter, r *http.Request) {
+	e, err := c.cfg.Catalog.Product(r.Context(), r.PathValue("name"))
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	known := map[string]catalog.Entry{}
+	for _, u := range e.Descriptor.GetUpstreams() {
+		if ue, err := c.cfg.Catalog.Product(r.Context(), u); err == nil {
+			known[u] = ue
+		}
+	}
+	doc, err := odps.Render(e.Descriptor.GetName(), []catalog.Entry{e}, known)
+	if err != nil {
+		c.fail(w, r, errs.Wrap("web.odps", err))
 		return
 	}
 	w.Header().Set("Content-Type", "application/yaml; charset=utf-8")

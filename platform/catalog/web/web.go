@@ -94,6 +94,7 @@ func (c *Console) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", c.search)
 	mux.HandleFunc("GET /products/{name}", c.product)
 	mux.HandleFunc("GET /products/{name}/odcs.yaml", c.odcsExport)
+	mux.HandleFunc("GET /products/{name}/odps.yaml", c.odpsExport)
 	mux.HandleFunc("GET /products/{name}/chart.svg", c.chartSVG)
 	mux.HandleFunc("GET /lineage/{name}", c.lineage)
 	mux.HandleFunc("GET /products/{name}/events", c.eventsPage)

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	platformv1 "meshwork.dev/contracts/gen/go/mesh/platform/v1"
 	"meshwork.dev/platform/dataproduct"
@@ -42,13 +44,16 @@ func TestExportAndGetProduct(t *testing.T) {
 			Type     string `yaml:"type"`
 			Location string `yaml:"location"`
 		} `yaml:"servers"`
-		Team          []map[string]string `yaml:"team"`
-		SLAProperties []map[string]any    `yaml:"slaProperties"`
+		Team struct {
+			Members []map[string]string `yaml:"members"`
+		} `yaml:"team"`
+		Roles         []map[string]any `yaml:"roles"`
+		SLAProperties []map[string]any `yaml:"slaProperties"`
 	}
 	if err := yaml.Unmarshal([]byte(resp.GetContent()), &doc); err != nil {
 		t.Fatalf("export is not YAML: %v\n%s", err, resp.GetContent())
 	}
-	if resp.GetContentType() != "application/yaml" || doc.APIVersion != "v3.0.2" || doc.Kind != "DataContract" ||
+	if resp.GetContentType() != "application/yaml" || doc.APIVersion != "v3.1.0" || doc.Kind != "DataContract" ||
 		doc.ID != "quality.summaries.v1" || doc.Version != "1.0.0" || doc.Domain != "quality" || doc.DataProduct != "quality.summaries.v1" ||
 		doc.Description.Purpose != summaries.Description || doc.Description.Usage == "" {
 		t.Errorf("fundamentals: %+v", doc)
@@ -59,8 +64,16 @@ func TestExportAndGetProduct(t *testing.T) {
 	if len(doc.Servers) != 1 || doc.Servers[0].Type != "custom" || doc.Servers[0].Location != publicNATS {
 		t.Errorf("servers: %+v", doc.Servers)
 	}
-	if len(doc.Team) != 1 || doc.Team[0]["username"] != "quality-team" || len(doc.SLAProperties) != 2 || doc.SLAProperties[0]["property"] != "freshness" {
+	if len(doc.Team.Members) != 1 || doc.Team.Members[0]["username"] != "quality-team" || len(doc.Roles) == 0 || doc.Roles[0]["role"] != "quality:owner" || len(doc.SLAProperties) != 2 || doc.SLAProperties[0]["property"] != "freshness" {
 		t.Errorf("team %v, SLA %v", doc.Team, doc.SLAProperties)
+	}
+	odps, err := c.viewer.ExportProduct(c.ctx, &platformv1.ExportProductRequest{Name: "quality", Format: platformv1.ExportFormat_EXPORT_FORMAT_ODPS_V1_YAML})
+	if err != nil || !strings.Contains(odps.GetContent(), "apiVersion: v1.0.0\nkind: DataProduct\nid: quality\n") ||
+		!strings.Contains(odps.GetContent(), "contractId: quality.summaries.v1") {
+		t.Errorf("ODPS export of the domain: %v\n%s", err, odps.GetContent())
+	}
+	if _, err := c.viewer.ExportProduct(c.ctx, &platformv1.ExportProductRequest{Name: "nobody", Format: platformv1.ExportFormat_EXPORT_FORMAT_ODPS_V1_YAML}); status.Code(err) != codes.NotFound {
+		t.Errorf("ODPS export of an unknown domain: %v, want NotFound", err)
 	}
 	if _, err := c.viewer.ExportProduct(c.ctx, &platformv1.ExportProductRequest{Name: "quality.summaries.v1", Format: 7}); badRequest(err)["format"] == "" {
 		t.Errorf("unknown format: %v, want InvalidArgument naming format", err)

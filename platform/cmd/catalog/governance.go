@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"log/slog"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/url"
 	"slices"
@@ -19,6 +19,7 @@ import (
 	platformv1 "meshwork.dev/contracts/gen/go/mesh/platform/v1"
 	"meshwork.dev/platform/catalog"
 
+	"meshwork.dev/platform/access"
 	"meshwork.dev/platform/auth"
 	"meshwork.dev/platform/catalog/governance"
 	"meshwork.dev/platform/catalog/postgres"
@@ -268,5 +269,13 @@ func verifyWith(v *auth.Verifier) func(context.Context, string) (natsauth.Identi
 			return natsauth.Identity{}, err
 		}
 		return natsauth.Identity{Subject: c.Subject, ClientID: c.ClientID, Roles: c.Roles, Expiry: c.Expiry}, nil
+	}
+}
+
+// productGrants lists a product's approved access requests, for the ODCS export's roles.
+func productGrants(store *postgres.Store) func(ctx context.Context, product string) ([]access.Request, error) {
+	return func(ctx context.Context, product string) ([]access.Request, error) {
+		rs, _, err := store.Requests(ctx, postgres.AccessFilter{Product: product, State: access.Approved, Limit: 500})
+		return rs, err
 	}
 }

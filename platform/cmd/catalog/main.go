@@ -120,7 +120,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 	}
 	defer stopAdvisories()
 	defer revocation.Start(ctx, js, svc.Revocations(), svc.Logger())()
-	platformv1.RegisterCatalogServiceServer(svc.GRPC(), rpc.NewHandler(cat, odcs.Options{NATSURL: cfg.NATSPublicURL}))
+	platformv1.RegisterCatalogServiceServer(svc.GRPC(), rpc.NewHandler(cat, odcs.Options{NATSURL: cfg.NATSPublicURL}).WithGrants(productGrants(store)))
 	platformv1.RegisterAccessServiceServer(svc.GRPC(), rpc.NewAccessHandler(gov, js))
 	if cfg.ConsoleServices == "" {
 		cfg.ConsoleServices = web.DefaultEndpoints

@@ -66,17 +66,17 @@ func edgeStatus(s platformv1.LineageEdgeStatus) string {
 
 // exportCmd is `meshctl catalog export`.
 func (a *app) exportCmd(ctx context.Context, args []string) error {
-	fs := a.newFlags(cmdSpec{name: "catalog export", args: "<product> [--format odcs]",
-		summary: "Prints a product's contract in an external format: odcs is the Open Data Contract\nStandard v3 as YAML."})
-	format := fs.String("format", "odcs", "document `format`: odcs")
+	fs := a.newFlags(cmdSpec{name: "catalog export", args: "<product> [--format odcs|odps]",
+		summary: "Prints a product's contract in an external format: odcs is the Open Data Contract\nStandard v3.1 as YAML; odps the Open Data Product Standard v1.0 (the product, or with a domain\nname instead of a product id every product of the domain, as output ports; upstreams as input ports)."})
+	format := fs.String("format", "odcs", "document `format`: odcs or odps")
 	name, err := a.oneProduct(fs, args)
 	if err != nil {
 		return err
 	}
-	formats := map[string]platformv1.ExportFormat{"odcs": platformv1.ExportFormat_EXPORT_FORMAT_ODCS_V3_YAML}
+	formats := map[string]platformv1.ExportFormat{"odcs": platformv1.ExportFormat_EXPORT_FORMAT_ODCS_V3_YAML, "odps": platformv1.ExportFormat_EXPORT_FORMAT_ODPS_V1_YAML}
 	f, ok := formats[strings.ToLower(*format)]
 	if !ok {
-		return usagef("catalog export: --format %q: want odcs", *format)
+		return usagef("catalog export: --format %q: want odcs or odps", *format)
 	}
 	client, done, err := a.catalogClient(ctx)
 	if err != nil {

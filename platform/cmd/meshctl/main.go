@@ -159,6 +159,8 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		return a.tailCmd(ctx, rest)
 	case "lint":
 		return a.lintCmd(ctx, rest)
+	case "contract":
+		return a.contractCmd(ctx, rest)
 	case "login":
 		return a.loginCmd(ctx, rest)
 	case "logout":
@@ -300,6 +302,7 @@ commands:
   catalog export    a product's contract as an Open Data Contract (YAML)
   tail              print a product's events as JSON lines (--key --since --seq --last -f -n; needs a grant)
   lint              check descriptors (files, --catalog) and contracts (--contracts) against governance
+  contract          test: a live stream against its contract (--output junit|json); breaking: old vs new
   login             sign in to identity (password and TOTP; --dev: the admin of a local mesh)
   logout            end the session and forget its tokens
   token             print a current access token (for grpcurl -H "authorization: Bearer …")

@@ -108,7 +108,38 @@ func printProduct(out io.Writer, resp *platformv1.GetProductResponse, now time.T
 		}
 		_ = w.Flush()
 	}
+	printRules(out, d.GetRules(), resp.GetObserved().GetRuleViolations())
 	printObserved(out, resp.GetObserved(), now)
+}
+
+// printRules lists the quality rules, if any, with the violations recorded on each side.
+func printRules(out io.Writer, rs []*platformv1.QualityRule, counts []*platformv1.RuleViolationCount) {
+	if len(rs) == 0 {
+		return
+	}
+	fmt.Fprintln(out, "\nQuality rules (violations: publish / consume)")
+	w := newTable(out)
+	row(w, "  RULE", "POLICY", "DIMENSION", "VIOLATIONS", "EXPRESSION")
+	for _, r := range rs {
+		var pub, con uint64
+		for _, c := range counts {
+			if c.GetRuleId() != r.GetId() {
+				continue
+			}
+			if c.GetSide() == "publish" {
+				pub += c.GetCount()
+			} else {
+				con += c.GetCount()
+			}
+		}
+		dim := r.GetDimension()
+		if dim == "" {
+			dim = "-"
+		}
+		policy := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(r.GetPolicy().String(), "RULE_POLICY_"), "_", "-"))
+		row(w, "  "+r.GetId(), policy, dim, fmt.Sprintf("%d / %d", pub, con), r.GetExpression())
+	}
+	_ = w.Flush()
 }
 
 // printObserved renders the stream state the catalog read from JetStream.

@@ -198,6 +198,9 @@ const (
 	ExportFormat_EXPORT_FORMAT_UNSPECIFIED ExportFormat = 0
 	// Open Data Contract Standard v3, YAML.
 	ExportFormat_EXPORT_FORMAT_ODCS_V3_YAML ExportFormat = 1
+	// Open Data Product Standard v1, YAML: the product as an output port with its contract, its
+	// upstreams as input ports.
+	ExportFormat_EXPORT_FORMAT_ODPS_V1_YAML ExportFormat = 2
 )
 
 // Enum value maps for ExportFormat.
@@ -205,10 +208,12 @@ var (
 	ExportFormat_name = map[int32]string{
 		0: "EXPORT_FORMAT_UNSPECIFIED",
 		1: "EXPORT_FORMAT_ODCS_V3_YAML",
+		2: "EXPORT_FORMAT_ODPS_V1_YAML",
 	}
 	ExportFormat_value = map[string]int32{
 		"EXPORT_FORMAT_UNSPECIFIED":  0,
 		"EXPORT_FORMAT_ODCS_V3_YAML": 1,
+		"EXPORT_FORMAT_ODPS_V1_YAML": 2,
 	}
 )
 
@@ -1081,9 +1086,12 @@ type ObservedState struct {
 	// Durable consumers of the stream.
 	Consumers []*ConsumerState `protobuf:"bytes,8,rep,name=consumers,proto3" json:"consumers,omitempty"`
 	// When this state was read.
-	ObservedAt    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=observed_at,json=observedAt,proto3" json:"observed_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ObservedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=observed_at,json=observedAt,proto3" json:"observed_at,omitempty"`
+	// Rule violations recorded by producers and consumers, per rule, side and reporting domain,
+	// over the RULEVIOLATIONS stream's retention.
+	RuleViolations []*RuleViolationCount `protobuf:"bytes,10,rep,name=rule_violations,json=ruleViolations,proto3" json:"rule_violations,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ObservedState) Reset() {
@@ -1179,6 +1187,86 @@ func (x *ObservedState) GetObservedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ObservedState) GetRuleViolations() []*RuleViolationCount {
+	if x != nil {
+		return x.RuleViolations
+	}
+	return nil
+}
+
+// RuleViolationCount is how many events failed one rule, seen from one side by one domain.
+type RuleViolationCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Rule id.
+	RuleId string `protobuf:"bytes,1,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	// "publish" or "consume".
+	Side string `protobuf:"bytes,2,opt,name=side,proto3" json:"side,omitempty"`
+	// Domain that recorded the violations (the producer on publish, a consumer on consume).
+	Reporter string `protobuf:"bytes,3,opt,name=reporter,proto3" json:"reporter,omitempty"`
+	// Violations recorded.
+	Count         uint64 `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RuleViolationCount) Reset() {
+	*x = RuleViolationCount{}
+	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RuleViolationCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RuleViolationCount) ProtoMessage() {}
+
+func (x *RuleViolationCount) ProtoReflect() protoreflect.Message {
+	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RuleViolationCount.ProtoReflect.Descriptor instead.
+func (*RuleViolationCount) Descriptor() ([]byte, []int) {
+	return file_mesh_platform_v1_catalog_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RuleViolationCount) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *RuleViolationCount) GetSide() string {
+	if x != nil {
+		return x.Side
+	}
+	return ""
+}
+
+func (x *RuleViolationCount) GetReporter() string {
+	if x != nil {
+		return x.Reporter
+	}
+	return ""
+}
+
+func (x *RuleViolationCount) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 // Freshness compares the newest event's age with the objective.
 type Freshness struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1194,7 +1282,7 @@ type Freshness struct {
 
 func (x *Freshness) Reset() {
 	*x = Freshness{}
-	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[13]
+	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1206,7 +1294,7 @@ func (x *Freshness) String() string {
 func (*Freshness) ProtoMessage() {}
 
 func (x *Freshness) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[13]
+	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1219,7 +1307,7 @@ func (x *Freshness) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Freshness.ProtoReflect.Descriptor instead.
 func (*Freshness) Descriptor() ([]byte, []int) {
-	return file_mesh_platform_v1_catalog_proto_rawDescGZIP(), []int{13}
+	return file_mesh_platform_v1_catalog_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Freshness) GetState() FreshnessState {
@@ -1266,7 +1354,7 @@ type ConsumerState struct {
 
 func (x *ConsumerState) Reset() {
 	*x = ConsumerState{}
-	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[14]
+	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1278,7 +1366,7 @@ func (x *ConsumerState) String() string {
 func (*ConsumerState) ProtoMessage() {}
 
 func (x *ConsumerState) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[14]
+	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1291,7 +1379,7 @@ func (x *ConsumerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumerState.ProtoReflect.Descriptor instead.
 func (*ConsumerState) Descriptor() ([]byte, []int) {
-	return file_mesh_platform_v1_catalog_proto_rawDescGZIP(), []int{14}
+	return file_mesh_platform_v1_catalog_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ConsumerState) GetName() string {
@@ -1356,7 +1444,7 @@ type GetLineageRequest struct {
 
 func (x *GetLineageRequest) Reset() {
 	*x = GetLineageRequest{}
-	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[15]
+	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1368,7 +1456,7 @@ func (x *GetLineageRequest) String() string {
 func (*GetLineageRequest) ProtoMessage() {}
 
 func (x *GetLineageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[15]
+	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1381,7 +1469,7 @@ func (x *GetLineageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLineageRequest.ProtoReflect.Descriptor instead.
 func (*GetLineageRequest) Descriptor() ([]byte, []int) {
-	return file_mesh_platform_v1_catalog_proto_rawDescGZIP(), []int{15}
+	return file_mesh_platform_v1_catalog_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetLineageRequest) GetName() string {
@@ -1411,7 +1499,7 @@ type GetLineageResponse struct {
 
 func (x *GetLineageResponse) Reset() {
 	*x = GetLineageResponse{}
-	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[16]
+	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1423,7 +1511,7 @@ func (x *GetLineageResponse) String() string {
 func (*GetLineageResponse) ProtoMessage() {}
 
 func (x *GetLineageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[16]
+	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1436,7 +1524,7 @@ func (x *GetLineageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLineageResponse.ProtoReflect.Descriptor instead.
 func (*GetLineageResponse) Descriptor() ([]byte, []int) {
-	return file_mesh_platform_v1_catalog_proto_rawDescGZIP(), []int{16}
+	return file_mesh_platform_v1_catalog_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetLineageResponse) GetNodes() []*LineageNode {
@@ -1468,7 +1556,7 @@ type LineageNode struct {
 
 func (x *LineageNode) Reset() {
 	*x = LineageNode{}
-	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[17]
+	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1480,7 +1568,7 @@ func (x *LineageNode) String() string {
 func (*LineageNode) ProtoMessage() {}
 
 func (x *LineageNode) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[17]
+	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1493,7 +1581,7 @@ func (x *LineageNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LineageNode.ProtoReflect.Descriptor instead.
 func (*LineageNode) Descriptor() ([]byte, []int) {
-	return file_mesh_platform_v1_catalog_proto_rawDescGZIP(), []int{17}
+	return file_mesh_platform_v1_catalog_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LineageNode) GetId() string {
@@ -1532,7 +1620,7 @@ type LineageEdge struct {
 
 func (x *LineageEdge) Reset() {
 	*x = LineageEdge{}
-	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[18]
+	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1544,7 +1632,7 @@ func (x *LineageEdge) String() string {
 func (*LineageEdge) ProtoMessage() {}
 
 func (x *LineageEdge) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[18]
+	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1557,7 +1645,7 @@ func (x *LineageEdge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LineageEdge.ProtoReflect.Descriptor instead.
 func (*LineageEdge) Descriptor() ([]byte, []int) {
-	return file_mesh_platform_v1_catalog_proto_rawDescGZIP(), []int{18}
+	return file_mesh_platform_v1_catalog_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *LineageEdge) GetFrom() string {
@@ -1594,7 +1682,7 @@ type ExportProductRequest struct {
 
 func (x *ExportProductRequest) Reset() {
 	*x = ExportProductRequest{}
-	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[19]
+	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1606,7 +1694,7 @@ func (x *ExportProductRequest) String() string {
 func (*ExportProductRequest) ProtoMessage() {}
 
 func (x *ExportProductRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[19]
+	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1619,7 +1707,7 @@ func (x *ExportProductRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportProductRequest.ProtoReflect.Descriptor instead.
 func (*ExportProductRequest) Descriptor() ([]byte, []int) {
-	return file_mesh_platform_v1_catalog_proto_rawDescGZIP(), []int{19}
+	return file_mesh_platform_v1_catalog_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ExportProductRequest) GetName() string {
@@ -1649,7 +1737,7 @@ type ExportProductResponse struct {
 
 func (x *ExportProductResponse) Reset() {
 	*x = ExportProductResponse{}
-	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[20]
+	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1661,7 +1749,7 @@ func (x *ExportProductResponse) String() string {
 func (*ExportProductResponse) ProtoMessage() {}
 
 func (x *ExportProductResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[20]
+	mi := &file_mesh_platform_v1_catalog_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1674,7 +1762,7 @@ func (x *ExportProductResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportProductResponse.ProtoReflect.Descriptor instead.
 func (*ExportProductResponse) Descriptor() ([]byte, []int) {
-	return file_mesh_platform_v1_catalog_proto_rawDescGZIP(), []int{20}
+	return file_mesh_platform_v1_catalog_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ExportProductResponse) GetContentType() string {
@@ -1761,7 +1849,7 @@ const file_mesh_platform_v1_catalog_proto_rawDesc = "" +
 	"\bobserved\x18\x06 \x01(\v2\x1f.mesh.platform.v1.ObservedStateR\bobserved\"7\n" +
 	"\tProtoFile\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x16\n" +
-	"\x06source\x18\x02 \x01(\tR\x06source\"\xb1\x03\n" +
+	"\x06source\x18\x02 \x01(\tR\x06source\"\x80\x04\n" +
 	"\rObservedState\x12#\n" +
 	"\rstream_exists\x18\x01 \x01(\bR\fstreamExists\x12\x1a\n" +
 	"\bmessages\x18\x02 \x01(\x04R\bmessages\x12\x14\n" +
@@ -1772,7 +1860,14 @@ const file_mesh_platform_v1_catalog_proto_rawDesc = "" +
 	"\tfreshness\x18\a \x01(\v2\x1b.mesh.platform.v1.FreshnessR\tfreshness\x12=\n" +
 	"\tconsumers\x18\b \x03(\v2\x1f.mesh.platform.v1.ConsumerStateR\tconsumers\x12;\n" +
 	"\vobserved_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"observedAt\"\xa9\x01\n" +
+	"observedAt\x12M\n" +
+	"\x0frule_violations\x18\n" +
+	" \x03(\v2$.mesh.platform.v1.RuleViolationCountR\x0eruleViolations\"s\n" +
+	"\x12RuleViolationCount\x12\x17\n" +
+	"\arule_id\x18\x01 \x01(\tR\x06ruleId\x12\x12\n" +
+	"\x04side\x18\x02 \x01(\tR\x04side\x12\x1a\n" +
+	"\breporter\x18\x03 \x01(\tR\breporter\x12\x14\n" +
+	"\x05count\x18\x04 \x01(\x04R\x05count\"\xa9\x01\n" +
 	"\tFreshness\x126\n" +
 	"\x05state\x18\x01 \x01(\x0e2 .mesh.platform.v1.FreshnessStateR\x05state\x12+\n" +
 	"\x03age\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03age\x127\n" +
@@ -1821,10 +1916,11 @@ const file_mesh_platform_v1_catalog_proto_rawDesc = "" +
 	"\x1fLINEAGE_EDGE_STATUS_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dLINEAGE_EDGE_STATUS_CONFIRMED\x10\x01\x12%\n" +
 	"!LINEAGE_EDGE_STATUS_DECLARED_ONLY\x10\x02\x12%\n" +
-	"!LINEAGE_EDGE_STATUS_OBSERVED_ONLY\x10\x03*M\n" +
+	"!LINEAGE_EDGE_STATUS_OBSERVED_ONLY\x10\x03*m\n" +
 	"\fExportFormat\x12\x1d\n" +
 	"\x19EXPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x1e\n" +
-	"\x1aEXPORT_FORMAT_ODCS_V3_YAML\x10\x012\xd0\x04\n" +
+	"\x1aEXPORT_FORMAT_ODCS_V3_YAML\x10\x01\x12\x1e\n" +
+	"\x1aEXPORT_FORMAT_ODPS_V1_YAML\x10\x022\xd0\x04\n" +
 	"\x0eCatalogService\x12f\n" +
 	"\x0fRegisterProduct\x12(.mesh.platform.v1.RegisterProductRequest\x1a).mesh.platform.v1.RegisterProductResponse\x12]\n" +
 	"\fListProducts\x12%.mesh.platform.v1.ListProductsRequest\x1a&.mesh.platform.v1.ListProductsResponse\x12c\n" +
@@ -1848,7 +1944,7 @@ func file_mesh_platform_v1_catalog_proto_rawDescGZIP() []byte {
 }
 
 var file_mesh_platform_v1_catalog_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_mesh_platform_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_mesh_platform_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_mesh_platform_v1_catalog_proto_goTypes = []any{
 	(FreshnessState)(0),             // 0: mesh.platform.v1.FreshnessState
 	(LineageNodeKind)(0),            // 1: mesh.platform.v1.LineageNodeKind
@@ -1867,64 +1963,66 @@ var file_mesh_platform_v1_catalog_proto_goTypes = []any{
 	(*GetProductResponse)(nil),      // 14: mesh.platform.v1.GetProductResponse
 	(*ProtoFile)(nil),               // 15: mesh.platform.v1.ProtoFile
 	(*ObservedState)(nil),           // 16: mesh.platform.v1.ObservedState
-	(*Freshness)(nil),               // 17: mesh.platform.v1.Freshness
-	(*ConsumerState)(nil),           // 18: mesh.platform.v1.ConsumerState
-	(*GetLineageRequest)(nil),       // 19: mesh.platform.v1.GetLineageRequest
-	(*GetLineageResponse)(nil),      // 20: mesh.platform.v1.GetLineageResponse
-	(*LineageNode)(nil),             // 21: mesh.platform.v1.LineageNode
-	(*LineageEdge)(nil),             // 22: mesh.platform.v1.LineageEdge
-	(*ExportProductRequest)(nil),    // 23: mesh.platform.v1.ExportProductRequest
-	(*ExportProductResponse)(nil),   // 24: mesh.platform.v1.ExportProductResponse
-	(*DataProductDescriptor)(nil),   // 25: mesh.platform.v1.DataProductDescriptor
-	(Classification)(0),             // 26: mesh.platform.v1.Classification
-	(*timestamppb.Timestamp)(nil),   // 27: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),     // 28: google.protobuf.Duration
+	(*RuleViolationCount)(nil),      // 17: mesh.platform.v1.RuleViolationCount
+	(*Freshness)(nil),               // 18: mesh.platform.v1.Freshness
+	(*ConsumerState)(nil),           // 19: mesh.platform.v1.ConsumerState
+	(*GetLineageRequest)(nil),       // 20: mesh.platform.v1.GetLineageRequest
+	(*GetLineageResponse)(nil),      // 21: mesh.platform.v1.GetLineageResponse
+	(*LineageNode)(nil),             // 22: mesh.platform.v1.LineageNode
+	(*LineageEdge)(nil),             // 23: mesh.platform.v1.LineageEdge
+	(*ExportProductRequest)(nil),    // 24: mesh.platform.v1.ExportProductRequest
+	(*ExportProductResponse)(nil),   // 25: mesh.platform.v1.ExportProductResponse
+	(*DataProductDescriptor)(nil),   // 26: mesh.platform.v1.DataProductDescriptor
+	(Classification)(0),             // 27: mesh.platform.v1.Classification
+	(*timestamppb.Timestamp)(nil),   // 28: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),     // 29: google.protobuf.Duration
 }
 var file_mesh_platform_v1_catalog_proto_depIdxs = []int32{
-	25, // 0: mesh.platform.v1.RegisterProductRequest.descriptor:type_name -> mesh.platform.v1.DataProductDescriptor
+	26, // 0: mesh.platform.v1.RegisterProductRequest.descriptor:type_name -> mesh.platform.v1.DataProductDescriptor
 	6,  // 1: mesh.platform.v1.RegisterProductResponse.warnings:type_name -> mesh.platform.v1.Finding
-	26, // 2: mesh.platform.v1.ProductFilter.classification:type_name -> mesh.platform.v1.Classification
+	27, // 2: mesh.platform.v1.ProductFilter.classification:type_name -> mesh.platform.v1.Classification
 	7,  // 3: mesh.platform.v1.ListProductsRequest.filter:type_name -> mesh.platform.v1.ProductFilter
 	12, // 4: mesh.platform.v1.ListProductsResponse.products:type_name -> mesh.platform.v1.ProductSummary
 	7,  // 5: mesh.platform.v1.SearchProductsRequest.filter:type_name -> mesh.platform.v1.ProductFilter
 	12, // 6: mesh.platform.v1.SearchProductsResponse.products:type_name -> mesh.platform.v1.ProductSummary
-	26, // 7: mesh.platform.v1.ProductSummary.classification:type_name -> mesh.platform.v1.Classification
-	27, // 8: mesh.platform.v1.ProductSummary.updated_at:type_name -> google.protobuf.Timestamp
-	25, // 9: mesh.platform.v1.GetProductResponse.descriptor:type_name -> mesh.platform.v1.DataProductDescriptor
+	27, // 7: mesh.platform.v1.ProductSummary.classification:type_name -> mesh.platform.v1.Classification
+	28, // 8: mesh.platform.v1.ProductSummary.updated_at:type_name -> google.protobuf.Timestamp
+	26, // 9: mesh.platform.v1.GetProductResponse.descriptor:type_name -> mesh.platform.v1.DataProductDescriptor
 	15, // 10: mesh.platform.v1.GetProductResponse.proto_files:type_name -> mesh.platform.v1.ProtoFile
-	27, // 11: mesh.platform.v1.GetProductResponse.registered_at:type_name -> google.protobuf.Timestamp
-	27, // 12: mesh.platform.v1.GetProductResponse.updated_at:type_name -> google.protobuf.Timestamp
+	28, // 11: mesh.platform.v1.GetProductResponse.registered_at:type_name -> google.protobuf.Timestamp
+	28, // 12: mesh.platform.v1.GetProductResponse.updated_at:type_name -> google.protobuf.Timestamp
 	16, // 13: mesh.platform.v1.GetProductResponse.observed:type_name -> mesh.platform.v1.ObservedState
-	27, // 14: mesh.platform.v1.ObservedState.last_message_time:type_name -> google.protobuf.Timestamp
-	17, // 15: mesh.platform.v1.ObservedState.freshness:type_name -> mesh.platform.v1.Freshness
-	18, // 16: mesh.platform.v1.ObservedState.consumers:type_name -> mesh.platform.v1.ConsumerState
-	27, // 17: mesh.platform.v1.ObservedState.observed_at:type_name -> google.protobuf.Timestamp
-	0,  // 18: mesh.platform.v1.Freshness.state:type_name -> mesh.platform.v1.FreshnessState
-	28, // 19: mesh.platform.v1.Freshness.age:type_name -> google.protobuf.Duration
-	28, // 20: mesh.platform.v1.Freshness.objective:type_name -> google.protobuf.Duration
-	27, // 21: mesh.platform.v1.ConsumerState.last_active:type_name -> google.protobuf.Timestamp
-	21, // 22: mesh.platform.v1.GetLineageResponse.nodes:type_name -> mesh.platform.v1.LineageNode
-	22, // 23: mesh.platform.v1.GetLineageResponse.edges:type_name -> mesh.platform.v1.LineageEdge
-	1,  // 24: mesh.platform.v1.LineageNode.kind:type_name -> mesh.platform.v1.LineageNodeKind
-	2,  // 25: mesh.platform.v1.LineageEdge.status:type_name -> mesh.platform.v1.LineageEdgeStatus
-	3,  // 26: mesh.platform.v1.ExportProductRequest.format:type_name -> mesh.platform.v1.ExportFormat
-	4,  // 27: mesh.platform.v1.CatalogService.RegisterProduct:input_type -> mesh.platform.v1.RegisterProductRequest
-	8,  // 28: mesh.platform.v1.CatalogService.ListProducts:input_type -> mesh.platform.v1.ListProductsRequest
-	10, // 29: mesh.platform.v1.CatalogService.SearchProducts:input_type -> mesh.platform.v1.SearchProductsRequest
-	13, // 30: mesh.platform.v1.CatalogService.GetProduct:input_type -> mesh.platform.v1.GetProductRequest
-	19, // 31: mesh.platform.v1.CatalogService.GetLineage:input_type -> mesh.platform.v1.GetLineageRequest
-	23, // 32: mesh.platform.v1.CatalogService.ExportProduct:input_type -> mesh.platform.v1.ExportProductRequest
-	5,  // 33: mesh.platform.v1.CatalogService.RegisterProduct:output_type -> mesh.platform.v1.RegisterProductResponse
-	9,  // 34: mesh.platform.v1.CatalogService.ListProducts:output_type -> mesh.platform.v1.ListProductsResponse
-	11, // 35: mesh.platform.v1.CatalogService.SearchProducts:output_type -> mesh.platform.v1.SearchProductsResponse
-	14, // 36: mesh.platform.v1.CatalogService.GetProduct:output_type -> mesh.platform.v1.GetProductResponse
-	20, // 37: mesh.platform.v1.CatalogService.GetLineage:output_type -> mesh.platform.v1.GetLineageResponse
-	24, // 38: mesh.platform.v1.CatalogService.ExportProduct:output_type -> mesh.platform.v1.ExportProductResponse
-	33, // [33:39] is the sub-list for method output_type
-	27, // [27:33] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	28, // 14: mesh.platform.v1.ObservedState.last_message_time:type_name -> google.protobuf.Timestamp
+	18, // 15: mesh.platform.v1.ObservedState.freshness:type_name -> mesh.platform.v1.Freshness
+	19, // 16: mesh.platform.v1.ObservedState.consumers:type_name -> mesh.platform.v1.ConsumerState
+	28, // 17: mesh.platform.v1.ObservedState.observed_at:type_name -> google.protobuf.Timestamp
+	17, // 18: mesh.platform.v1.ObservedState.rule_violations:type_name -> mesh.platform.v1.RuleViolationCount
+	0,  // 19: mesh.platform.v1.Freshness.state:type_name -> mesh.platform.v1.FreshnessState
+	29, // 20: mesh.platform.v1.Freshness.age:type_name -> google.protobuf.Duration
+	29, // 21: mesh.platform.v1.Freshness.objective:type_name -> google.protobuf.Duration
+	28, // 22: mesh.platform.v1.ConsumerState.last_active:type_name -> google.protobuf.Timestamp
+	22, // 23: mesh.platform.v1.GetLineageResponse.nodes:type_name -> mesh.platform.v1.LineageNode
+	23, // 24: mesh.platform.v1.GetLineageResponse.edges:type_name -> mesh.platform.v1.LineageEdge
+	1,  // 25: mesh.platform.v1.LineageNode.kind:type_name -> mesh.platform.v1.LineageNodeKind
+	2,  // 26: mesh.platform.v1.LineageEdge.status:type_name -> mesh.platform.v1.LineageEdgeStatus
+	3,  // 27: mesh.platform.v1.ExportProductRequest.format:type_name -> mesh.platform.v1.ExportFormat
+	4,  // 28: mesh.platform.v1.CatalogService.RegisterProduct:input_type -> mesh.platform.v1.RegisterProductRequest
+	8,  // 29: mesh.platform.v1.CatalogService.ListProducts:input_type -> mesh.platform.v1.ListProductsRequest
+	10, // 30: mesh.platform.v1.CatalogService.SearchProducts:input_type -> mesh.platform.v1.SearchProductsRequest
+	13, // 31: mesh.platform.v1.CatalogService.GetProduct:input_type -> mesh.platform.v1.GetProductRequest
+	20, // 32: mesh.platform.v1.CatalogService.GetLineage:input_type -> mesh.platform.v1.GetLineageRequest
+	24, // 33: mesh.platform.v1.CatalogService.ExportProduct:input_type -> mesh.platform.v1.ExportProductRequest
+	5,  // 34: mesh.platform.v1.CatalogService.RegisterProduct:output_type -> mesh.platform.v1.RegisterProductResponse
+	9,  // 35: mesh.platform.v1.CatalogService.ListProducts:output_type -> mesh.platform.v1.ListProductsResponse
+	11, // 36: mesh.platform.v1.CatalogService.SearchProducts:output_type -> mesh.platform.v1.SearchProductsResponse
+	14, // 37: mesh.platform.v1.CatalogService.GetProduct:output_type -> mesh.platform.v1.GetProductResponse
+	21, // 38: mesh.platform.v1.CatalogService.GetLineage:output_type -> mesh.platform.v1.GetLineageResponse
+	25, // 39: mesh.platform.v1.CatalogService.ExportProduct:output_type -> mesh.platform.v1.ExportProductResponse
+	34, // [34:40] is the sub-list for method output_type
+	28, // [28:34] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_mesh_platform_v1_catalog_proto_init() }
@@ -1941,7 +2039,7 @@ func file_mesh_platform_v1_catalog_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mesh_platform_v1_catalog_proto_rawDesc), len(file_mesh_platform_v1_catalog_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,6 +23,63 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// RulePolicy is what the SDK does with an event that fails a rule. Every violation is counted.
+type RulePolicy int32
+
+const (
+	RulePolicy_RULE_POLICY_UNSPECIFIED RulePolicy = 0
+	// The publisher refuses the event (InvalidArgument naming the rule); a consumer that receives
+	// one anyway dead-letters it.
+	RulePolicy_RULE_POLICY_REJECT RulePolicy = 1
+	// The event is published; consumers dead-letter it with the rule id.
+	RulePolicy_RULE_POLICY_DEAD_LETTER RulePolicy = 2
+	// The event goes through; the violation is only counted.
+	RulePolicy_RULE_POLICY_COUNT RulePolicy = 3
+)
+
+// Enum value maps for RulePolicy.
+var (
+	RulePolicy_name = map[int32]string{
+		0: "RULE_POLICY_UNSPECIFIED",
+		1: "RULE_POLICY_REJECT",
+		2: "RULE_POLICY_DEAD_LETTER",
+		3: "RULE_POLICY_COUNT",
+	}
+	RulePolicy_value = map[string]int32{
+		"RULE_POLICY_UNSPECIFIED": 0,
+		"RULE_POLICY_REJECT":      1,
+		"RULE_POLICY_DEAD_LETTER": 2,
+		"RULE_POLICY_COUNT":       3,
+	}
+)
+
+func (x RulePolicy) Enum() *RulePolicy {
+	p := new(RulePolicy)
+	*p = x
+	return p
+}
+
+func (x RulePolicy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RulePolicy) Descriptor() protoreflect.EnumDescriptor {
+	return file_mesh_platform_v1_dataproduct_proto_enumTypes[0].Descriptor()
+}
+
+func (RulePolicy) Type() protoreflect.EnumType {
+	return &file_mesh_platform_v1_dataproduct_proto_enumTypes[0]
+}
+
+func (x RulePolicy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RulePolicy.Descriptor instead.
+func (RulePolicy) EnumDescriptor() ([]byte, []int) {
+	return file_mesh_platform_v1_dataproduct_proto_rawDescGZIP(), []int{0}
+}
+
 // DataProductDescriptor is what an owning domain registers in the catalog at start-up.
 // It is the data contract: the stream, its schema, who owns it and how it may be used.
 type DataProductDescriptor struct {
@@ -66,7 +123,9 @@ type DataProductDescriptor struct {
 	// Products this one is derived from (lineage), by product id.
 	Upstreams []string `protobuf:"bytes,19,rep,name=upstreams,proto3" json:"upstreams,omitempty"`
 	// gRPC services that serve the same data, e.g. "mesh.quality.v1.QualityService".
-	ServedBy      []string `protobuf:"bytes,20,rep,name=served_by,json=servedBy,proto3" json:"served_by,omitempty"`
+	ServedBy []string `protobuf:"bytes,20,rep,name=served_by,json=servedBy,proto3" json:"served_by,omitempty"`
+	// Data-quality rules every event must pass, evaluated by the SDK on publish and on consume.
+	Rules         []*QualityRule `protobuf:"bytes,21,rep,name=rules,proto3" json:"rules,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -241,6 +300,98 @@ func (x *DataProductDescriptor) GetServedBy() []string {
 	return nil
 }
 
+func (x *DataProductDescriptor) GetRules() []*QualityRule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+// QualityRule is one data-quality rule of a product: a CEL expression over the event that is
+// true when the event is acceptable.
+type QualityRule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Rule id, kebab-case and unique within the product, e.g. "temperature-in-range".
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// What the rule checks, for people.
+	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	// CEL expression of type bool over `event` (the payload message) and `key` (the subject key),
+	// e.g. "event.celsius >= -50.0 && event.celsius <= 150.0".
+	Expression string `protobuf:"bytes,3,opt,name=expression,proto3" json:"expression,omitempty"`
+	// What happens to an event that fails the rule.
+	Policy RulePolicy `protobuf:"varint,4,opt,name=policy,proto3,enum=mesh.platform.v1.RulePolicy" json:"policy,omitempty"`
+	// ODCS data-quality dimension: accuracy, completeness, conformity, consistency, coverage,
+	// timeliness or uniqueness; empty if none fits.
+	Dimension     string `protobuf:"bytes,5,opt,name=dimension,proto3" json:"dimension,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QualityRule) Reset() {
+	*x = QualityRule{}
+	mi := &file_mesh_platform_v1_dataproduct_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QualityRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QualityRule) ProtoMessage() {}
+
+func (x *QualityRule) ProtoReflect() protoreflect.Message {
+	mi := &file_mesh_platform_v1_dataproduct_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QualityRule.ProtoReflect.Descriptor instead.
+func (*QualityRule) Descriptor() ([]byte, []int) {
+	return file_mesh_platform_v1_dataproduct_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *QualityRule) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *QualityRule) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *QualityRule) GetExpression() string {
+	if x != nil {
+		return x.Expression
+	}
+	return ""
+}
+
+func (x *QualityRule) GetPolicy() RulePolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return RulePolicy_RULE_POLICY_UNSPECIFIED
+}
+
+func (x *QualityRule) GetDimension() string {
+	if x != nil {
+		return x.Dimension
+	}
+	return ""
+}
+
 // Schema of a data product's payload.
 type Schema struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -256,7 +407,7 @@ type Schema struct {
 
 func (x *Schema) Reset() {
 	*x = Schema{}
-	mi := &file_mesh_platform_v1_dataproduct_proto_msgTypes[1]
+	mi := &file_mesh_platform_v1_dataproduct_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -268,7 +419,7 @@ func (x *Schema) String() string {
 func (*Schema) ProtoMessage() {}
 
 func (x *Schema) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_platform_v1_dataproduct_proto_msgTypes[1]
+	mi := &file_mesh_platform_v1_dataproduct_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -281,7 +432,7 @@ func (x *Schema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schema.ProtoReflect.Descriptor instead.
 func (*Schema) Descriptor() ([]byte, []int) {
-	return file_mesh_platform_v1_dataproduct_proto_rawDescGZIP(), []int{1}
+	return file_mesh_platform_v1_dataproduct_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Schema) GetFileDescriptorSet() *descriptorpb.FileDescriptorSet {
@@ -320,7 +471,7 @@ type PiiField struct {
 
 func (x *PiiField) Reset() {
 	*x = PiiField{}
-	mi := &file_mesh_platform_v1_dataproduct_proto_msgTypes[2]
+	mi := &file_mesh_platform_v1_dataproduct_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -332,7 +483,7 @@ func (x *PiiField) String() string {
 func (*PiiField) ProtoMessage() {}
 
 func (x *PiiField) ProtoReflect() protoreflect.Message {
-	mi := &file_mesh_platform_v1_dataproduct_proto_msgTypes[2]
+	mi := &file_mesh_platform_v1_dataproduct_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -345,7 +496,7 @@ func (x *PiiField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PiiField.ProtoReflect.Descriptor instead.
 func (*PiiField) Descriptor() ([]byte, []int) {
-	return file_mesh_platform_v1_dataproduct_proto_rawDescGZIP(), []int{2}
+	return file_mesh_platform_v1_dataproduct_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *PiiField) GetPath() string {
@@ -373,7 +524,7 @@ var File_mesh_platform_v1_dataproduct_proto protoreflect.FileDescriptor
 
 const file_mesh_platform_v1_dataproduct_proto_rawDesc = "" +
 	"\n" +
-	"\"mesh/platform/v1/dataproduct.proto\x12\x10mesh.platform.v1\x1a google/protobuf/descriptor.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1emesh/platform/v1/options.proto\"\x9e\x06\n" +
+	"\"mesh/platform/v1/dataproduct.proto\x12\x10mesh.platform.v1\x1a google/protobuf/descriptor.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1emesh/platform/v1/options.proto\"\xd3\x06\n" +
 	"\x15DataProductDescriptor\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06domain\x18\x02 \x01(\tR\x06domain\x12\x18\n" +
@@ -396,7 +547,16 @@ const file_mesh_platform_v1_dataproduct_proto_rawDesc = "" +
 	"pii_fields\x18\x11 \x03(\v2\x1a.mesh.platform.v1.PiiFieldR\tpiiFields\x12J\n" +
 	"\x13freshness_objective\x18\x12 \x01(\v2\x19.google.protobuf.DurationR\x12freshnessObjective\x12\x1c\n" +
 	"\tupstreams\x18\x13 \x03(\tR\tupstreams\x12\x1b\n" +
-	"\tserved_by\x18\x14 \x03(\tR\bservedBy\"\x9e\x01\n" +
+	"\tserved_by\x18\x14 \x03(\tR\bservedBy\x123\n" +
+	"\x05rules\x18\x15 \x03(\v2\x1d.mesh.platform.v1.QualityRuleR\x05rules\"\xb3\x01\n" +
+	"\vQualityRule\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x1e\n" +
+	"\n" +
+	"expression\x18\x03 \x01(\tR\n" +
+	"expression\x124\n" +
+	"\x06policy\x18\x04 \x01(\x0e2\x1c.mesh.platform.v1.RulePolicyR\x06policy\x12\x1c\n" +
+	"\tdimension\x18\x05 \x01(\tR\tdimension\"\x9e\x01\n" +
 	"\x06Schema\x12R\n" +
 	"\x13file_descriptor_set\x18\x01 \x01(\v2\".google.protobuf.FileDescriptorSetR\x11fileDescriptorSet\x12!\n" +
 	"\fmessage_name\x18\x02 \x01(\tR\vmessageName\x12\x1d\n" +
@@ -405,7 +565,13 @@ const file_mesh_platform_v1_dataproduct_proto_rawDesc = "" +
 	"\bPiiField\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12!\n" +
 	"\fmessage_name\x18\x02 \x01(\tR\vmessageName\x12H\n" +
-	"\x0eclassification\x18\x03 \x01(\x0e2 .mesh.platform.v1.ClassificationR\x0eclassificationB;Z9meshwork.dev/contracts/gen/go/mesh/platform/v1;platformv1b\x06proto3"
+	"\x0eclassification\x18\x03 \x01(\x0e2 .mesh.platform.v1.ClassificationR\x0eclassification*u\n" +
+	"\n" +
+	"RulePolicy\x12\x1b\n" +
+	"\x17RULE_POLICY_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12RULE_POLICY_REJECT\x10\x01\x12\x1b\n" +
+	"\x17RULE_POLICY_DEAD_LETTER\x10\x02\x12\x15\n" +
+	"\x11RULE_POLICY_COUNT\x10\x03B;Z9meshwork.dev/contracts/gen/go/mesh/platform/v1;platformv1b\x06proto3"
 
 var (
 	file_mesh_platform_v1_dataproduct_proto_rawDescOnce sync.Once
@@ -419,29 +585,34 @@ func file_mesh_platform_v1_dataproduct_proto_rawDescGZIP() []byte {
 	return file_mesh_platform_v1_dataproduct_proto_rawDescData
 }
 
-var file_mesh_platform_v1_dataproduct_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_mesh_platform_v1_dataproduct_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_mesh_platform_v1_dataproduct_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_mesh_platform_v1_dataproduct_proto_goTypes = []any{
-	(*DataProductDescriptor)(nil),          // 0: mesh.platform.v1.DataProductDescriptor
-	(*Schema)(nil),                         // 1: mesh.platform.v1.Schema
-	(*PiiField)(nil),                       // 2: mesh.platform.v1.PiiField
-	(*durationpb.Duration)(nil),            // 3: google.protobuf.Duration
-	(Classification)(0),                    // 4: mesh.platform.v1.Classification
-	(*descriptorpb.FileDescriptorSet)(nil), // 5: google.protobuf.FileDescriptorSet
+	(RulePolicy)(0),                        // 0: mesh.platform.v1.RulePolicy
+	(*DataProductDescriptor)(nil),          // 1: mesh.platform.v1.DataProductDescriptor
+	(*QualityRule)(nil),                    // 2: mesh.platform.v1.QualityRule
+	(*Schema)(nil),                         // 3: mesh.platform.v1.Schema
+	(*PiiField)(nil),                       // 4: mesh.platform.v1.PiiField
+	(*durationpb.Duration)(nil),            // 5: google.protobuf.Duration
+	(Classification)(0),                    // 6: mesh.platform.v1.Classification
+	(*descriptorpb.FileDescriptorSet)(nil), // 7: google.protobuf.FileDescriptorSet
 }
 var file_mesh_platform_v1_dataproduct_proto_depIdxs = []int32{
-	1, // 0: mesh.platform.v1.DataProductDescriptor.schema:type_name -> mesh.platform.v1.Schema
-	3, // 1: mesh.platform.v1.DataProductDescriptor.retention:type_name -> google.protobuf.Duration
-	3, // 2: mesh.platform.v1.DataProductDescriptor.duplicate_window:type_name -> google.protobuf.Duration
-	4, // 3: mesh.platform.v1.DataProductDescriptor.classification:type_name -> mesh.platform.v1.Classification
-	2, // 4: mesh.platform.v1.DataProductDescriptor.pii_fields:type_name -> mesh.platform.v1.PiiField
-	3, // 5: mesh.platform.v1.DataProductDescriptor.freshness_objective:type_name -> google.protobuf.Duration
-	5, // 6: mesh.platform.v1.Schema.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
-	4, // 7: mesh.platform.v1.PiiField.classification:type_name -> mesh.platform.v1.Classification
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	3,  // 0: mesh.platform.v1.DataProductDescriptor.schema:type_name -> mesh.platform.v1.Schema
+	5,  // 1: mesh.platform.v1.DataProductDescriptor.retention:type_name -> google.protobuf.Duration
+	5,  // 2: mesh.platform.v1.DataProductDescriptor.duplicate_window:type_name -> google.protobuf.Duration
+	6,  // 3: mesh.platform.v1.DataProductDescriptor.classification:type_name -> mesh.platform.v1.Classification
+	4,  // 4: mesh.platform.v1.DataProductDescriptor.pii_fields:type_name -> mesh.platform.v1.PiiField
+	5,  // 5: mesh.platform.v1.DataProductDescriptor.freshness_objective:type_name -> google.protobuf.Duration
+	2,  // 6: mesh.platform.v1.DataProductDescriptor.rules:type_name -> mesh.platform.v1.QualityRule
+	0,  // 7: mesh.platform.v1.QualityRule.policy:type_name -> mesh.platform.v1.RulePolicy
+	7,  // 8: mesh.platform.v1.Schema.file_descriptor_set:type_name -> google.protobuf.FileDescriptorSet
+	6,  // 9: mesh.platform.v1.PiiField.classification:type_name -> mesh.platform.v1.Classification
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_mesh_platform_v1_dataproduct_proto_init() }
@@ -455,13 +626,14 @@ func file_mesh_platform_v1_dataproduct_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mesh_platform_v1_dataproduct_proto_rawDesc), len(file_mesh_platform_v1_dataproduct_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   3,
+			NumEnums:      1,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_mesh_platform_v1_dataproduct_proto_goTypes,
 		DependencyIndexes: file_mesh_platform_v1_dataproduct_proto_depIdxs,
+		EnumInfos:         file_mesh_platform_v1_dataproduct_proto_enumTypes,
 		MessageInfos:      file_mesh_platform_v1_dataproduct_proto_msgTypes,
 	}.Build()
 	File_mesh_platform_v1_dataproduct_proto = out.File
