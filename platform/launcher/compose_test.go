@@ -193,6 +193,12 @@ func boolInt(b bool) int {
 // TestComposeNATSRequiresAuthentication parses deploy/nats.conf with nats-server's own
 // config parser and checks it authenticates as make run does: the callout and its static users.
 func TestComposeNATSRequiresAuthentication(t *testing.T) {
+	for range 20 { // fresh secrets each time: every one must read back from the environment
+		composeNATSAuth(t)
+	}
+}
+
+func composeNATSAuth(t *testing.T) {
 	k, err := natsauth.NewKeys()
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,7 @@ package natsauth
 
 import (
 	"crypto/rand"
-	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -60,7 +60,9 @@ func NewKeys() (Keys, error) {
 		if _, err := rand.Read(b); err != nil {
 			return Keys{}, fmt.Errorf("natsauth.NewKeys: %w", err)
 		}
-		*p = base64.RawURLEncoding.EncodeToString(b)
+		// A letter, then hex: nats-server parses a $VARIABLE's value as config, where '-' or
+		// a leading digit would not read back as the same string.
+		*p = "s" + hex.EncodeToString(b)
 	}
 	return k, nil
 }
