@@ -8,7 +8,7 @@
 //     Postgres and Redis (child processes from the machine's Debian packages), on the
 //     non-default ports of DefaultPorts. Postgres gets one database per owner (Databases) and
 //     Redis its append-only file. Their logs go to <dir>/logs/*.log and every URL to
-//     <dir>/endpoints.json;
+//     <dir>/endpoints.json (mode 0644, so without passwords);
 //  2. the catalog, and waits until its HTTP /readyz answers 200;
 //  3. identity, if its binary exists, and waits for it. Then, on first start, it bootstraps the
 //     first admin with `identity bootstrap-admin` and writes its dev credentials to
@@ -45,6 +45,15 @@
 // FerretDB and NATS stop, within 1.5 s more. Children run in their own process group, so a Ctrl-C in the terminal
 // reaches them only through the launcher, and have a parent-death signal (Linux), so a killed
 // launcher leaves no orphans.
+//
+// No store trusts its clients. Postgres (its superuser postgres, SCRAM-SHA-256 on the socket and
+// 127.0.0.1) and Redis (requirepass) get passwords generated on first start and kept under
+// "stores" in <dir>/secrets.json; the services get them in DATABASE_URL and REDIS_URL. A .mesh
+// from before passwords is switched over on its next start. FerretDB v1, embedded, has no
+// authentication of its own (its SCRAM support is an experimental flag of its command, not of
+// the embedded API), so it listens on no TCP port at all, only on the Unix socket
+// <dir>/run/ferretdb.sock in a 0700 directory: only the launcher's OS user (and root) can
+// connect. When that path is too long for a socket it is under the temporary directory instead.
 //
 // As root, Postgres runs as the postgres OS user, which must be able to enter every directory
 // above its data directory. When it cannot (a clone under /root, mode 0700) the launcher does

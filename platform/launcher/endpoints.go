@@ -3,6 +3,7 @@ package launcher
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,17 +20,23 @@ type Endpoints struct {
 	NATSMonitor string `json:"nats_monitor"`
 	// MQTT is NATS's MQTT listener, mqtt://127.0.0.1:1883.
 	MQTT string `json:"mqtt"`
-	// MongoDB is FerretDB's connection string without a database, mongodb://127.0.0.1:27027/.
+	// MongoDB is FerretDB's connection string without a database: its Unix socket's path
+	// escaped in the host, mongodb://%2Fsrc%2F.mesh%2Frun%2Fferretdb.sock/.
 	MongoDB string `json:"mongodb"`
-	// Postgres is the server's URL without a database, postgres://postgres@127.0.0.1:15432.
+	// Postgres is the server's URL without a database or the password,
+	// postgres://postgres@127.0.0.1:15432.
 	Postgres string `json:"postgres"`
-	// Databases maps each owner's database to its URL.
+	// PostgresPassword is the superuser's password, kept in secrets.json and never written here.
+	PostgresPassword string `json:"-"`
+	// Databases maps each owner's database to its URL without the password.
 	Databases map[string]string `json:"databases"`
 	// PostgresData is the cluster's data directory (see the package doc for when it is not
 	// under Dir).
 	PostgresData string `json:"postgres_data"`
-	// Redis is the server's URL without a database number, redis://127.0.0.1:16379.
+	// Redis is the server's URL without a database number or the password, redis://127.0.0.1:16379.
 	Redis string `json:"redis"`
+	// RedisPassword is the default user's password, kept in secrets.json and never written here.
+	RedisPassword string `json:"-"`
 	// Logs is the directory of the infrastructure's logs.
 	Logs string `json:"logs"`
 	// Services maps each started service to its addresses (simulators are left out).
@@ -42,13 +49,25 @@ type ServiceEndpoints struct {
 	HTTP string `json:"http"` // base URL of /readyz, /metrics and the service's extras
 }
 
-// PostgresURL is the URL of database db, as the superuser postgres without TLS.
+// PostgresURL is the URL of database db, as the superuser postgres with its password, without TLS.
 func (e Endpoints) PostgresURL(db string) string {
-	return e.Postgres + "/" + db + "?sslmode=disable"
+	return withPassword(e.Postgres, "postgres", e.PostgresPassword) + "/" + db + "?sslmode=disable"
 }
 
-// RedisURL is the URL of Redis database number db.
-func (e Endpoints) RedisURL(db int) string { return e.Redis + "/" + strconv.Itoa(db) }
+// RedisURL is the URL of Redis database number db, with the password.
+func (e Endpoints) RedisURL(db int) string {
+	return withPassword(e.Redis, "", e.RedisPassword) + "/" + strconv.Itoa(db)
+}
+
+// withPassword puts user:password into base, a URL with no path; an empty password leaves it.
+func withPassword(base, user, password string) string {
+	u, err := url.Parse(base)
+	if password == "" || err != nil {
+		return base
+	}
+	u.User = url.UserPassword(user, password)
+	return u.String()
+}
 
 // MongoURI is the connection string naming database db.
 func (e Endpoints) MongoURI(db string) string {

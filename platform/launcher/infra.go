@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +29,9 @@ type InfraOptions struct {
 	// PostgresFallback is the root of the Postgres data directory when the postgres user cannot
 	// reach Dir (see the package doc); "" means /var/tmp.
 	PostgresFallback string
+	// Passwords are required of Postgres's and Redis's clients; empty ones leave the store open
+	// to every local client (tests only).
+	Passwords StorePasswords
 	// NATSAuth, when set, makes NATS authenticate every client (natsauth): the catalog answers
 	// its authorization requests.
 	NATSAuth *natsauth.Keys
@@ -97,7 +101,8 @@ func StartInfra(ctx context.Context, opts InfraOptions) (inf *Infra, err error) 
 	if w, err = log("ferretdb"); err != nil {
 		return inf, err
 	}
-	inf.ferr, err = localserver.StartFerretDB(ctx, localserver.FerretDBOptions{Dir: filepath.Join(opts.Dir, "ferretdb"), Port: p.FerretDB, Log: w})
+	inf.ferr, err = localserver.StartFerretDB(ctx, localserver.FerretDBOptions{Dir: filepath.Join(opts.Dir, "ferretdb"),
+		Socket: ferretSocket(opts.Dir), Log: w})
 	if err != nil {
 		return inf, fmt.Errorf("%s: %w", op, err)
 	}
@@ -111,7 +116,8 @@ func StartInfra(ctx context.Context, opts InfraOptions) (inf *Infra, err error) 
 	if w, err = log("postgres"); err != nil {
 		return inf, err
 	}
-	inf.pg, err = localserver.StartPostgres(ctx, localserver.PostgresOptions{Dir: pgDir, Port: p.Postgres, Stdout: w, Stderr: w})
+	inf.pg, err = localserver.StartPostgres(ctx, localserver.PostgresOptions{Dir: pgDir, Port: p.Postgres,
+		Password: opts.Passwords.Postgres, Stdout: w, Stderr: w})
 	if err != nil {
 		return inf, fmt.Errorf("%s: %w", op, err)
 	}
@@ -123,30 +129,45 @@ func StartInfra(ctx context.Context, opts InfraOptions) (inf *Infra, err error) 
 	if w, err = log("redis"); err != nil {
 		return inf, err
 	}
-	inf.redis, err = localserver.StartRedis(ctx, localserver.RedisOptions{Dir: filepath.Join(opts.Dir, "redis"), Port: p.Redis, Persist: true, Stdout: w, Stderr: w})
+	inf.redis, err = localserver.StartRedis(ctx, localserver.RedisOptions{Dir: filepath.Join(opts.Dir, "redis"), Port: p.Redis, Persist: true,
+		Password: opts.Passwords.Redis, Stdout: w, Stderr: w})
 	if err != nil {
 		return inf, fmt.Errorf("%s: %w", op, err)
 	}
-	inf.ep = inf.endpoints(opts.Databases, logDir)
+	inf.ep = inf.endpoints(opts.Databases, logDir, opts.Passwords)
 	return inf, nil
 }
 
-func (inf *Infra) endpoints(dbs []string, logDir string) Endpoints {
+// ferretSocket is the path of FerretDB's Unix socket: Dir/run/ferretdb.sock, or when that is
+// longer than a socket path may be, a directory of this user's in the temporary directory
+// named for Dir.
+func ferretSocket(dir string) string {
+	sock := filepath.Join(dir, "run", "ferretdb.sock")
+	if len(sock) <= 100 {
+		return sock
+	}
+	sum := sha256.Sum256([]byte(dir))
+	return filepath.Join(os.TempDir(), fmt.Sprintf("meshwork-%d-%x", os.Getuid(), sum[:6]), "ferretdb.sock")
+}
+
+func (inf *Infra) endpoints(dbs []string, logDir string, pw StorePasswords) Endpoints {
 	e := Endpoints{
-		NATS:         inf.nats.URL(),
-		NATSMonitor:  inf.nats.MonitorURL(),
-		MongoDB:      inf.ferr.URI(),
-		Postgres:     "postgres://postgres@" + net.JoinHostPort("127.0.0.1", strconv.Itoa(inf.pg.Port())),
-		Databases:    map[string]string{},
-		PostgresData: inf.pg.Dir(),
-		Redis:        "redis://" + inf.redis.Addr(),
-		Logs:         logDir,
+		NATS:             inf.nats.URL(),
+		NATSMonitor:      inf.nats.MonitorURL(),
+		MongoDB:          inf.ferr.URI(),
+		Postgres:         "postgres://postgres@" + net.JoinHostPort("127.0.0.1", strconv.Itoa(inf.pg.Port())),
+		PostgresPassword: pw.Postgres,
+		Databases:        map[string]string{},
+		PostgresData:     inf.pg.Dir(),
+		Redis:            "redis://" + inf.redis.Addr(),
+		RedisPassword:    pw.Redis,
+		Logs:             logDir,
 	}
 	if a := inf.nats.MQTTAddr(); a != "" {
 		e.MQTT = "mqtt://" + a
 	}
 	for _, db := range dbs {
-		e.Databases[db] = e.PostgresURL(db)
+		e.Databases[db] = e.Postgres + "/" + db + "?sslmode=disable"
 	}
 	return e
 }
@@ -187,7 +208,7 @@ type namedPort struct {
 
 func infraPorts(p Ports) []namedPort {
 	return []namedPort{{p.NATS, "NATS"}, {p.NATSMonitor, "NATS monitoring"}, {p.MQTT, "NATS MQTT"},
-		{p.FerretDB, "FerretDB"}, {p.Postgres, "Postgres"}, {p.Redis, "Redis"}}
+		{p.Postgres, "Postgres"}, {p.Redis, "Redis"}}
 }
 
 // checkPorts returns one line naming the first non-zero port that cannot be bound on 127.0.0.1.

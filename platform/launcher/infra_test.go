@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -51,11 +50,19 @@ func startInfra(t *testing.T, opts InfraOptions) *Infra {
 }
 
 // TestInfraKeepsDataAcrossRestarts starts the four servers, writes to each, stops them, starts
-// them again on the same directory (and other free ports) and reads everything back.
+// them again on the same directory (and other free ports) and reads everything back. Postgres
+// and Redis refuse clients without the password; FerretDB listens on a socket only.
 func TestInfraKeepsDataAcrossRestarts(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(reachableDir(t), ".mesh")
-	opts := InfraOptions{Dir: dir, Databases: []string{"catalog", "quality"}}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pw, err := loadStorePasswords(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := InfraOptions{Dir: dir, Databases: []string{"catalog", "quality"}, Passwords: pw}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -72,7 +79,8 @@ func TestInfraKeepsDataAcrossRestarts(t *testing.T) {
 		t.Fatalf("publish: %v", err)
 	}
 	dialTCP(t, strings.TrimPrefix(ep.MQTT, "mqtt://"))
-	pgExec(t, ep.Databases["quality"], "CREATE TABLE notes (body text)", "INSERT INTO notes VALUES ('kept')")
+	checkStoresRefuseStrangers(t, ep)
+	pgExec(t, ep.PostgresURL("quality"), "CREATE TABLE notes (body text)", "INSERT INTO notes VALUES ('kept')")
 	rdb := redis.NewClient(mustRedisOptions(t, ep.RedisURL(1)))
 	if err := rdb.Set(ctx, "kept", "yes", 0).Err(); err != nil {
 		t.Fatalf("redis set: %v", err)
@@ -93,7 +101,8 @@ func TestInfraKeepsDataAcrossRestarts(t *testing.T) {
 		t.Errorf("stream after restart: %v, want it with 1 message", err)
 	}
 	var body string
-	conn, err := pgx.Connect(ctx, ep.Databases["quality"])
+	checkStoresRefuseStrangers(t, ep)
+	conn, err := pgx.Connect(ctx, ep.PostgresURL("quality"))
 	if err != nil {
 		t.Fatalf("connect: %v", err)
 	}
@@ -101,7 +110,7 @@ func TestInfraKeepsDataAcrossRestarts(t *testing.T) {
 	if err := conn.QueryRow(ctx, "SELECT body FROM notes").Scan(&body); err != nil || body != "kept" {
 		t.Errorf("postgres after restart: %q, %v", body, err)
 	}
-	if _, err := pgx.Connect(ctx, ep.Databases["catalog"]); err != nil {
+	if _, err := pgx.Connect(ctx, ep.PostgresURL("catalog")); err != nil {
 		t.Errorf("catalog database: %v", err)
 	}
 	rdb = redis.NewClient(mustRedisOptions(t, ep.RedisURL(1)))
@@ -115,6 +124,39 @@ func TestInfraKeepsDataAcrossRestarts(t *testing.T) {
 	for _, name := range []string{"nats", "ferretdb", "postgres", "redis"} {
 		if b, err := os.ReadFile(filepath.Join(dir, "logs", name+".log")); err != nil || strings.Count(string(b), "--- meshctl up") != 2 {
 			t.Errorf("logs/%s.log: %v, want two runs' headers in:\n%s", name, err, b)
+		}
+	}
+}
+
+// checkStoresRefuseStrangers: the URLs without the password (endpoints.json's) are refused by
+// Postgres and Redis, the password is nowhere in endpoints.json, and FerretDB has no TCP port.
+func checkStoresRefuseStrangers(t *testing.T, ep Endpoints) {
+	t.Helper()
+	ctx := context.Background()
+	if ep.PostgresPassword == "" || ep.RedisPassword == "" {
+		t.Fatal("no store passwords in the endpoints")
+	}
+	if c, err := pgx.Connect(ctx, ep.Databases["quality"]); err == nil {
+		c.Close(ctx)
+		t.Error("Postgres accepted a client without the password")
+	} else if !strings.Contains(err.Error(), "password") {
+		t.Errorf("Postgres without the password: %v, want a password failure", err)
+	}
+	anon := redis.NewClient(mustRedisOptions(t, ep.Redis+"/1"))
+	defer anon.Close()
+	if err := anon.Ping(ctx).Err(); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+		t.Errorf("Redis without the password: %v, want NOAUTH", err)
+	}
+	if !strings.HasPrefix(ep.MongoDB, "mongodb://%2F") || !strings.HasSuffix(ep.MongoDB, ".sock/") {
+		t.Errorf("MongoDB %q, want FerretDB's Unix socket", ep.MongoDB)
+	}
+	b, err := json.Marshal(ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{ep.PostgresPassword, ep.RedisPassword} {
+		if strings.Contains(string(b), secret) {
+			t.Errorf("endpoints JSON holds a store password: %s", b)
 		}
 	}
 }
@@ -143,7 +185,8 @@ func TestInfraPortInUse(t *testing.T) {
 func TestEndpointsFile(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	ep := Endpoints{NATS: "nats://127.0.0.1:4222", Postgres: "postgres://postgres@127.0.0.1:15432", Redis: "redis://127.0.0.1:16379", MongoDB: "mongodb://127.0.0.1:27027/"}
+	ep := Endpoints{NATS: "nats://127.0.0.1:4222", Postgres: "postgres://postgres@127.0.0.1:15432", Redis: "redis://127.0.0.1:16379",
+		MongoDB: "mongodb://%2Fsrc%2F.mesh%2Frun%2Fferretdb.sock/", PostgresPassword: "pgpw", RedisPassword: "rpw"}
 	if err := writeEndpoints(dir, ep.withServices(Services())); err != nil {
 		t.Fatal(err)
 	}
@@ -152,13 +195,16 @@ func TestEndpointsFile(t *testing.T) {
 	if err != nil || json.Unmarshal(b, &got) != nil {
 		t.Fatalf("read back: %v\n%s", err, b)
 	}
+	if strings.Contains(string(b), "pgpw") || strings.Contains(string(b), "rpw") {
+		t.Errorf("endpoints.json holds a store password:\n%s", b)
+	}
 	if got.Services["quality"] != (ServiceEndpoints{GRPC: "127.0.0.1:7003", HTTP: "http://127.0.0.1:8003"}) || len(got.Services) != 6 {
 		t.Errorf("services = %+v, want the six services and no simulator", got.Services)
 	}
 	for _, c := range []struct{ got, want string }{
-		{ep.PostgresURL("catalog"), "postgres://postgres@127.0.0.1:15432/catalog?sslmode=disable"},
-		{ep.RedisURL(2), "redis://127.0.0.1:16379/2"},
-		{ep.MongoURI("files"), "mongodb://127.0.0.1:27027/files"},
+		{ep.PostgresURL("catalog"), "postgres://postgres:pgpw@127.0.0.1:15432/catalog?sslmode=disable"},
+		{ep.RedisURL(2), "redis://:rpw@127.0.0.1:16379/2"},
+		{ep.MongoURI("files"), "mongodb://%2Fsrc%2F.mesh%2Frun%2Fferretdb.sock/files"},
 	} {
 		if c.got != c.want {
 			t.Errorf("got %s, want %s", c.got, c.want)
@@ -220,11 +266,9 @@ func mongoCollection(t *testing.T, uri string) *mongo.Collection {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
-	u, err := url.Parse(uri)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c.Database(strings.TrimPrefix(u.Path, "/")).Collection("notes")
+	// The database is the URI's path; a socket's host is escaped, so it holds no '/'.
+	db, _, _ := strings.Cut(uri[strings.LastIndex(uri, "/")+1:], "?")
+	return c.Database(db).Collection("notes")
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

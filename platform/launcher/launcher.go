@@ -48,12 +48,17 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	passwords, err := loadStorePasswords(opts.Dir)
+	if err != nil {
+		return err
+	}
 	c := newConsole(opts.Stdout, names(all))
 	for _, name := range pl.skipped {
 		c.say("%s skipped: no %s/%s yet", name, opts.BinDir, name)
 	}
 	c.say("starting NATS, FerretDB, Postgres and Redis in %s (their logs: %s/logs/*.log)", opts.Dir, opts.Dir)
 	inf, err := StartInfra(ctx, InfraOptions{Dir: opts.Dir, Ports: opts.Ports, Databases: Databases(opts.Services), NATSAuth: &natsKeys,
+		Passwords:        passwords,
 		PostgresFallback: opts.PostgresFallback, Say: c.say})
 	if err != nil {
 		if ctx.Err() != nil {

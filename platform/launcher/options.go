@@ -12,15 +12,15 @@ type Ports struct {
 	NATS        int // client connections
 	NATSMonitor int // HTTP monitoring
 	MQTT        int // NATS's MQTT listener
-	FerretDB    int // MongoDB wire protocol
 	Postgres    int
 	Redis       int
 }
 
 // DefaultPorts returns the ports of architecture §5, chosen so as not to collide with servers
-// installed on the machine (Postgres 15432, Redis 16379, FerretDB 27027).
+// installed on the machine (Postgres 15432, Redis 16379). FerretDB has no port: it listens on a
+// Unix socket (see the package doc).
 func DefaultPorts() Ports {
-	return Ports{NATS: 4222, NATSMonitor: 8222, MQTT: 1883, FerretDB: 27027, Postgres: 15432, Redis: 16379}
+	return Ports{NATS: 4222, NATSMonitor: 8222, MQTT: 1883, Postgres: 15432, Redis: 16379}
 }
 
 // Options configures Run. The zero value runs the mesh of Services from ./bin with its data in
@@ -115,7 +115,7 @@ func (p Ports) Offset(n int) Ports {
 		return port + n
 	}
 	return Ports{NATS: shift(p.NATS), NATSMonitor: shift(p.NATSMonitor), MQTT: shift(p.MQTT),
-		FerretDB: shift(p.FerretDB), Postgres: shift(p.Postgres), Redis: shift(p.Redis)}
+		Postgres: shift(p.Postgres), Redis: shift(p.Redis)}
 }
 
 // OffsetServices returns a copy of table with n added to every service's gRPC and HTTP port.

@@ -152,7 +152,8 @@ func readySummary(ep Endpoints, svcs []Service, sims []Service, dir string) stri
 	}
 	fmt.Fprintf(&b, "  Postgres  %s/<db>?sslmode=disable  (data %s)\n", ep.Postgres, ep.PostgresData)
 	fmt.Fprintf(&b, "  Redis     %s\n", ep.Redis)
-	fmt.Fprintf(&b, "  MongoDB   %s  (FerretDB)\n", ep.MongoDB)
+	fmt.Fprintf(&b, "            their passwords: \"stores\" in %s (0600)\n", dir+"/"+SecretsFile)
+	fmt.Fprintf(&b, "  MongoDB   %s  (FerretDB, on a socket only you can reach)\n", ep.MongoDB)
 	fmt.Fprintf(&b, "  all URLs  %s; infrastructure logs in %s\n", dir+"/"+EndpointsFile, ep.Logs)
 	catalog, identity := "127.0.0.1:7000", ""
 	for _, s := range svcs {

@@ -69,7 +69,7 @@ func TestConsoleAlignsPrefixes(t *testing.T) {
 func TestReadySummary(t *testing.T) {
 	t.Parallel()
 	ep := Endpoints{NATS: "nats://127.0.0.1:4222", NATSMonitor: "http://127.0.0.1:8222", MQTT: "mqtt://127.0.0.1:1883",
-		Postgres: "postgres://postgres@127.0.0.1:15432", Redis: "redis://127.0.0.1:16379", MongoDB: "mongodb://127.0.0.1:27027/"}
+		Postgres: "postgres://postgres@127.0.0.1:15432", Redis: "redis://127.0.0.1:16379", MongoDB: "mongodb://%2Fsrc%2F.mesh%2Frun%2Fferretdb.sock/"}
 	got := readySummary(ep, Services()[:1], Services()[6:7], "/src/.mesh")
 	first, rest, _ := strings.Cut(got, "\n")
 	if first != "mesh ready: 1 service, NATS nats://127.0.0.1:4222 (MQTT :1883)" {
@@ -77,7 +77,7 @@ func TestReadySummary(t *testing.T) {
 	}
 	for _, want := range []string{"catalog      127.0.0.1:7000    http://127.0.0.1:8000", "quality-sim  (simulator)",
 		"meshctl catalog ls", "bin/meshctl tail catalog.product-changes.v1", "grpcurl -plaintext 127.0.0.1:7000 list", "sub 'dp.>'",
-		"/src/.mesh/endpoints.json"} {
+		"/src/.mesh/endpoints.json", `their passwords: "stores" in /src/.mesh/secrets.json`} {
 		if !strings.Contains(rest, want) {
 			t.Errorf("summary lacks %q:\n%s", want, got)
 		}

@@ -46,7 +46,7 @@ func TestPostgresFallback(t *testing.T) {
 			t.Errorf("notes %q, want [%q]", said, note)
 		}
 	}
-	pgExec(t, inf.Endpoints().Databases["quality"], "CREATE TABLE notes (body text)", "INSERT INTO notes VALUES ('kept')")
+	pgExec(t, inf.Endpoints().PostgresURL("quality"), "CREATE TABLE notes (body text)", "INSERT INTO notes VALUES ('kept')")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := inf.Stop(ctx); err != nil {
@@ -62,7 +62,7 @@ func TestPostgresFallback(t *testing.T) {
 	if note := "Postgres data in " + want + " (kept there by an earlier run)"; os.Geteuid() == 0 && (len(said) != 2 || said[1] != note) {
 		t.Errorf("notes %q, want the second to be %q", said, note)
 	}
-	conn, err := pgx.Connect(ctx, inf.Endpoints().Databases["quality"])
+	conn, err := pgx.Connect(ctx, inf.Endpoints().PostgresURL("quality"))
 	if err != nil {
 		t.Fatal(err)
 	}

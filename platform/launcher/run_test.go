@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -143,8 +144,17 @@ func TestRunStartsSupervisesAndStops(t *testing.T) {
 	if len(ep.Services) != 3 || ep.Services["stubborn"].GRPC != stubborn.GRPCAddr() || len(ep.Databases) != 3 {
 		t.Errorf("endpoints.json services %v, databases %v: want catalog, quality, stubborn; catalog, identity, quality", ep.Services, ep.Databases)
 	}
+	pw, err := loadStorePasswords(r.opts.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), pw.Postgres) || strings.Contains(string(b), pw.Redis) {
+		t.Errorf("endpoints.json holds a store password:\n%s", b)
+	}
+	withPW := ep
+	withPW.PostgresPassword = pw.Postgres
 	cat, id := table[0], table[1]
-	wantEnv := []string{"CATALOG_ADDR=" + cat.GRPCAddr(), "DATABASE_URL=" + ep.Databases["catalog"],
+	wantEnv := []string{"CATALOG_ADDR=" + cat.GRPCAddr(), "DATABASE_URL=" + withPW.PostgresURL("catalog"),
 		"GRPC_ADDR=" + cat.GRPCAddr(), "HOME=/home/dev", "HTTP_ADDR=" + cat.HTTPAddr(), "IDENTITY_ADDR=" + id.GRPCAddr(),
 		"JWKS_URL=http://" + id.HTTPAddr() + "/.well-known/jwks.json", "NATS_URL=" + ep.NATS,
 		"OTEL_SERVICE_NAME=catalog", "PATH=/usr/bin:/bin", "SHUTDOWN_TIMEOUT=6s"}
@@ -195,7 +205,11 @@ func TestRunStartsSupervisesAndStops(t *testing.T) {
 		}
 	}
 	var infra []namedPort
-	for _, u := range []string{ep.NATS, ep.Postgres, ep.Redis, ep.MongoDB} {
+	if c, err := net.Dial("unix", ferretSocket(r.opts.Dir)); err == nil {
+		c.Close()
+		t.Errorf("FerretDB's socket still answers after Run")
+	}
+	for _, u := range []string{ep.NATS, ep.Postgres, ep.Redis} {
 		port, _ := strconv.Atoi(regexp.MustCompile(`:(\d+)`).FindStringSubmatch(strings.TrimPrefix(u, "postgres://postgres@"))[1])
 		infra = append(infra, namedPort{port, u})
 	}

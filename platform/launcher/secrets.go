@@ -3,6 +3,7 @@ package launcher
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,6 +68,48 @@ func loadSecrets(dir string, svcs []Service) (map[string]map[string]string, erro
 		}
 	}
 	return out, nil
+}
+
+// storeSecrets is the entry of secrets.json holding the stores' passwords.
+const storeSecrets = "stores"
+
+// StorePasswords are the generated passwords of the launcher's Postgres (its superuser
+// postgres) and Redis (its default user). FerretDB has none: it listens on a Unix socket in a
+// 0700 directory instead (see the package doc).
+type StorePasswords struct {
+	Postgres string
+	Redis    string
+}
+
+// loadStorePasswords returns the stores' passwords from dir/secrets.json, generating the ones
+// it lacks. They are hex, so they need no escaping in URLs or config files.
+func loadStorePasswords(dir string) (StorePasswords, error) {
+	const op = "launcher: store passwords"
+	path := filepath.Join(dir, SecretsFile)
+	all := map[string]map[string]string{}
+	if _, err := readPrivate(path, &all); err != nil {
+		return StorePasswords{}, fmt.Errorf("%s: %w", op, err)
+	}
+	m := all[storeSecrets]
+	if m == nil {
+		m = map[string]string{}
+	}
+	changed := false
+	for _, name := range []string{"postgres_password", "redis_password"} {
+		if m[name] == "" {
+			b := make([]byte, 24)
+			_, _ = rand.Read(b) // crypto/rand.Read never fails
+			m[name] = hex.EncodeToString(b)
+			changed = true
+		}
+	}
+	if changed {
+		all[storeSecrets] = m
+		if err := writePrivate(path, all); err != nil {
+			return StorePasswords{}, fmt.Errorf("%s: %w", op, err)
+		}
+	}
+	return StorePasswords{Postgres: m["postgres_password"], Redis: m["redis_password"]}, nil
 }
 
 // readPrivate decodes the JSON file at path into v and reports whether it exists; a missing

@@ -2,6 +2,10 @@ package localserver_test
 
 import (
 	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,4 +55,59 @@ func TestFerretDBRestartKeepsData(t *testing.T) {
 			t.Fatalf("n = %d after restart, want 7", got.N)
 		}
 	})
+}
+
+// TestFerretDBSocket: on a Unix socket FerretDB has no TCP listener, its directory admits only
+// this user, and the URI it gives works with the MongoDB driver; a stale socket is replaced.
+func TestFerretDBSocket(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sock := filepath.Join(t.TempDir(), "run", "ferretdb.sock")
+	for round := range 2 {
+		fd, err := localserver.StartFerretDB(ctx, localserver.FerretDBOptions{Dir: t.TempDir(), Socket: sock})
+		if err != nil {
+			t.Fatalf("round %d: StartFerretDB: %v", round, err)
+		}
+		if strings.Contains(fd.URI(), "127.0.0.1") || !strings.Contains(fd.URI(), "%2Fferretdb.sock") {
+			t.Fatalf("URI %q, want the escaped socket path", fd.URI())
+		}
+		c, err := mongo.Connect(options.Client().ApplyURI(fd.URI() + "app"))
+		if err != nil {
+			t.Fatalf("connect: %v", err)
+		}
+		if _, err := c.Database("app").Collection("things").InsertOne(ctx, bson.D{{Key: "n", Value: round}}); err != nil {
+			t.Fatalf("insert over the socket: %v", err)
+		}
+		_ = c.Disconnect(ctx)
+		fi, err := os.Stat(filepath.Dir(sock))
+		if err != nil || fi.Mode().Perm() != 0o700 {
+			t.Fatalf("socket dir: %v, %v; want 0700", fi, err)
+		}
+		if round == 0 {
+			// Stop without a clean close of the socket file: the next start must not trip on it.
+			if err := fd.Stop(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(sock); err != nil {
+				if l, err := net.Listen("unix", sock); err == nil {
+					l.(*net.UnixListener).SetUnlinkOnClose(false)
+					_ = l.Close()
+				}
+			}
+			continue
+		}
+		if _, err := localserver.StartFerretDB(ctx, localserver.FerretDBOptions{Dir: t.TempDir(), Socket: sock}); err == nil ||
+			!strings.Contains(err.Error(), "in use") {
+			t.Errorf("second server on a live socket: %v, want in use", err)
+		}
+		if err := fd.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	long := filepath.Join(t.TempDir(), strings.Repeat("d", 120), "ferretdb.sock")
+	if _, err := localserver.StartFerretDB(ctx, localserver.FerretDBOptions{Dir: t.TempDir(), Socket: long}); err == nil ||
+		!strings.Contains(err.Error(), "107 bytes") {
+		t.Errorf("long socket path: %v, want the 107-byte limit", err)
+	}
 }

@@ -3,6 +3,7 @@ package localserver
 import (
 	"fmt"
 	"net"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -32,10 +33,15 @@ func portTaken(err error) bool {
 	return strings.Contains(err.Error(), "Address already in use")
 }
 
-// waitTCP dials addr until it accepts a connection or the deadline passes.
-func waitTCP(addr string, deadline time.Time) error {
+// waitListening dials addr, a host:port or a Unix socket's absolute path, until it accepts a
+// connection or the deadline passes.
+func waitListening(addr string, deadline time.Time) error {
+	network := "tcp"
+	if filepath.IsAbs(addr) {
+		network = "unix"
+	}
 	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		c, err := net.DialTimeout(network, addr, 200*time.Millisecond)
 		if err == nil {
 			return c.Close()
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +29,11 @@ type PostgresOptions struct {
 	Port int
 	// BinDir holds initdb and postgres; "" means the newest /usr/lib/postgresql/*/bin.
 	BinDir string
+	// Password is the superuser postgres's password. With one, every connection, on the socket
+	// as on 127.0.0.1, authenticates with SCRAM-SHA-256; a cluster initialised without one (trust)
+	// is switched over when it next starts. "" keeps trust authentication (throwaway test
+	// clusters only).
+	Password string
 	// Ephemeral trades durability for speed (fsync, synchronous_commit and full_page_writes off):
 	// for throwaway test clusters only.
 	Ephemeral bool
@@ -35,12 +41,13 @@ type PostgresOptions struct {
 	Stdout, Stderr io.Writer
 }
 
-// Postgres is a running PostgreSQL server with trust authentication on 127.0.0.1 and the
-// superuser postgres.
+// Postgres is a running PostgreSQL server on 127.0.0.1 with the superuser postgres, who
+// authenticates with a password when the options gave one and is trusted otherwise.
 type Postgres struct {
-	dir  string
-	port int
-	proc *process
+	dir      string
+	port     int
+	password string
+	proc     *process
 }
 
 // StartPostgres starts (and first initialises, if needed) a cluster in opts.Dir and returns once
@@ -68,7 +75,7 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 	if err := acct.checkReachable(dir); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	if err := initCluster(ctx, bin, dir, acct, opts.Ephemeral); err != nil {
+	if err := initCluster(ctx, bin, dir, acct, opts); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	sockDir := filepath.Join(dir, "socket")
@@ -78,6 +85,10 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 	for attempt := 1; ; attempt++ {
 		p, err := startPostgresOnce(ctx, bin, dir, sockDir, acct, opts)
 		if err == nil {
+			if err := p.requirePassword(ctx, acct, opts.Password); err != nil {
+				_ = p.Stop(context.WithoutCancel(ctx))
+				return nil, fmt.Errorf("%s: %w", op, err)
+			}
 			return p, nil
 		}
 		if opts.Port != 0 || attempt == 3 || !portTaken(err) {
@@ -113,7 +124,10 @@ func startPostgresOnce(ctx context.Context, bin, dir, sockDir string, acct runAs
 	if err != nil {
 		return nil, err
 	}
-	p := &Postgres{dir: dir, port: port, proc: proc}
+	p := &Postgres{dir: dir, port: port, password: opts.Password, proc: proc}
+	if opts.Password != "" && hbaMethod(dir) == "trust" {
+		p.password = "" // a cluster made without a password; requirePassword switches it over
+	}
 	if err := p.waitReady(ctx, 30*time.Second); err != nil {
 		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -147,8 +161,9 @@ func postgresBinDir(dir string) (string, error) {
 }
 
 // initCluster runs initdb in dir unless it already holds a cluster, which must then match the
-// binaries' major version.
-func initCluster(ctx context.Context, bin, dir string, acct runAs, ephemeral bool) error {
+// binaries' major version. With a password the superuser gets it from initdb itself, so the
+// new cluster never trusts anyone.
+func initCluster(ctx context.Context, bin, dir string, acct runAs, opts PostgresOptions) error {
 	major, err := binaryMajor(ctx, bin)
 	if err != nil {
 		return err
@@ -163,8 +178,30 @@ func initCluster(ctx context.Context, bin, dir string, acct runAs, ephemeral boo
 	if !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	args := []string{"-D", dir, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-instructions"}
-	if ephemeral {
+	method := "trust"
+	args := []string{"-D", dir, "-U", "postgres", "--encoding=UTF8", "--locale=C", "--no-instructions"}
+	if opts.Password != "" {
+		method = "scram-sha-256"
+		// initdb wants an empty data directory, so the password file sits beside it.
+		pwfile, err := os.CreateTemp(filepath.Dir(dir), ".pgpass-*")
+		if err != nil {
+			return fmt.Errorf("password file: %w", err)
+		}
+		defer os.Remove(pwfile.Name())
+		_, err = pwfile.WriteString(opts.Password + "\n")
+		if cerr := pwfile.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil && acct.switchTo {
+			err = os.Chown(pwfile.Name(), int(acct.uid), int(acct.gid))
+		}
+		if err != nil {
+			return fmt.Errorf("password file: %w", err)
+		}
+		args = append(args, "--pwfile="+pwfile.Name())
+	}
+	args = append(args, "--auth="+method)
+	if opts.Ephemeral {
 		args = append(args, "--no-sync")
 	}
 	cmd := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), args...)
@@ -173,17 +210,63 @@ func initCluster(ctx context.Context, bin, dir string, acct runAs, ephemeral boo
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("initdb %s: %w: %s", dir, err, strings.TrimSpace(string(out)))
 	}
-	// Trust only the local socket and 127.0.0.1; initdb's default also trusts ::1 and replication.
-	hba := "# Written by meshwork localserver: trust on the socket and 127.0.0.1 only.\n" +
-		"local all all trust\n" +
-		"host  all all 127.0.0.1/32 trust\n"
-	hbaPath := filepath.Join(dir, "pg_hba.conf")
-	if err := os.WriteFile(hbaPath, []byte(hba), 0o600); err != nil {
+	return writeHBA(dir, acct, method)
+}
+
+// hbaHeader starts the pg_hba.conf localserver writes; the method follows it on the same line.
+const hbaHeader = "# Written by meshwork localserver, the socket and 127.0.0.1 only: "
+
+// writeHBA lets connections in on the local socket and 127.0.0.1 only, by method (trust or
+// scram-sha-256); initdb's default also admits ::1 and replication.
+func writeHBA(dir string, acct runAs, method string) error {
+	hba := hbaHeader + method + "\n" +
+		"local all all " + method + "\n" +
+		"host  all all 127.0.0.1/32 " + method + "\n"
+	path := filepath.Join(dir, "pg_hba.conf")
+	if err := os.WriteFile(path, []byte(hba), 0o600); err != nil {
 		return fmt.Errorf("write pg_hba.conf: %w", err)
 	}
 	if acct.switchTo {
-		return os.Chown(hbaPath, int(acct.uid), int(acct.gid))
+		return os.Chown(path, int(acct.uid), int(acct.gid))
 	}
+	return nil
+}
+
+// hbaMethod is the method of a pg_hba.conf that localserver wrote, "" for any other.
+func hbaMethod(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, "pg_hba.conf"))
+	if err != nil {
+		return ""
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	if m, ok := strings.CutPrefix(first, hbaHeader); ok {
+		return m
+	}
+	// Clusters from before passwords: "# Written by meshwork localserver: trust on the socket ..."
+	if strings.HasPrefix(first, "# Written by meshwork localserver: trust") {
+		return "trust"
+	}
+	return ""
+}
+
+// requirePassword switches a cluster that trusts its clients over to password authentication:
+// the superuser gets password, pg_hba.conf asks for it, and the server reloads. A cluster
+// that already asks for a password is left alone (connecting with it proved it right).
+func (p *Postgres) requirePassword(ctx context.Context, acct runAs, password string) error {
+	if password == "" || p.password != "" {
+		return nil
+	}
+	lit := "'" + strings.ReplaceAll(password, "'", "''") + "'"
+	if err := p.exec(ctx, "postgres", "ALTER ROLE postgres PASSWORD "+lit); err != nil {
+		return fmt.Errorf("set the superuser's password: %w", err)
+	}
+	if err := writeHBA(p.dir, acct, "scram-sha-256"); err != nil {
+		return err
+	}
+	if err := p.exec(ctx, "postgres", "SELECT pg_reload_conf()"); err != nil {
+		return fmt.Errorf("reload pg_hba.conf: %w", err)
+	}
+	p.password = password
 	return nil
 }
 
@@ -239,9 +322,15 @@ func (p *Postgres) exec(ctx context.Context, db, sql string) error {
 	return err
 }
 
-// URL returns a connection URL for database on 127.0.0.1 as the superuser postgres.
+// URL returns a connection URL for database on 127.0.0.1 as the superuser postgres, with the
+// password when there is one.
 func (p *Postgres) URL(database string) string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", p.port, database)
+	u := url.URL{Scheme: "postgres", User: url.User("postgres"), Host: "127.0.0.1:" + strconv.Itoa(p.port),
+		Path: "/" + database, RawQuery: "sslmode=disable"}
+	if p.password != "" {
+		u.User = url.UserPassword("postgres", p.password)
+	}
+	return u.String()
 }
 
 // Port is the TCP port the server listens on.

@@ -2,6 +2,7 @@ package localserver_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,4 +126,57 @@ func TestPostgresErrors(t *testing.T) {
 			t.Errorf("unreachable dir: %v, want the dir the postgres user cannot enter", err)
 		}
 	}
+}
+
+// TestPostgresPassword: with a password, a connection without it is refused on 127.0.0.1 and
+// the socket, and URL carries it; a cluster made trusting is switched over when it next starts.
+func TestPostgresPassword(t *testing.T) {
+	t.Parallel()
+	refused := func(t *testing.T, pg *localserver.Postgres) {
+		t.Helper()
+		ctx := context.Background()
+		for _, url := range []string{
+			fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", pg.Port()),
+			fmt.Sprintf("postgres://postgres:wrong@127.0.0.1:%d/postgres?sslmode=disable", pg.Port()),
+			fmt.Sprintf("host=%s port=%d user=postgres dbname=postgres", filepath.Join(pg.Dir(), "socket"), pg.Port()),
+		} {
+			conn, err := pgx.Connect(ctx, url)
+			if err == nil {
+				conn.Close(ctx)
+				t.Errorf("connect %s: no error, want a password failure", strings.ReplaceAll(url, "wrong", "***"))
+			} else if !strings.Contains(err.Error(), "password") {
+				t.Errorf("connect without the password: %v, want a password failure", err)
+			}
+		}
+		pgExec(t, pg.URL("postgres"), "SELECT 1")
+		if !strings.Contains(pg.URL("postgres"), ":s3cr%27t-pw@") {
+			t.Errorf("URL %q does not carry the password", pg.URL("postgres"))
+		}
+	}
+	t.Run("fresh", func(t *testing.T) {
+		t.Parallel()
+		dir := filepath.Join(reachableDir(t), "pg")
+		pg := startPostgres(t, localserver.PostgresOptions{Dir: dir, Password: "s3cr't-pw", Ephemeral: true})
+		refused(t, pg)
+		if left, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), ".pgpass-*")); len(left) > 0 {
+			t.Errorf("password file left behind: %v", left)
+		}
+	})
+	t.Run("trusting cluster switched", func(t *testing.T) {
+		t.Parallel()
+		dir := filepath.Join(reachableDir(t), "pg")
+		trusting := startPostgres(t, localserver.PostgresOptions{Dir: dir, Ephemeral: true})
+		pgExec(t, trusting.URL("postgres"), "CREATE TABLE kept (n int)")
+		if err := trusting.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		pg := startPostgres(t, localserver.PostgresOptions{Dir: dir, Password: "s3cr't-pw", Ephemeral: true})
+		refused(t, pg)
+		pgExec(t, pg.URL("postgres"), "SELECT count(*) FROM kept")
+		if err := pg.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		again := startPostgres(t, localserver.PostgresOptions{Dir: dir, Password: "s3cr't-pw", Ephemeral: true})
+		refused(t, again)
+	})
 }

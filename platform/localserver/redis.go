@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -26,14 +28,18 @@ type RedisOptions struct {
 	// Persist turns on the append-only file in Dir, so data survives a restart. Without it the
 	// server keeps data in memory only.
 	Persist bool
+	// Password, when set, is required of every client (requirepass, for the default user). It is
+	// handed to the server in a 0600 file in Dir, never on its command line.
+	Password string
 	// Stdout and Stderr receive the server's log; nil discards it (its tail still goes into errors).
 	Stdout, Stderr io.Writer
 }
 
 // Redis is a running redis-server bound to 127.0.0.1.
 type Redis struct {
-	port int
-	proc *process
+	port     int
+	password string
+	proc     *process
 }
 
 // StartRedis starts redis-server and returns once it answers PING. When the port is picked
@@ -79,7 +85,17 @@ func startRedisOnce(ctx context.Context, bin, dir string, opts RedisOptions) (*R
 	if opts.Persist {
 		appendOnly = "yes"
 	}
-	cmd := exec.Command(bin,
+	var args []string
+	if opts.Password != "" {
+		// A config file first, then options: the password stays out of ps's view.
+		conf := filepath.Join(dir, "auth.conf")
+		line := "requirepass \"" + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(opts.Password) + "\"\n"
+		if err := os.WriteFile(conf, []byte(line), 0o600); err != nil {
+			return nil, fmt.Errorf("write %s: %w", conf, err)
+		}
+		args = append(args, conf)
+	}
+	cmd := exec.Command(bin, append(args,
 		"--bind", "127.0.0.1",
 		"--port", strconv.Itoa(port),
 		"--dir", dir,
@@ -87,13 +103,13 @@ func startRedisOnce(ctx context.Context, bin, dir string, opts RedisOptions) (*R
 		"--save", "",
 		"--appendonly", appendOnly,
 		"--logfile", "",
-	)
+	)...)
 	cmd.Dir = dir
 	proc, err := startProcess("redis-server", cmd, opts.Stdout, opts.Stderr, syscall.SIGTERM)
 	if err != nil {
 		return nil, err
 	}
-	r := &Redis{port: port, proc: proc}
+	r := &Redis{port: port, password: opts.Password, proc: proc}
 	if err := r.waitReady(ctx, 30*time.Second); err != nil {
 		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -107,7 +123,7 @@ func startRedisOnce(ctx context.Context, bin, dir string, opts RedisOptions) (*R
 func (r *Redis) waitReady(ctx context.Context, d time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	c := redis.NewClient(&redis.Options{Addr: r.Addr(), MaxRetries: -1, DialTimeout: time.Second, PoolSize: 1})
+	c := redis.NewClient(&redis.Options{Addr: r.Addr(), Password: r.password, MaxRetries: -1, DialTimeout: time.Second, PoolSize: 1})
 	defer c.Close()
 	for {
 		if !r.proc.running() {
@@ -129,8 +145,15 @@ func (r *Redis) waitReady(ctx context.Context, d time.Duration) error {
 // Addr is the server's host:port.
 func (r *Redis) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(r.port)) }
 
-// URL is the URL of database 0, redis://127.0.0.1:port/0.
-func (r *Redis) URL() string { return "redis://" + r.Addr() + "/0" }
+// URL is the URL of database 0, redis://127.0.0.1:port/0, with the password when there is one
+// (redis://:password@127.0.0.1:port/0, as redis.ParseURL reads it).
+func (r *Redis) URL() string {
+	u := url.URL{Scheme: "redis", Host: r.Addr(), Path: "/0"}
+	if r.password != "" {
+		u.User = url.UserPassword("", r.password)
+	}
+	return u.String()
+}
 
 // Stop shuts the server down (flushing the append-only file when Persist is set) and waits for
 // it to exit; if ctx ends first the server is killed. It is safe to call more than once.

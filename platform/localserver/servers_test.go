@@ -3,6 +3,8 @@ package localserver_test
 import (
 	"context"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -125,5 +127,36 @@ func TestRedisMissingBinary(t *testing.T) {
 	_, err := localserver.StartRedis(context.Background(), localserver.RedisOptions{Dir: t.TempDir(), BinPath: "/nonexistent/redis-server"})
 	if err == nil || !strings.Contains(err.Error(), "apt-get install redis-server") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("err = %v, want one line naming the package", err)
+	}
+}
+
+// TestRedisPassword: with a password, a client without it is refused (NOAUTH) and URL works.
+func TestRedisPassword(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	r, err := localserver.StartRedis(ctx, localserver.RedisOptions{Dir: dir, Password: `p"w\1`})
+	if err != nil {
+		t.Fatalf("StartRedis: %v", err)
+	}
+	t.Cleanup(func() { _ = r.Stop(context.Background()) })
+	anon := redis.NewClient(&redis.Options{Addr: r.Addr()})
+	defer anon.Close()
+	if err := anon.Set(ctx, "k", "v", 0).Err(); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+		t.Fatalf("SET without the password: %v, want NOAUTH", err)
+	}
+	opts, err := redis.ParseURL(r.URL())
+	if err != nil {
+		t.Fatalf("ParseURL(%q): %v", r.URL(), err)
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatalf("SET with URL's password: %v", err)
+	}
+	info, err := os.Stat(filepath.Join(dir, "auth.conf"))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("auth.conf: %v, %v; want mode 0600", info, err)
 	}
 }
