@@ -106,6 +106,8 @@ func TestMeshEndToEnd(t *testing.T) {
 	}
 	c.identity(t, ctx, dir)
 	c.maintenance(t, ctx)
+	c.forgedHealth(t, ctx)
+	c.piiViews(t, ctx)
 	c.contracts(t, ctx)
 
 	// Ctrl-C stops everything within 10 s.

@@ -27,14 +27,14 @@ type mesh struct {
 }
 
 // basePorts are the mesh's default ports (architecture §5 and the launcher's infrastructure).
-var basePorts = []int{4222, 8222, 1883, 27027, 15432, 16379, 7000, 8000, 7001, 8001, 7002, 8002, 7003, 8003, 7004, 8004, 7005, 8005}
+var basePorts = []int{4222, 8222, 1883, 15432, 16379, 7000, 8000, 7001, 8001, 7002, 8002, 7003, 8003, 7004, 8004, 7005, 8005}
 
 // freeOffset finds an offset at which every mesh port is free right now. The offsets keep
 // every port below the kernel's ephemeral range (32768 and up), where the other tests' servers
 // and outgoing connections take their ports, so a port found free stays free.
 func freeOffset(t *testing.T) int {
 	t.Helper()
-	const highest = 27027 // FerretDB's, the highest base port
+	const highest = 16379 // Redis's, the highest base port
 	for i := range 40 {
 		offset := 1000 + (os.Getpid()+i*7)%48*100
 		if highest+offset < 32768 && allFree(offset) {

@@ -2,6 +2,10 @@
 // the service refuses the tokens of an account identity has deactivated, and the tokens issued
 // before an account's roles changed, at once rather than when they expire (≤ 15 min).
 //
+// It reads the product's redacted view (natsauth.ViewStream), the one every service account is
+// granted without asking: the names and emails are hashed there, and the account's id is taken
+// from the subject, dpv.identity.users.v1.<user id>, which the view keeps.
+//
 // Follow replays the product's history in order (an ordered consumer, no durable state: a
 // restart reads it again — accounts change rarely, so the history is small) and then follows
 // each new event. Until the replay has reached a revocation, a token it takes back is still
@@ -12,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,11 +25,15 @@ import (
 	identityv1 "meshwork.dev/contracts/gen/go/mesh/identity/v1"
 	"meshwork.dev/platform/auth"
 	"meshwork.dev/platform/dataproduct"
+	"meshwork.dev/platform/natsauth"
 )
 
 // Users is identity.users.v1 as this package reads it; identity declares, provisions and
 // publishes it.
 var Users = dataproduct.Product{Domain: "identity", Name: "users", Major: 1, Message: &identityv1.UserChanged{}}
+
+// viewPrefix starts the subjects of the redacted view, before the user id.
+var viewPrefix = natsauth.ViewPrefix + Users.ID() + "."
 
 // retry is how long Follow waits before trying again after the stream was missing (identity
 // has not started yet) or the consumer failed.
@@ -56,8 +65,8 @@ func Follow(ctx context.Context, js jetstream.JetStream, r *auth.Revocations, lo
 
 // follow reads until ctx ends or the consumer fails.
 func follow(ctx context.Context, js jetstream.JetStream, r *auth.Revocations, log *slog.Logger) error {
-	c, err := js.OrderedConsumer(ctx, Users.StreamName(), jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{Users.SubjectFilter()},
+	c, err := js.OrderedConsumer(ctx, natsauth.ViewStream(Users.ID()), jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{viewPrefix + ">"},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
@@ -89,7 +98,8 @@ func follow(ctx context.Context, js jetstream.JetStream, r *auth.Revocations, lo
 // the moment before which its tokens no longer hold.
 func apply(ctx context.Context, r *auth.Revocations, m jetstream.Msg, log *slog.Logger) {
 	var ev identityv1.UserChanged
-	if err := proto.Unmarshal(m.Data(), &ev); err != nil || ev.GetUserId() == "" {
+	user, ok := strings.CutPrefix(m.Subject(), viewPrefix)
+	if err := proto.Unmarshal(m.Data(), &ev); err != nil || !ok || user == "" || strings.Contains(user, ".") {
 		log.WarnContext(ctx, "revocation: an identity.users.v1 event without a user; skipped", "subject", m.Subject())
 		return
 	}
@@ -98,7 +108,7 @@ func apply(ctx context.Context, r *auth.Revocations, m jetstream.Msg, log *slog.
 	case identityv1.UserChangeKind_USER_CHANGE_KIND_DEACTIVATED, identityv1.UserChangeKind_USER_CHANGE_KIND_ROLES_CHANGED:
 		since = ev.GetOccurredAt().AsTime()
 	}
-	r.Set(ev.GetUserId(), ev.GetActive(), since)
+	r.Set(user, ev.GetActive(), since)
 }
 
 // Start runs Follow in the background until ctx ends or the returned stop is called; stop

@@ -11,6 +11,7 @@ import (
 
 	identityv1 "meshwork.dev/contracts/gen/go/mesh/identity/v1"
 	"meshwork.dev/platform/auth"
+	"meshwork.dev/platform/natsauth"
 	"meshwork.dev/platform/revocation"
 	"meshwork.dev/platform/testinfra"
 )
@@ -31,17 +32,19 @@ func TestFollowAppliesIdentityUsers(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- revocation.Follow(followCtx, js, revs, nil) }()
 
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: revocation.Users.StreamName(), Subjects: []string{revocation.Users.SubjectFilter()}}); err != nil {
+	// The redacted view, as the catalog keeps it: the user id only in the subject.
+	view := natsauth.ViewStream(revocation.Users.ID())
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: view, Subjects: []string{natsauth.ViewPrefix + revocation.Users.ID() + ".>"}}); err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Now().Truncate(time.Second)
 	publish := func(kind identityv1.UserChangeKind, user string, active bool, at time.Time) {
 		t.Helper()
-		data, err := proto.Marshal(&identityv1.UserChanged{UserId: user, Kind: kind, Active: active, OccurredAt: timestamppb.New(at)})
+		data, err := proto.Marshal(&identityv1.UserChanged{UserId: "pii:hashed-" + user, Email: "pii:x", Kind: kind, Active: active, OccurredAt: timestamppb.New(at)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := js.Publish(ctx, "dp.identity.users.v1."+user, data); err != nil {
+		if _, err := js.Publish(ctx, natsauth.ViewPrefix+"identity.users.v1."+user, data); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -48,7 +48,7 @@ func rules() auth.Rules {
 // platformGrants are what every service account reads without asking: identity's user
 // changes, redacted, so that each service refuses a deactivated account's tokens at once
 // (package revocation).
-var platformGrants = []natsauth.Grant{{Product: revocation.Users.ID()}}
+var platformGrants = []natsauth.Grant{{Product: revocation.Users.ID(), View: true}}
 
 // serveCallout answers the server's authorization requests: tokens verified against
 // identity's key set, permissions from the grants in gov, refusals on the audit trail,
@@ -234,7 +234,7 @@ func withoutUser(u string) string {
 // startRedactor keeps the redacted views of the products with PII fields (governance.Redactor).
 func startRedactor(ctx context.Context, key string, js jetstream.JetStream, cat *catalog.Catalog, log *slog.Logger) error {
 	if key == "" {
-		log.WarnContext(ctx, "PII_HASH_KEY is not set: no redacted views are kept")
+		log.WarnContext(ctx, "PII_HASH_KEY is not set: no redacted views are kept, so services cannot follow identity.users.v1 for revocations")
 		return nil
 	}
 	k, err := base64.StdEncoding.DecodeString(key)
