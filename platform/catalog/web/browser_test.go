@@ -17,8 +17,6 @@ import (
 
 	identityv1 "meshwork.dev/contracts/gen/go/mesh/identity/v1"
 	"meshwork.dev/platform/catalog/web"
-	"meshwork.dev/platform/catalog/web/accesstest"
-	"meshwork.dev/platform/errs"
 	"meshwork.dev/platform/testinfra"
 )
 
@@ -183,16 +181,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	id, admin := startIdentity(t, n)
 	analyst := id.enrolledUser(t, admin, "analyst@example.com", identityv1.Role_ROLE_ANALYST)
 	ident := web.IdentityService(id.conn)
-	who := func(ctx context.Context, token string) (string, error) {
-		u, err := ident.Me(ctx, token)
-		if err != nil {
-			return "", errs.Wrap("who", err)
-		}
-		return u.Email, nil
-	}
-	// The in-memory Access stands in for the access API (issue 11) on the access pages only.
-	access := accesstest.New(who, func(product string) []string { return []string{admin.Email} })
-	e := newEnvOn(t, n, web.Config{Identity: ident, Access: access, Services: []web.Endpoint{{Name: "identity", URL: id.httpURL}}})
+	// The access pages run on the catalog's own access API (the governor, its outbox and
+	// audit stream), identity's tokens verified against its key set.
+	e := newEnvOn(t, n, web.Config{Identity: ident, Services: []web.Endpoint{{Name: "identity", URL: id.httpURL}}},
+		governed(t, id.httpURL+"/.well-known/jwks.json"))
 	readings, health, jobs := products()
 	e.register(t, readings)
 	e.register(t, health)
@@ -376,7 +368,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		b.do(t, chromedp.Navigate(base+"/access"), chromedp.WaitVisible(chromedp.ID("queue-table")))
 		var queue []string
 		evalInto(t, b, `[...document.querySelectorAll("tr.request")].map(r => r.textContent)`, &queue)
-		if len(queue) != 1 || !strings.Contains(queue[0], analyst.Email) || !strings.Contains(queue[0], "machine dashboards") {
+		if len(queue) != 1 || !strings.Contains(queue[0], analyst.ID) || !strings.Contains(queue[0], "machine dashboards") {
 			t.Fatalf("owner's queue: %q", queue)
 		}
 		b.check(t, "accessibility of the access page", a11yScript)
@@ -390,7 +382,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		b.do(t, chromedp.Navigate(base+"/products/lab.readings.v1"), chromedp.WaitVisible(chromedp.ID("grants")))
 		var grants []string
 		evalInto(t, b, `[...document.querySelectorAll("#grants tr.grant")].map(r => r.textContent)`, &grants)
-		if len(grants) != 1 || !strings.Contains(grants[0], analyst.Email) || !strings.Contains(grants[0], "yes") {
+		if len(grants) != 1 || !strings.Contains(grants[0], analyst.ID) || !strings.Contains(grants[0], "yes") {
 			t.Fatalf("grants: %q", grants)
 		}
 		b.do(t, chromedp.Navigate(base+"/audit?product=lab.readings.v1"), chromedp.WaitVisible(chromedp.ID("audit")))

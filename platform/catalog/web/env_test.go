@@ -7,16 +7,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
 	platformv1 "meshwork.dev/contracts/gen/go/mesh/platform/v1"
 	"meshwork.dev/platform/catalog"
 	"meshwork.dev/platform/catalog/catalogtest"
+	"meshwork.dev/platform/auth"
 	"meshwork.dev/platform/catalog/changes"
+	"meshwork.dev/platform/catalog/governance"
 	"meshwork.dev/platform/catalog/observe"
 	"meshwork.dev/platform/catalog/postgres"
 	"meshwork.dev/platform/catalog/web"
+	governedaccess "meshwork.dev/platform/catalog/web/governed"
+	"meshwork.dev/platform/outbox"
 	"meshwork.dev/platform/dataproduct"
 	"meshwork.dev/platform/testinfra"
 )
@@ -27,6 +32,7 @@ func TestMain(m *testing.M) { testinfra.Main(m) }
 type env struct {
 	nats   *testinfra.NATS
 	js     jetstream.JetStream
+	pool   *pgxpool.Pool
 	store  *postgres.Store
 	cat    *catalog.Catalog
 	server *httptest.Server
@@ -39,18 +45,22 @@ func newEnv(t testing.TB, cfg web.Config) *env {
 	return newEnvOn(t, testinfra.StartNATS(t), cfg)
 }
 
-// newEnvOn is newEnv on a NATS server the test started.
-func newEnvOn(t testing.TB, n *testinfra.NATS, cfg web.Config) *env {
+// newEnvOn is newEnv on a NATS server the test started. Each setup may complete cfg once the
+// store and the catalog exist.
+func newEnvOn(t testing.TB, n *testinfra.NATS, cfg web.Config, setup ...func(*env, *web.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	pg := testinfra.StartPostgres(t)
-	e := &env{nats: n, js: n.JetStream(t)}
-	e.store = postgres.New(pg.Pool(t), changes.Message)
+	e := &env{nats: n, js: n.JetStream(t), pool: pg.Pool(t)}
+	e.store = postgres.New(e.pool, changes.Message)
 	if err := e.store.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	e.cat = catalog.New(e.store, observe.New(e.js))
 	cfg.Catalog, cfg.JetStream, cfg.Revisions = e.cat, e.js, e.store.Revisions
+	for _, f := range setup {
+		f(e, &cfg)
+	}
 	e.server = httptest.NewServer(muxOf(web.New(cfg)))
 	t.Cleanup(e.server.Close)
 	return e
@@ -114,4 +124,30 @@ func products() (readings, health, jobs *platformv1.DataProductDescriptor) {
 	jobs = catalogtest.Descriptor("plan.jobs.v1", catalogtest.BaseFields...)
 	jobs.Upstreams = []string{"care.health.v1"}
 	return readings, health, jobs
+}
+
+// governed gives the console the catalog's real access API: the governor over the env's store,
+// its events relayed from the outbox to the governance streams (the audit trail among them), and
+// tokens verified against identity's key set at jwksURL, as the catalog's main wires it.
+func governed(t testing.TB, jwksURL string) func(*env, *web.Config) {
+	return func(e *env, cfg *web.Config) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		if err := governance.ProvisionStreams(ctx, e.js); err != nil {
+			t.Fatal(err)
+		}
+		relay, err := outbox.NewRelay(e.pool, e.js, outbox.RelayConfig{DuplicateWindow: changes.Product.DuplicateWindow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- relay.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+		verifier, err := auth.NewVerifier(auth.VerifierConfig{JWKSURL: jwksURL, Issuer: "meshwork-identity", Audience: "meshwork"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gov := governance.New(e.store, e.cat, nil)
+		cfg.Access = governedaccess.New(gov, verifier, e.js)
+	}
 }

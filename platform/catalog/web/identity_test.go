@@ -41,6 +41,8 @@ type identity struct {
 
 // account is an enrolled user who can sign in.
 type account struct {
+	// ID is the user's id, the subject of its tokens.
+	ID                      string
 	Email, Password, Secret string
 	// used remembers the TOTP steps spent: identity accepts each step once per account.
 	used map[int64]bool
@@ -181,7 +183,7 @@ func (id *identity) enrolledUser(t testing.TB, admin *account, email string, rol
 		t.Fatalf("first Login %s: %v", email, err)
 	}
 	enrol := bearer(ctx, first.GetTokens().GetAccessToken())
-	u := &account{Email: email, Password: "correct horse battery " + email}
+	u := &account{ID: created.GetUser().GetId(), Email: email, Password: "correct horse battery " + email}
 	if _, err := id.api.ChangePassword(enrol, &identityv1.ChangePasswordRequest{CurrentPassword: created.GetOneTimePassword(), NewPassword: u.Password}); err != nil {
 		t.Fatalf("ChangePassword %s: %v", email, err)
 	}

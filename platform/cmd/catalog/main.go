@@ -23,6 +23,7 @@ import (
 	"meshwork.dev/platform/catalog/postgres"
 	"meshwork.dev/platform/catalog/rpc"
 	"meshwork.dev/platform/catalog/web"
+	"meshwork.dev/platform/catalog/web/governed"
 	"meshwork.dev/platform/dataproduct"
 	"meshwork.dev/platform/outbox"
 	"meshwork.dev/platform/revocation"
@@ -137,7 +138,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 	web.New(web.Config{
 		Catalog: cat, Log: svc.Logger(), JetStream: js, Revisions: store.Revisions,
 		ODCS: odcs.Options{NATSURL: cfg.NATSPublicURL}, Identity: web.IdentityService(identityConn), Services: services,
-		Access: consoleAccess{gov: gov, verifier: svc.Verifier(), js: js},
+		Access: governed.New(gov, svc.Verifier(), js),
 	}).Register(svc.HTTP())
 	svc.Ready("postgres", pool.Ping)
 	svc.Ready("nats", func(context.Context) error {
