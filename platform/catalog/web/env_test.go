@@ -34,6 +34,7 @@ type env struct {
 	js     jetstream.JetStream
 	pool   *pgxpool.Pool
 	store  *postgres.Store
+	gov    *governance.Governor // with governed
 	cat    *catalog.Catalog
 	server *httptest.Server
 }
@@ -147,7 +148,7 @@ func governed(t testing.TB, jwksURL string) func(*env, *web.Config) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		gov := governance.New(e.store, e.cat, nil)
-		cfg.Access = governedaccess.New(gov, verifier, e.js)
+		e.gov = governance.New(e.store, e.cat, nil)
+		cfg.Access = governedaccess.New(e.gov, verifier, e.js)
 	}
 }

@@ -164,9 +164,18 @@ func (c *Console) eventsPage(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
+	read, pii, err := c.reads(r.Context(), u, name)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if !read {
+		c.fail(w, r, errs.Errorf("web.events", errs.Forbidden, "you hold no grant on %s: request access on its page", name))
+		return
+	}
 	d := eventsData{Name: name, Stream: e.Descriptor.GetStream(), Subjects: strings.Join(e.Descriptor.GetSubjects(), " "), Filter: f,
 		HasPII: len(e.Descriptor.GetPiiFields()) > 0}
-	d.Redacted = d.HasPII && !c.mayReadPII(r.Context(), u, name)
+	d.Redacted = d.HasPII && !pii
 	if !f.Since.IsZero() {
 		d.SinceValue = f.Since.Format("2006-01-02T15:04")
 	}
@@ -203,7 +212,16 @@ func (c *Console) eventsStream(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, errs.Wrap("web.events", err))
 		return
 	}
-	dec := decoder{md: p.Message, showPII: len(e.Descriptor.GetPiiFields()) == 0 || c.mayReadPII(r.Context(), u, name)}
+	read, pii, err := c.reads(r.Context(), u, name)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if !read {
+		c.fail(w, r, errs.Errorf("web.events", errs.Forbidden, "you hold no grant on %s: request access on its page", name))
+		return
+	}
+	dec := decoder{md: p.Message, showPII: len(e.Descriptor.GetPiiFields()) == 0 || pii}
 	cons, err := c.cfg.JetStream.OrderedConsumer(r.Context(), e.Descriptor.GetStream(), consumerConfig(e.Descriptor, f))
 	if err != nil {
 		c.fail(w, r, errs.E("web.events", errs.Unavailable, "stream "+e.Descriptor.GetStream()+": "+err.Error()))

@@ -134,3 +134,25 @@ func (a Access) Audit(ctx context.Context, token string, f web.AuditFilter) ([]w
 	}
 	return out, nil
 }
+
+// Reads implements web.Access: an admin and the owning domain's owners read everything; others
+// what their grants open, with the personal fields only under a PII grant.
+func (a Access) Reads(ctx context.Context, token, product string) (read, pii bool, err error) {
+	c, err := a.caller(ctx, token)
+	if err != nil {
+		return false, false, err
+	}
+	if c.Owns(access.Domain(product)) {
+		return true, true, nil
+	}
+	gs, err := a.gov.Grants(ctx, c.Namespace())
+	if err != nil {
+		return false, false, err
+	}
+	for _, g := range gs {
+		if g.Product == product {
+			read, pii = true, pii || g.PII
+		}
+	}
+	return read, pii, nil
+}
