@@ -236,6 +236,20 @@ func (c *Console) audit(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, "audit", "Audit trail", "audit", d)
 }
 
+// mayRead answers 403 when u may not read product's events (or the error asking it failed) and
+// reports false; otherwise it reports whether u reads the personal fields.
+func (c *Console) mayRead(w http.ResponseWriter, r *http.Request, u *User, product string) (pii, ok bool) {
+	read, pii, err := c.reads(r.Context(), u, product)
+	if err == nil && !read {
+		err = errs.Errorf("web.events", errs.Forbidden, "you hold no grant on %s: request access on its page", product)
+	}
+	if err != nil {
+		c.fail(w, r, err)
+		return false, false
+	}
+	return pii, true
+}
+
 // reads says whether u may read product's events and whether with its personal fields. A
 // console without sign-in or without the access API (a developer's) shows events redacted.
 func (c *Console) reads(ctx context.Context, u *User, product string) (read, pii bool, err error) {

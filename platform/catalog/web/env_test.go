@@ -12,17 +12,17 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	platformv1 "meshwork.dev/contracts/gen/go/mesh/platform/v1"
+	"meshwork.dev/platform/auth"
 	"meshwork.dev/platform/catalog"
 	"meshwork.dev/platform/catalog/catalogtest"
-	"meshwork.dev/platform/auth"
 	"meshwork.dev/platform/catalog/changes"
 	"meshwork.dev/platform/catalog/governance"
 	"meshwork.dev/platform/catalog/observe"
 	"meshwork.dev/platform/catalog/postgres"
 	"meshwork.dev/platform/catalog/web"
 	governedaccess "meshwork.dev/platform/catalog/web/governed"
-	"meshwork.dev/platform/outbox"
 	"meshwork.dev/platform/dataproduct"
+	"meshwork.dev/platform/outbox"
 	"meshwork.dev/platform/testinfra"
 )
 

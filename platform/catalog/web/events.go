@@ -164,13 +164,8 @@ func (c *Console) eventsPage(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	read, pii, err := c.reads(r.Context(), u, name)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	if !read {
-		c.fail(w, r, errs.Errorf("web.events", errs.Forbidden, "you hold no grant on %s: request access on its page", name))
+	pii, ok := c.mayRead(w, r, u, name)
+	if !ok {
 		return
 	}
 	d := eventsData{Name: name, Stream: e.Descriptor.GetStream(), Subjects: strings.Join(e.Descriptor.GetSubjects(), " "), Filter: f,
@@ -212,13 +207,8 @@ func (c *Console) eventsStream(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, errs.Wrap("web.events", err))
 		return
 	}
-	read, pii, err := c.reads(r.Context(), u, name)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	if !read {
-		c.fail(w, r, errs.Errorf("web.events", errs.Forbidden, "you hold no grant on %s: request access on its page", name))
+	pii, ok := c.mayRead(w, r, u, name)
+	if !ok {
 		return
 	}
 	dec := decoder{md: p.Message, showPII: len(e.Descriptor.GetPiiFields()) == 0 || pii}
