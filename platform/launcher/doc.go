@@ -41,8 +41,8 @@
 // Stopping (Run's context cancelled): SIGTERM goes to the simulators, then the domain services,
 // then the catalog, each group waited for (up to its share of the time left, so that one stuck
 // child cannot deny the catalog its graceful stop) before the next; whatever still runs when
-// Options.StopTimeout (8 s) has passed since the stop began is killed. Then Redis, Postgres,
-// FerretDB and NATS stop, within 1.5 s more. Children run in their own process group, so a Ctrl-C in the terminal
+// Options.StopTimeout (8 s) has passed since the stop began is killed. Then Redis, Postgres and
+// FerretDB stop side by side, then NATS, within 4 s more. Children run in their own process group, so a Ctrl-C in the terminal
 // reaches them only through the launcher, and have a parent-death signal (Linux), so a killed
 // launcher leaves no orphans.
 //

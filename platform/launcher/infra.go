@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"meshwork.dev/platform/localserver"
@@ -175,19 +176,30 @@ func (inf *Infra) endpoints(dbs []string, logDir string, pw StorePasswords) Endp
 // Endpoints returns the servers' URLs.
 func (inf *Infra) Endpoints() Endpoints { return inf.ep }
 
-// Stop stops Redis, Postgres, FerretDB and NATS, in that order, and closes the logs. A server
-// still running when ctx ends is killed. It is safe to call more than once.
+// Stop stops Redis, Postgres and FerretDB side by side (nothing uses them any more, and a
+// slow Postgres checkpoint must not eat FerretDB's time), then NATS, and closes the logs. A
+// server still running when ctx ends is killed. It is safe to call more than once.
 func (inf *Infra) Stop(ctx context.Context) error {
-	var errs []error
+	var stops []func(context.Context) error
 	if inf.redis != nil {
-		errs = append(errs, inf.redis.Stop(ctx))
+		stops = append(stops, inf.redis.Stop)
 	}
 	if inf.pg != nil {
-		errs = append(errs, inf.pg.Stop(ctx))
+		stops = append(stops, inf.pg.Stop)
 	}
 	if inf.ferr != nil {
-		errs = append(errs, inf.ferr.Stop(ctx))
+		stops = append(stops, inf.ferr.Stop)
 	}
+	errs := make([]error, len(stops))
+	var wg sync.WaitGroup
+	for i, stop := range stops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = stop(ctx)
+		}()
+	}
+	wg.Wait()
 	if inf.nats != nil {
 		inf.nats.Shutdown()
 	}
