@@ -60,10 +60,10 @@ var reserved = []string{"platform", "catalog", "contracts", "governance", "mesh"
 // vars is what the templates are filled with.
 type vars struct {
 	Domain, Pascal, Product, ProductSnake, ProductVar, ProductID, Msg, Core, Table string
-	UpstreamID, UpstreamDomain, UpstreamName, UpstreamMajor                       string
-	UpstreamAlias, UpstreamImport, UpstreamMsg                                    string
-	GRPCPort, HTTPPort                                                            int
-	GoVersion, Requires                                                           string
+	UpstreamID, UpstreamDomain, UpstreamName, UpstreamMajor                        string
+	UpstreamAlias, UpstreamImport, UpstreamMsg                                     string
+	GRPCPort, HTTPPort                                                             int
+	GoVersion, Requires                                                            string
 }
 
 // NewDomain writes a new domain module under root (the repository: go.work, contracts/,
@@ -155,7 +155,9 @@ func domainVars(root string, d Domain, used []int) (vars, error) {
 	if d.GRPCPort == 0 {
 		d.GRPCPort = slices.Max(append(slices.Clone(used), 7000)) + 1
 	}
-	taken := func(p int) bool { return slices.Contains(used, p) || slices.Contains(used, p-1000) || slices.Contains(used, p+1000) }
+	taken := func(p int) bool {
+		return slices.Contains(used, p) || slices.Contains(used, p-1000) || slices.Contains(used, p+1000)
+	}
 	if d.GRPCPort < 1024 || d.GRPCPort > 64535 || taken(d.GRPCPort) {
 		problems = append(problems, fmt.Sprintf("--port %d: want a free port from 1024 to 64535 (taken: %v)", d.GRPCPort, used))
 	}
