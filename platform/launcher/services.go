@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -75,6 +76,91 @@ func Services() []Service {
 		{Name: "quality-sim", Simulator: true, Account: true},
 		{Name: "fleet-sim", Simulator: true, Account: true},
 	}
+}
+
+// ServiceFile is where a domain added after the five (`meshctl new domain`) declares itself to
+// the launcher: domains/<name>/service.json.
+const ServiceFile = "service.json"
+
+// serviceFile is the JSON of a ServiceFile.
+type serviceFile struct {
+	Name     string   `json:"name"`
+	GRPCPort int      `json:"grpc_port"`
+	HTTPPort int      `json:"http_port"`
+	Postgres string   `json:"postgres"`
+	Redis    bool     `json:"redis"`
+	RedisDB  int      `json:"redis_db"`
+	Account  bool     `json:"account"`
+	Consumes []string `json:"consumes"`
+}
+
+// ServicesIn returns Services() with the domains that root/domains/*/service.json declare,
+// after the five and before the simulators, in name order. A file that does not parse, names
+// another directory, or takes a port or name already taken is an error naming the file.
+func ServicesIn(root string) ([]Service, error) {
+	table := Services()
+	paths, err := filepath.Glob(filepath.Join(root, "domains", "*", ServiceFile))
+	if err != nil {
+		return nil, fmt.Errorf("launcher: %w", err)
+	}
+	slices.Sort(paths)
+	var added []Service
+	for _, p := range paths {
+		s, err := readServiceFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("launcher: %s: %w", p, err)
+		}
+		if filepath.Base(filepath.Dir(p)) != s.Name {
+			return nil, fmt.Errorf("launcher: %s: name %q is not its directory's", p, s.Name)
+		}
+		for _, t := range append(slices.Clone(table), added...) {
+			switch {
+			case t.Name == s.Name:
+				return nil, fmt.Errorf("launcher: %s: %s is in the mesh already", p, s.Name)
+			case t.GRPCPort != 0 && (slices.Contains([]int{t.GRPCPort, t.HTTPPort}, s.GRPCPort) || slices.Contains([]int{t.GRPCPort, t.HTTPPort}, s.HTTPPort)):
+				return nil, fmt.Errorf("launcher: %s: its ports %d/%d collide with %s's", p, s.GRPCPort, s.HTTPPort, t.Name)
+			}
+		}
+		added = append(added, s)
+	}
+	i := slices.IndexFunc(table, func(s Service) bool { return s.Simulator })
+	if i < 0 {
+		i = len(table)
+	}
+	return slices.Concat(table[:i], added, table[i:]), nil
+}
+
+func readServiceFile(path string) (Service, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Service{}, err
+	}
+	var f serviceFile
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return Service{}, err
+	}
+	var problems []string
+	if f.Name == "" {
+		problems = append(problems, "name is required")
+	}
+	for _, port := range []struct {
+		name string
+		n    int
+	}{{"grpc_port", f.GRPCPort}, {"http_port", f.HTTPPort}} {
+		if port.n < 1024 || port.n > 65535 {
+			problems = append(problems, fmt.Sprintf("%s %d is not a port from 1024 to 65535", port.name, port.n))
+		}
+	}
+	if f.GRPCPort == f.HTTPPort {
+		problems = append(problems, "grpc_port and http_port are the same")
+	}
+	if len(problems) > 0 {
+		return Service{}, errors.New(strings.Join(problems, "; "))
+	}
+	return Service{Name: f.Name, GRPCPort: f.GRPCPort, HTTPPort: f.HTTPPort, Postgres: f.Postgres,
+		Redis: f.Redis, RedisDB: f.RedisDB, Account: f.Account, Consumes: f.Consumes}, nil
 }
 
 // Databases returns the Postgres databases the services of table own, in table order: the

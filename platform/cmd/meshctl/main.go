@@ -179,6 +179,8 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		return a.grantsCmd(ctx, rest)
 	case "service-accounts":
 		return a.serviceAccountsCmd(ctx, rest)
+	case "new":
+		return a.newCmd(ctx, rest)
 	case "up":
 		return runUp(ctx, rest, a.stdout, a.stderr)
 	case "version":
@@ -312,6 +314,7 @@ commands:
   audit             the immutable audit trail (--principal --product --action --since --until)
   nats-keys         fresh NATS authentication keys as .env lines, for docker compose
   service-accounts  create: a service account and its client secret
+  new               domain <name>: a new domain module; product <domain> <name>: a new data product
   up                run the whole mesh on this machine
   version           print meshctl's version
   help [command]    this text, or a command's flags

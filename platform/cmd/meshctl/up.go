@@ -40,13 +40,17 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := launcher.Preflight(ctx, stdout); err != nil {
 		return err
 	}
-	err := launcher.Run(ctx, launcher.Options{
+	table, err := launcher.ServicesIn(".")
+	if err != nil {
+		return err
+	}
+	err = launcher.Run(ctx, launcher.Options{
 		Dir:      *dir,
 		BinDir:   *bin,
 		NoSim:    *noSim,
 		Only:     launcher.Only(*only),
 		Ports:    launcher.DefaultPorts().Offset(*offset),
-		Services: launcher.OffsetServices(launcher.Services(), *offset),
+		Services: launcher.OffsetServices(table, *offset),
 		Stdout:   stdout,
 		Getenv:   os.Getenv,
 	})

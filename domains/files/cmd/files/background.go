@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"meshwork.dev/domains/files/mongo"
 	"meshwork.dev/domains/files/stream"
-	"meshwork.dev/platform/catalogclient"
 	"meshwork.dev/platform/service"
 )
 
@@ -25,45 +22,15 @@ func background(ctx context.Context, svc *service.Service, store *mongo.Store, j
 		return err
 	}
 	relay := mongo.NewRelay(store, js, log)
-	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = relay.Run(bg) })
-	wg.Go(func() {
-		t := time.NewTicker(cfg.SweepInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-bg.Done():
-				return
-			case <-t.C:
-				expired, purged, err := store.Sweep(bg, cfg.PendingTTL, cfg.PurgeAfter)
-				if err != nil {
-					log.ErrorContext(bg, "sweep", "err", err)
-				} else if expired+purged > 0 {
-					log.InfoContext(bg, "swept", "expired", expired, "purged", purged)
-				}
-			}
+	bg := svc.Background(ctx)
+	bg.Go(func(ctx context.Context) error { _ = relay.Run(ctx); return nil })
+	bg.Every(cfg.SweepInterval, "sweep", func(ctx context.Context) error {
+		expired, purged, err := store.Sweep(ctx, cfg.PendingTTL, cfg.PurgeAfter)
+		if err == nil && expired+purged > 0 {
+			log.InfoContext(ctx, "swept", "expired", expired, "purged", purged)
 		}
+		return err
 	})
-	wg.Go(func() {
-		conn, err := service.Dial(bg, cfg.CatalogAddr, creds)
-		if err != nil {
-			log.ErrorContext(bg, "catalog registration", "err", err)
-			return
-		}
-		defer conn.Close()
-		catalogclient.Keep(bg, log, conn, stream.FileEvents)
-	})
-	svc.OnShutdown(func(ctx context.Context) error {
-		stop()
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-		select {
-		case <-done:
-			return nil
-		case <-ctx.Done():
-			return fmt.Errorf("background work: %w", ctx.Err())
-		}
-	})
+	bg.Register(cfg.CatalogAddr, creds, stream.FileEvents)
 	return nil
 }

@@ -6,11 +6,9 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strings"
 
-	"github.com/nats-io/nats.go/jetstream"
 	drv "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
@@ -46,35 +44,23 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err := store.Migrate(ctx); err != nil {
 		return err
 	}
-	nc, err := service.ConnectNATS(ctx, cfg.NATSURL, "files", cfg.ServiceAccount, dataproduct.Streams(stream.FileEvents))
+	mesh, err := service.JoinMesh(ctx, cfg.NATSURL, "files", cfg.ServiceAccount, []dataproduct.Product{stream.FileEvents})
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	if _, err := dataproduct.Provision(ctx, js, stream.FileEvents); err != nil {
-		return err
-	}
+	defer mesh.Close()
 	svc, err := service.New(ctx, "files", cfg.Config, service.WithAuthRules(rpc.Rules))
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
-	defer revocation.Start(ctx, js, svc.Revocations(), svc.Logger())()
+	defer revocation.Start(ctx, mesh.JS, svc.Revocations(), svc.Logger())()
 	signer := presign.NewSigner(sec.presign, publicURL(cfg, svc.HTTPAddr()))
 	filesv1.RegisterFilesServiceServer(svc.GRPC(), rpc.New(store, signer))
 	(&presign.Handler{Signer: signer, Store: store, Log: svc.Logger(), Now: now}).Register(svc.HTTP())
 	svc.Ready("mongodb", store.Ping)
-	svc.Ready("nats", func(context.Context) error {
-		if !nc.IsConnected() {
-			return fmt.Errorf("not connected: %s", nc.Status())
-		}
-		return nil
-	})
-	if err := background(ctx, svc, store, js, cfg); err != nil {
+	svc.Ready("nats", mesh.Connected)
+	if err := background(ctx, svc, store, mesh.JS, cfg); err != nil {
 		return err
 	}
 	return svc.Serve(ctx)

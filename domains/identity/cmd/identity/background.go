@@ -3,12 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
 
 	"meshwork.dev/domains/identity/audit"
@@ -17,8 +14,6 @@ import (
 	"meshwork.dev/domains/identity/stream"
 	"meshwork.dev/domains/identity/token"
 	"meshwork.dev/platform/auth"
-	"meshwork.dev/platform/catalogclient"
-	"meshwork.dev/platform/outbox"
 	"meshwork.dev/platform/service"
 )
 
@@ -53,45 +48,17 @@ func selfVerification(cfg service.Config, ring *token.Keyring) (service.Config, 
 // pruning job and the catalog registration — and stops them at shutdown, after in-flight
 // RPCs have drained. The relay and the reload outlive ctx until then, so the last changes are
 // still published.
-func background(ctx context.Context, svc *service.Service, store *postgres.Store, pool *pgxpool.Pool, js jetstream.JetStream, h *rpc.Handler, issuer *token.Issuer, cfg config) error {
-	log := svc.Logger()
-	relay, err := outbox.NewRelay(pool, js, outbox.RelayConfig{DuplicateWindow: stream.Users.DuplicateWindow, Logger: log})
-	if err != nil {
+func background(ctx context.Context, svc *service.Service, store *postgres.Store, pool *pgxpool.Pool, mesh *service.Mesh, h *rpc.Handler, issuer *token.Issuer, cfg config) error {
+	bg := svc.Background(ctx)
+	if err := bg.Relay(pool, mesh.JS, stream.Users.DuplicateWindow); err != nil {
 		return err
 	}
-	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	relayErr := make(chan error, 1)
-	wg.Go(func() { relayErr <- relay.Run(bg) })
-	wg.Go(func() {
-		t := time.NewTicker(keyReload)
-		defer t.Stop()
-		for {
-			select {
-			case <-bg.Done():
-				return
-			case <-t.C:
-				if err := h.ReloadKeys(bg); err != nil {
-					log.ErrorContext(bg, "reload signing keys", "err", err)
-				}
-			}
-		}
+	bg.Every(keyReload, "reload signing keys", h.ReloadKeys)
+	bg.Go(func(ctx context.Context) error {
+		prune(ctx, svc, store, postgres.Retention{Audit: cfg.AuditRetention, RefreshGrace: cfg.RefreshGrace}, cfg.PruneInterval)
+		return nil
 	})
-	wg.Go(func() {
-		prune(bg, svc, store, postgres.Retention{Audit: cfg.AuditRetention, RefreshGrace: cfg.RefreshGrace}, cfg.PruneInterval)
-	})
-	wg.Go(func() { register(bg, svc, issuer, cfg.CatalogAddr) })
-	svc.OnShutdown(func(ctx context.Context) error {
-		stop()
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-		select {
-		case <-done:
-			return <-relayErr
-		case <-ctx.Done():
-			return fmt.Errorf("background work: %w", ctx.Err())
-		}
-	})
+	bg.Register(cfg.CatalogAddr, selfToken(issuer), stream.Users)
 	return nil
 }
 
@@ -117,20 +84,12 @@ func prune(ctx context.Context, svc *service.Service, store *postgres.Store, r p
 	}
 }
 
-// register registers identity.users.v1 with the catalog, retrying until it succeeds, the
-// declaration is refused (it must then be fixed), or ctx ends. Identity signs its own
-// service token: it is the issuer.
-func register(ctx context.Context, svc *service.Service, issuer *token.Issuer, catalogAddr string) {
-	log := svc.Logger()
+// selfToken is the dial option with which identity calls the catalog: it signs its own
+// service token, being the issuer.
+func selfToken(issuer *token.Issuer) grpc.DialOption {
 	self := func(context.Context) (string, error) {
 		t, err := issuer.Issue(token.Access{Subject: token.ClientID("identity"), Roles: []string{"service"}}, postgres.Now())
 		return t.Token, err
 	}
-	conn, err := service.Dial(ctx, catalogAddr, grpc.WithPerRPCCredentials(auth.BearerToken(self)))
-	if err != nil {
-		log.ErrorContext(ctx, "catalog registration", "err", err)
-		return
-	}
-	defer conn.Close()
-	catalogclient.Keep(ctx, log, conn, stream.Users)
+	return grpc.WithPerRPCCredentials(auth.BearerToken(self))
 }

@@ -7,12 +7,9 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"runtime"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go/jetstream"
 	goredis "github.com/redis/go-redis/v9"
 
 	identityv1 "meshwork.dev/contracts/gen/go/mesh/identity/v1"
@@ -45,9 +42,9 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return &service.ConfigError{Problems: []service.ConfigProblem{{Var: "REDIS_URL", Problem: "is not a redis:// URL"}}}
 	}
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	pool, err := service.OpenPostgres(ctx, cfg.DatabaseURL, 0)
 	if err != nil {
-		return fmt.Errorf("postgres: %w", err)
+		return err
 	}
 	defer pool.Close()
 	store := postgres.New(pool, key, stream.Message)
@@ -56,18 +53,11 @@ func run(ctx context.Context, getenv func(string) string) error {
 	}
 	rdb := goredis.NewClient(rdbOpts)
 	defer rdb.Close()
-	nc, err := service.ConnectNATS(ctx, cfg.NATSURL, "identity", cfg.ServiceAccount, dataproduct.Streams(stream.Users))
+	mesh, err := service.JoinMesh(ctx, cfg.NATSURL, "identity", cfg.ServiceAccount, []dataproduct.Product{stream.Users})
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	if _, err := dataproduct.Provision(ctx, js, stream.Users); err != nil {
-		return err
-	}
+	defer mesh.Close()
 	ring, err := loadKeys(ctx, store)
 	if err != nil {
 		return err
@@ -83,7 +73,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 		return err
 	}
 	defer svc.Close()
-	defer revocation.Start(ctx, js, svc.Revocations(), svc.Logger())()
+	defer revocation.Start(ctx, mesh.JS, svc.Revocations(), svc.Logger())()
 	h := rpc.New(rpc.Deps{
 		Store: store, Hasher: hasher, Issuer: issuer, Log: svc.Logger(), RefreshTTL: cfg.RefreshTTL, KeyReload: keyReload,
 		ActivationDelay: cfg.KeyActivationDelay,
@@ -94,13 +84,8 @@ func run(ctx context.Context, getenv func(string) string) error {
 	svc.HTTP().Handle("GET /.well-known/jwks.json", ring.Handler(postgres.Now))
 	svc.Ready("postgres", store.Ping)
 	svc.Ready("redis", func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
-	svc.Ready("nats", func(context.Context) error {
-		if !nc.IsConnected() {
-			return fmt.Errorf("not connected: %s", nc.Status())
-		}
-		return nil
-	})
-	if err := background(ctx, svc, store, pool, js, h, issuer, cfg); err != nil {
+	svc.Ready("nats", mesh.Connected)
+	if err := background(ctx, svc, store, pool, mesh, h, issuer, cfg); err != nil {
 		return err
 	}
 	return svc.Serve(ctx)

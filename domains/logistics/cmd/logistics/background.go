@@ -2,15 +2,11 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/uber/h3-go/v4"
-	"google.golang.org/grpc"
 
 	"meshwork.dev/domains/logistics/position"
 	"meshwork.dev/domains/logistics/postgres"
@@ -19,9 +15,7 @@ import (
 	"meshwork.dev/domains/logistics/rpc"
 	"meshwork.dev/domains/logistics/stream"
 	"meshwork.dev/domains/logistics/tracking"
-	"meshwork.dev/platform/catalogclient"
 	"meshwork.dev/platform/dataproduct"
-	"meshwork.dev/platform/outbox"
 	"meshwork.dev/platform/service"
 )
 
@@ -71,13 +65,9 @@ func build(ctx context.Context, cfg config, store *postgres.Store, js jetstream.
 
 // background starts the NATS ingest, the periodic model persistence and publication, the
 // outbox relay and catalog registration, and stops them at shutdown after in-flight RPCs.
-func background(ctx context.Context, svc *service.Service, cfg config, pool *pgxpool.Pool, js jetstream.JetStream, nc *nats.Conn, store *postgres.Store, d *domain) error {
+func background(ctx context.Context, svc *service.Service, cfg config, pool *pgxpool.Pool, mesh *service.Mesh, store *postgres.Store, d *domain) error {
 	log := svc.Logger()
-	relay, err := outbox.NewRelay(pool, js, outbox.RelayConfig{DuplicateWindow: stream.TravelTimes.DuplicateWindow, Logger: log})
-	if err != nil {
-		return err
-	}
-	sub, err := stream.Ingest(nc, d.pipeline, log)
+	sub, err := stream.Ingest(mesh.NC, d.pipeline, log)
 	if err != nil {
 		return err
 	}
@@ -85,34 +75,13 @@ func background(ctx context.Context, svc *service.Service, cfg config, pool *pgx
 	if err != nil {
 		return err
 	}
-	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	relayErr := make(chan error, 1)
-	wg.Go(func() { relayErr <- relay.Run(bg) })
-	wg.Go(func() {
-		t := time.NewTicker(cfg.PublishInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-bg.Done():
-				return
-			case <-t.C:
-				if err := persist(bg, store, d); err != nil {
-					log.ErrorContext(bg, "persist travel times", "err", err)
-				}
-			}
-		}
-	})
-	wg.Go(func() {
-		conn, err := service.Dial(bg, cfg.CatalogAddr, creds)
-		if err != nil {
-			log.ErrorContext(bg, "catalog registration", "err", err)
-			return
-		}
-		defer conn.Close()
-		register(bg, svc, conn, stream.All...)
-	})
-	svc.OnShutdown(func(ctx context.Context) error {
+	bg := svc.Background(ctx)
+	if err := bg.Relay(pool, mesh.JS, stream.TravelTimes.DuplicateWindow); err != nil {
+		return err
+	}
+	bg.Every(cfg.PublishInterval, "persist travel times", func(ctx context.Context) error { return persist(ctx, store, d) })
+	bg.Register(cfg.CatalogAddr, creds, stream.All...)
+	bg.BeforeStop(func(ctx context.Context) error {
 		_ = sub.Drain()
 		_ = d.positions.Flush(ctx)
 		_ = d.routes.Flush(ctx)
@@ -120,15 +89,7 @@ func background(ctx context.Context, svc *service.Service, cfg config, pool *pgx
 		if err := persist(ctx, store, d); err != nil {
 			log.ErrorContext(ctx, "persist travel times at shutdown", "err", err)
 		}
-		stop()
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-		select {
-		case <-done:
-			return <-relayErr
-		case <-ctx.Done():
-			return fmt.Errorf("background work: %w", ctx.Err())
-		}
+		return nil
 	})
 	return nil
 }
@@ -149,10 +110,4 @@ func persist(ctx context.Context, store *postgres.Store, d *domain) error {
 	}
 	d.planner.SetCosts(d.model.Compile(d.planner.Graph()).WithLandmarks(landmarks))
 	return nil
-}
-
-// register registers the products with the catalog, retrying until it succeeds, is refused,
-// or ctx ends.
-func register(ctx context.Context, svc *service.Service, conn grpc.ClientConnInterface, products ...dataproduct.Product) {
-	catalogclient.Keep(ctx, svc.Logger(), conn, products...)
 }

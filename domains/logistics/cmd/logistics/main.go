@@ -6,10 +6,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go/jetstream"
 	goredis "github.com/redis/go-redis/v9"
 
 	logisticsv1 "meshwork.dev/contracts/gen/go/mesh/logistics/v1"
@@ -17,7 +14,6 @@ import (
 	"meshwork.dev/domains/logistics/redis"
 	"meshwork.dev/domains/logistics/rpc"
 	"meshwork.dev/domains/logistics/stream"
-	"meshwork.dev/platform/dataproduct"
 	"meshwork.dev/platform/revocation"
 	"meshwork.dev/platform/service"
 )
@@ -33,9 +29,9 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return &service.ConfigError{Problems: []service.ConfigProblem{{Var: "REDIS_URL", Problem: "is not a redis:// URL"}}}
 	}
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	pool, err := service.OpenPostgres(ctx, cfg.DatabaseURL, 0)
 	if err != nil {
-		return fmt.Errorf("postgres: %w", err)
+		return err
 	}
 	defer pool.Close()
 	store := postgres.New(pool)
@@ -44,40 +40,26 @@ func run(ctx context.Context, getenv func(string) string) error {
 	}
 	rdb := goredis.NewClient(rdbOpts)
 	defer rdb.Close()
-	nc, err := service.ConnectNATS(ctx, cfg.NATSURL, "logistics", cfg.ServiceAccount, dataproduct.Streams(stream.All...))
+	mesh, err := service.JoinMesh(ctx, cfg.NATSURL, "logistics", cfg.ServiceAccount, stream.All)
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	for _, p := range stream.All {
-		if _, err := dataproduct.Provision(ctx, js, p); err != nil {
-			return err
-		}
-	}
+	defer mesh.Close()
 	svc, err := service.New(ctx, "logistics", cfg.Config, service.WithAuthRules(rpc.Rules))
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
-	defer revocation.Start(ctx, js, svc.Revocations(), svc.Logger())()
-	dom, err := build(ctx, cfg, store, js, redis.NewLive(rdb, "logistics:"))
+	defer revocation.Start(ctx, mesh.JS, svc.Revocations(), svc.Logger())()
+	dom, err := build(ctx, cfg, store, mesh.JS, redis.NewLive(rdb, "logistics:"))
 	if err != nil {
 		return err
 	}
 	logisticsv1.RegisterLogisticsServiceServer(svc.GRPC(), dom.handler)
 	svc.Ready("postgres", store.Ping)
 	svc.Ready("redis", func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
-	svc.Ready("nats", func(context.Context) error {
-		if !nc.IsConnected() {
-			return fmt.Errorf("not connected: %s", nc.Status())
-		}
-		return nil
-	})
-	if err := background(ctx, svc, cfg, pool, js, nc, store, dom); err != nil {
+	svc.Ready("nats", mesh.Connected)
+	if err := background(ctx, svc, cfg, pool, mesh, store, dom); err != nil {
 		return err
 	}
 	return svc.Serve(ctx)

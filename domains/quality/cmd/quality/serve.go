@@ -2,14 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
 
@@ -18,9 +13,7 @@ import (
 	"meshwork.dev/domains/quality/postgres"
 	"meshwork.dev/domains/quality/rpc"
 	"meshwork.dev/domains/quality/stream"
-	"meshwork.dev/platform/catalogclient"
 	"meshwork.dev/platform/dataproduct"
-	"meshwork.dev/platform/outbox"
 	"meshwork.dev/platform/revocation"
 	"meshwork.dev/platform/service"
 )
@@ -44,18 +37,11 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err := service.LoadConfig(getenv, &cfg); err != nil {
 		return err
 	}
-	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	// The raw → clean pipeline holds up to three connections; the relay, the ingest bridge
+	// and the RPCs need their own.
+	pool, err := service.OpenPostgres(ctx, cfg.DatabaseURL, minPoolConns)
 	if err != nil {
-		return &service.ConfigError{Problems: []service.ConfigProblem{{Var: "DATABASE_URL", Problem: err.Error()}}}
-	}
-	if !strings.Contains(cfg.DatabaseURL, "pool_max_conns") {
-		// The raw → clean pipeline holds up to three connections; the relay, the ingest
-		// bridge and the RPCs need their own.
-		pcfg.MaxConns = max(pcfg.MaxConns, minPoolConns)
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		return fmt.Errorf("postgres: %w", err)
+		return err
 	}
 	defer pool.Close()
 	state := postgres.New(pool)
@@ -67,21 +53,12 @@ func run(ctx context.Context, getenv func(string) string) error {
 		return err
 	}
 	// quality manages its products' streams and the ingest stream in front of them.
-	nc, err := service.ConnectNATS(ctx, cfg.NATSURL, "quality", cfg.ServiceAccount,
-		append(dataproduct.Streams(stream.Products...), pipeline.IngestStream))
+	mesh, err := service.JoinMesh(ctx, cfg.NATSURL, "quality", cfg.ServiceAccount, stream.Products, pipeline.IngestStream)
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	for _, p := range stream.Products {
-		if _, err := dataproduct.Provision(ctx, js, p); err != nil {
-			return err
-		}
-	}
+	defer mesh.Close()
+	js := mesh.JS
 	raw, err := dataproduct.NewPublisher(js, stream.RawReadings)
 	if err != nil {
 		return err
@@ -94,17 +71,12 @@ func run(ctx context.Context, getenv func(string) string) error {
 	defer revocation.Start(ctx, js, svc.Revocations(), svc.Logger())()
 	qualityv1.RegisterQualityServiceServer(svc.GRPC(), rpc.New(reg, state, raw))
 	svc.Ready("postgres", state.Ping)
-	svc.Ready("nats", func(context.Context) error {
-		if !nc.IsConnected() {
-			return fmt.Errorf("not connected: %s", nc.Status())
-		}
-		return nil
-	})
+	svc.Ready("nats", mesh.Connected)
 	creds, err := svc.Credentials(ctx, cfg.ServiceAccount)
 	if err != nil {
 		return err
 	}
-	if err := background(ctx, svc, pool, nc, js, reg, state, raw, cfg.CatalogAddr, creds); err != nil {
+	if err := background(ctx, svc, pool, js, reg, state, raw, cfg.CatalogAddr, creds); err != nil {
 		return err
 	}
 	return svc.Serve(ctx)
@@ -113,11 +85,11 @@ func run(ctx context.Context, getenv func(string) string) error {
 // background starts the ingest bridge, the raw-readings processor, the outbox relay, the
 // registry reload and the catalog registration, and stops them at shutdown in that order:
 // no new readings in, the processor drained, then the relay publishes what it committed.
-func background(ctx context.Context, svc *service.Service, pool *pgxpool.Pool, nc *nats.Conn, js jetstream.JetStream,
+func background(ctx context.Context, svc *service.Service, pool *pgxpool.Pool, js jetstream.JetStream,
 	reg *postgres.Registry, state *postgres.State, raw *dataproduct.Publisher, catalogAddr string, creds grpc.DialOption) error {
 	log := svc.Logger()
-	relay, err := outbox.NewRelay(pool, js, outbox.RelayConfig{DuplicateWindow: stream.CleanReadings.DuplicateWindow, Logger: log})
-	if err != nil {
+	bg := svc.Background(ctx)
+	if err := bg.Relay(pool, js, stream.CleanReadings.DuplicateWindow); err != nil {
 		return err
 	}
 	bridge, err := pipeline.StartBridge(ctx, js, raw, reg, log)
@@ -125,59 +97,20 @@ func background(ctx context.Context, svc *service.Service, pool *pgxpool.Pool, n
 		return err
 	}
 	proc := pipeline.NewProcessor(reg, state)
-	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
-	consume, stopConsume := context.WithCancel(bg)
-	var wg sync.WaitGroup
+	consume, stopConsume := context.WithCancel(bg.Context())
 	consumeErr := make(chan error, 1)
 	go func() { consumeErr <- state.ConsumeBatches(consume, js, proc, postgres.BatchConfig{Logger: log}) }()
-	relayErr := make(chan error, 1)
-	wg.Go(func() { relayErr <- relay.Run(bg) })
-	wg.Go(func() {
-		t := time.NewTicker(registryReload)
-		defer t.Stop()
-		for {
-			select {
-			case <-bg.Done():
-				return
-			case <-t.C:
-				if err := reg.Reload(bg); err != nil {
-					log.ErrorContext(bg, "reload sensor registry", "err", err)
-				}
-			}
-		}
-	})
-	wg.Go(func() { register(bg, svc, catalogAddr, creds) })
-	svc.OnShutdown(func(ctx context.Context) error {
+	bg.Every(registryReload, "reload sensor registry", reg.Reload)
+	bg.Register(catalogAddr, creds, stream.Products...)
+	bg.BeforeStop(func(ctx context.Context) error {
 		bridge.Stop()
 		stopConsume()
-		var subErr error
 		select {
-		case subErr = <-consumeErr: // the batch in flight is committed
+		case err := <-consumeErr: // the batch in flight is committed
+			return err
 		case <-ctx.Done():
-			subErr = ctx.Err()
-		}
-		stop()
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-		select {
-		case <-done:
-			return errors.Join(subErr, <-relayErr)
-		case <-ctx.Done():
-			return fmt.Errorf("background work: %w", ctx.Err())
+			return ctx.Err()
 		}
 	})
 	return nil
-}
-
-// register registers the products with the catalog, retrying until it succeeds, the catalog
-// refuses them (they must then be fixed), or ctx ends.
-func register(ctx context.Context, svc *service.Service, catalogAddr string, creds grpc.DialOption) {
-	log := svc.Logger()
-	conn, err := service.Dial(ctx, catalogAddr, creds)
-	if err != nil {
-		log.ErrorContext(ctx, "catalog registration", "err", err)
-		return
-	}
-	defer conn.Close()
-	catalogclient.Keep(ctx, log, conn, stream.Products...)
 }

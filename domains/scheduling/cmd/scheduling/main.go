@@ -8,11 +8,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -31,9 +29,6 @@ import (
 	"meshwork.dev/domains/scheduling/quality"
 	"meshwork.dev/domains/scheduling/rpc"
 	"meshwork.dev/domains/scheduling/stream"
-	"meshwork.dev/platform/catalogclient"
-	"meshwork.dev/platform/dataproduct"
-	"meshwork.dev/platform/outbox"
 	"meshwork.dev/platform/revocation"
 	"meshwork.dev/platform/service"
 )
@@ -86,9 +81,9 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	pool, err := service.OpenPostgres(ctx, cfg.DatabaseURL, 0)
 	if err != nil {
-		return fmt.Errorf("postgres: %w", err)
+		return err
 	}
 	defer pool.Close()
 	store := postgres.New(pool)
@@ -101,26 +96,17 @@ func run(ctx context.Context, getenv func(string) string) error {
 			return err
 		}
 	}
-	nc, err := service.ConnectNATS(ctx, cfg.NATSURL, "scheduling", cfg.ServiceAccount, dataproduct.Streams(stream.Products...))
+	mesh, err := service.JoinMesh(ctx, cfg.NATSURL, "scheduling", cfg.ServiceAccount, stream.Products)
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
-	for _, p := range stream.Products {
-		if _, err := dataproduct.Provision(ctx, js, p); err != nil {
-			return err
-		}
-	}
+	defer mesh.Close()
 	svc, err := service.New(ctx, "scheduling", cfg.Config, service.WithAuthRules(rpc.Rules))
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
-	defer revocation.Start(ctx, js, svc.Revocations(), svc.Logger())()
+	defer revocation.Start(ctx, mesh.JS, svc.Revocations(), svc.Logger())()
 	creds, err := svc.Credentials(ctx, cfg.ServiceAccount)
 	if err != nil {
 		return err
@@ -155,13 +141,8 @@ func run(ctx context.Context, getenv func(string) string) error {
 	})
 	schedulingv1.RegisterSchedulingServiceServer(svc.GRPC(), rpc.New(store, disp, files, svc.Logger()))
 	svc.Ready("postgres", func(ctx context.Context) error { return pool.Ping(ctx) })
-	svc.Ready("nats", func(context.Context) error {
-		if !nc.IsConnected() {
-			return fmt.Errorf("not connected: %s", nc.Status())
-		}
-		return nil
-	})
-	if err := background(ctx, svc, pool, js, store, disp, cfg.CatalogAddr, creds); err != nil {
+	svc.Ready("nats", mesh.Connected)
+	if err := background(ctx, svc, pool, mesh.JS, store, disp, cfg.CatalogAddr, creds); err != nil {
 		return err
 	}
 	return svc.Serve(ctx)
@@ -187,39 +168,17 @@ func exportFallbacks(mp metric.MeterProvider, f *job.Fallback) error {
 // them at shutdown: consumers drained first, then the relay publishes what they committed.
 func background(ctx context.Context, svc *service.Service, pool *pgxpool.Pool, js jetstream.JetStream,
 	store *postgres.Store, disp *dispatch.Dispatcher, catalogAddr string, creds grpc.DialOption) error {
-	log := svc.Logger()
-	relay, err := outbox.NewRelay(pool, js, outbox.RelayConfig{DuplicateWindow: stream.ServiceJobs.DuplicateWindow, Logger: log})
-	if err != nil {
+	bg := svc.Background(ctx)
+	if err := bg.Relay(pool, js, stream.ServiceJobs.DuplicateWindow); err != nil {
 		return err
 	}
-	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
-	consume, stopConsume := context.WithCancel(bg)
-	cons := dispatch.Start(consume, js, store, disp, log, subscribeRetry)
-	var wg sync.WaitGroup
-	relayErr := make(chan error, 1)
-	wg.Go(func() { relayErr <- relay.Run(bg) })
-	wg.Go(func() { disp.Run(bg, replanPeriod, replanGap) })
-	wg.Go(func() {
-		conn, err := service.Dial(bg, catalogAddr, creds)
-		if err != nil {
-			log.ErrorContext(bg, "catalog registration", "err", err)
-			return
-		}
-		defer conn.Close()
-		catalogclient.Keep(bg, log, conn, stream.Products...)
-	})
-	svc.OnShutdown(func(ctx context.Context) error {
+	consume, stopConsume := context.WithCancel(bg.Context())
+	cons := dispatch.Start(consume, js, store, disp, svc.Logger(), subscribeRetry)
+	bg.Go(func(ctx context.Context) error { disp.Run(ctx, replanPeriod, replanGap); return nil })
+	bg.Register(catalogAddr, creds, stream.Products...)
+	bg.BeforeStop(func(ctx context.Context) error {
 		stopConsume()
-		consErr := cons.Drain(ctx)
-		stop()
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-		select {
-		case <-done:
-			return errors.Join(consErr, <-relayErr)
-		case <-ctx.Done():
-			return fmt.Errorf("background work: %w", ctx.Err())
-		}
+		return cons.Drain(ctx)
 	})
 	return nil
 }
