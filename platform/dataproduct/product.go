@@ -90,7 +90,7 @@ func (p Product) withDefaults() Product {
 		p.DuplicateWindow = min(DefaultDuplicateWindow, p.Retention)
 	}
 	if p.Replicas == 0 {
-		p.Replicas = DefaultReplicas
+		p.Replicas = StreamReplicas()
 	}
 	return p
 }

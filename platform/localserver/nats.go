@@ -33,6 +33,12 @@ type NATSOptions struct {
 	Auth *natsauth.Keys
 	// Users are extra static users (testinfra's test user); they need Auth.
 	Users []natsauth.StaticUser
+	// Cluster, when set, makes the server one node of a cluster (see NATSCluster).
+	Cluster *ClusterOptions
+	// SyncAlways fsyncs every JetStream write before the server acknowledges it
+	// (`sync_interval: always`) instead of the server's default of at least every 2 minutes.
+	// See docs/adr/0006-durability.md for why the cluster sets it and what it costs.
+	SyncAlways bool
 	// Log receives the server's notices, warnings and errors; nil discards them (their tail
 	// still goes into start-up errors).
 	Log io.Writer
@@ -71,6 +77,14 @@ func StartNATS(opts NATSOptions) (*NATS, error) {
 	}
 	if opts.Auth != nil {
 		if err := natsauth.Configure(so, *opts.Auth, opts.Users...); err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+	}
+	if opts.SyncAlways {
+		so.SyncAlways = true
+	}
+	if opts.Cluster != nil {
+		if err := opts.Cluster.apply(so, host); err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
 	}

@@ -22,6 +22,10 @@ type Config struct {
 	HTTPAddr string `env:"HTTP_ADDR"`
 	// NATSURL is the NATS server (or comma-separated servers) to connect to.
 	NATSURL string `env:"NATS_URL" default:"nats://127.0.0.1:4222"`
+	// NATSReplicas is the replica count of the data product streams the service provisions
+	// (1..5): 1 on a single server, 3 on `meshctl up --ha`'s cluster. LoadConfig hands it to
+	// dataproduct.SetStreamReplicas.
+	NATSReplicas int `env:"NATS_REPLICAS" default:"1"`
 	// JWKSURL is identity's key set, used to verify callers' tokens.
 	JWKSURL string `env:"JWKS_URL" default:"http://127.0.0.1:8001/.well-known/jwks.json"`
 	// JWTIssuer is the issuer tokens must name.
@@ -90,6 +94,9 @@ func LoadConfig(getenv func(string) string, dst any) error {
 	var ce ConfigError
 	if err := loadStruct(getenv, rv.Elem(), &ce); err != nil {
 		return err
+	}
+	if len(ce.Problems) == 0 {
+		applyReplicas(rv.Elem(), &ce)
 	}
 	if len(ce.Problems) > 0 {
 		return &ce

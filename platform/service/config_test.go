@@ -39,7 +39,7 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{"defaults", service.Config{}, map[string]string{"DATABASE_URL": "postgres://db"}, func(t *testing.T, c appConfig) {
 			want := service.Config{
-				NATSURL: "nats://127.0.0.1:4222", JWKSURL: "http://127.0.0.1:8001/.well-known/jwks.json",
+				NATSURL: "nats://127.0.0.1:4222", NATSReplicas: 1, JWKSURL: "http://127.0.0.1:8001/.well-known/jwks.json",
 				JWTIssuer: "meshwork-identity", JWTAudience: "meshwork", LogLevel: "info", ShutdownTimeout: 10 * time.Second,
 			}
 			if c.Config != want {
