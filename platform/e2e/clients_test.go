@@ -37,6 +37,12 @@ func (c clients) token(t *testing.T, ctx context.Context) string {
 // registered (domains register in the background at start-up) and returns their revisions.
 func (c clients) waitForProducts(t *testing.T, ctx context.Context) map[string]string {
 	t.Helper()
+	return c.waitFor(t, ctx, products)
+}
+
+// waitFor is waitForProducts for the products named.
+func (c clients) waitFor(t *testing.T, ctx context.Context, products []string) map[string]string {
+	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
 		var list []struct {

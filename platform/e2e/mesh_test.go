@@ -26,8 +26,9 @@ type mesh struct {
 	offset int
 }
 
-// basePorts are the mesh's default ports (architecture §5 and the launcher's infrastructure).
-var basePorts = []int{4222, 8222, 1883, 15432, 16379, 7000, 8000, 7001, 8001, 7002, 8002, 7003, 8003, 7004, 8004, 7005, 8005}
+// basePorts are the mesh's default ports (architecture §5 and the launcher's infrastructure),
+// and 7006/8006, which `meshctl new domain` gives the first scaffolded domain.
+var basePorts = []int{4222, 8222, 1883, 15432, 16379, 7000, 8000, 7001, 8001, 7002, 8002, 7003, 8003, 7004, 8004, 7005, 8005, 7006, 8006}
 
 // freeOffset finds an offset at which every mesh port is free right now. The offsets keep
 // every port below the kernel's ephemeral range (32768 and up), where the other tests' servers
@@ -60,8 +61,15 @@ func allFree(offset int) bool {
 // between freeOffset's check and the mesh binding it is tried again on other ports.
 func startMesh(t *testing.T, bin, dir string) *mesh {
 	t.Helper()
+	return startMeshIn(t, bin, dir, "")
+}
+
+// startMeshIn is startMesh with meshctl up run in the repository cwd (whose
+// domains/*/service.json it reads; "" is the test's directory) and given extra flags.
+func startMeshIn(t *testing.T, bin, dir, cwd string, extra ...string) *mesh {
+	t.Helper()
 	for attempt := 1; ; attempt++ {
-		m, err := tryStartMesh(t, bin, dir, freeOffset(t))
+		m, err := tryStartMesh(t, bin, dir, cwd, freeOffset(t), extra)
 		if err == nil {
 			return m
 		}
@@ -72,11 +80,12 @@ func startMesh(t *testing.T, bin, dir string) *mesh {
 	}
 }
 
-func tryStartMesh(t *testing.T, bin, dir string, offset int) (*mesh, error) {
+func tryStartMesh(t *testing.T, bin, dir, cwd string, offset int, extra []string) (*mesh, error) {
 	t.Helper()
 	m := &mesh{out: &testinfra.Output{}, exited: make(chan error, 1), offset: offset}
-	m.cmd = exec.Command(filepath.Join(bin, "meshctl"), "up", "--dir", dir, "--bin", bin, "--no-sim",
-		"--port-offset", fmt.Sprint(offset))
+	m.cmd = exec.Command(filepath.Join(bin, "meshctl"), append([]string{"up", "--dir", dir, "--bin", bin, "--no-sim",
+		"--port-offset", fmt.Sprint(offset)}, extra...)...)
+	m.cmd.Dir = cwd
 	m.cmd.Stdout, m.cmd.Stderr = m.out, m.out
 	m.cmd.Env = append(os.Environ(), "CATALOG_ADDR=", "NATS_URL=")
 	if err := m.cmd.Start(); err != nil {
