@@ -72,6 +72,9 @@ type Spec struct {
 	Max float64 `json:"max"`
 	// Interval is the expected sampling interval.
 	Interval time.Duration `json:"interval"`
+	// Resolution is the smallest step the sensor reports (0 when not declared): repeats of a
+	// value are judged against it.
+	Resolution float64 `json:"resolution,omitempty"`
 }
 
 // Flag is one check a reading failed; a reading's flags are a bit set.
@@ -85,18 +88,19 @@ const (
 	Dropout
 	RateOfChange
 	Drift
+	Noise
 )
 
 // AllFlags lists every flag in bit order.
-var AllFlags = []Flag{OutOfRange, Spike, Stuck, Dropout, RateOfChange, Drift}
+var AllFlags = []Flag{OutOfRange, Spike, Stuck, Dropout, RateOfChange, Drift, Noise}
 
 // bad are the flags that make the value itself unusable (a dropout only says samples went
 // missing before this one).
-const bad = OutOfRange | Spike | Stuck | RateOfChange | Drift
+const bad = OutOfRange | Spike | Stuck | RateOfChange | Drift | Noise
 
 var flagNames = map[Flag]string{
 	OutOfRange: "out_of_range", Spike: "spike", Stuck: "stuck",
-	Dropout: "dropout", RateOfChange: "rate_of_change", Drift: "drift",
+	Dropout: "dropout", RateOfChange: "rate_of_change", Drift: "drift", Noise: "noise",
 }
 
 // String names a single flag.
