@@ -186,7 +186,7 @@ func inject(rng *rand.Rand, s *Series, truth []float64, c Config) []Episode {
 		}
 		eps = append(eps, Episode{Fault: f, From: from, To: from + n})
 		sign := float64(1 - 2*rng.IntN(2))
-		size := 0.5 + rng.Float64() // drift's final bias, in its scale
+		size := 0.5 + rng.Float64()  // drift's final bias, in its scale
 		widen := 3 + 3*rng.Float64() // noise's factor on sigma
 		for i := from; i < from+n; i++ {
 			x := &s.Samples[i]
