@@ -75,7 +75,7 @@ func (f *Filter) Check(r Reading) (flags Flag, use float64) {
 	var d2, scale float64
 	if flags&OutOfRange == 0 {
 		var noisy bool
-		d2, scale, noisy = sh.step(v, f.LastValue, c.Window, c.Threshold, c.NoiseRatio, c.NoiseCalibration, f.Spec.Resolution)
+		d2, scale, noisy = sh.step(v, c.Window, c.Threshold, c.NoiseRatio, c.NoiseCalibration, f.Spec.Resolution)
 		if noisy {
 			flags |= Noise
 		}
@@ -84,7 +84,10 @@ func (f *Filter) Check(r Reading) (flags Flag, use float64) {
 	// A reading on the line through the two before it is a ramp or a cycle, not a spike, and
 	// a sensor whose precision degraded has outliers that are its noise.
 	if c.Threshold > 0 && w.Len() >= minFill && flags&(OutOfRange|Noise) == 0 && f.LastFlags&Stuck == 0 {
-		if w.Outlier(v, c.Threshold, c.MinScale) && (scale == 0 || math.Abs(d2) > c.Threshold*max(scale, c.MinScale)) {
+		// A reading close to the outlier before it makes that one a level step, not a spike:
+		// the step is flagged once, not until the rolling median reaches the new level.
+		step := f.LastFlags&Spike != 0 && scale > 0 && math.Abs(v-sh.Last) <= c.Threshold*max(scale, c.MinScale)
+		if !step && w.Outlier(v, c.Threshold, c.MinScale) && (scale == 0 || math.Abs(d2) > c.Threshold*max(scale, c.MinScale)) {
 			flags |= Spike
 		}
 	}
@@ -107,7 +110,9 @@ func (f *Filter) Check(r Reading) (flags Flag, use float64) {
 	if flags&bad != 0 {
 		use = f.fallback()
 	}
-	sh.push(f.LastValue)
+	if flags&OutOfRange == 0 {
+		sh.push(v)
+	}
 	f.LastTime, f.LastValue, f.LastFlags = r.Time, use, flags
 	f.Count++
 	return flags, use

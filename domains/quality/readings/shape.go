@@ -11,7 +11,9 @@ type Shape struct {
 	// Seen is how many consecutive values lead up to now (capped at 2): the second difference
 	// needs two.
 	Seen int `json:"seen"`
-	// Prev2 is the value to use before the previous one.
+	// Last and Prev2 are the previous two in-range values as received (not the values to
+	// use): a level step then breaks the line once, not until the rolling median catches up.
+	Last  float64 `json:"last"`
 	Prev2 float64 `json:"prev2"`
 	// Diffs holds the recent |second differences|, clipped at the spike threshold.
 	Diffs *Window `json:"diffs,omitempty"`
@@ -46,14 +48,14 @@ func (s *Shape) reset() {
 // second difference, its robust scale before v (0 while unknown), and whether the recent
 // scale exceeds ratio times the long-term one (precision degradation). floor is the least
 // scale that means anything (the sensor's resolution).
-func (s *Shape) step(v, last float64, size int, k, ratio float64, calib int, floor float64) (d2, scale float64, noisy bool) {
+func (s *Shape) step(v float64, size int, k, ratio float64, calib int, floor float64) (d2, scale float64, noisy bool) {
 	if s.Diffs == nil {
 		s.Diffs = NewWindow(size)
 	}
 	if s.Seen < 2 {
 		return 0, 0, false
 	}
-	d2 = v - (2*last - s.Prev2)
+	d2 = v - (2*s.Last - s.Prev2)
 	if s.Diffs.Len() >= minFill {
 		scale = max(madScale*s.Diffs.Median(), floor)
 	}
@@ -103,8 +105,8 @@ func (s *Shape) learn(noiseKnown bool) {
 	s.Repeat += (rep - s.Repeat) / float64(min(s.RepeatN, baselineSpan))
 }
 
-// push records last, the value to use before the current one, for the next second difference.
-func (s *Shape) push(last float64) {
-	s.Prev2 = last
+// push records the in-range value v for the next second difference.
+func (s *Shape) push(v float64) {
+	s.Prev2, s.Last = s.Last, v
 	s.Seen = min(s.Seen+1, 2)
 }
