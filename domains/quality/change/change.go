@@ -27,7 +27,7 @@ type Params struct {
 }
 
 // Default is the tuning used for every NAB series (docs/quality.md).
-var Default = Params{Baseline: 400, Warmup: 150, Slack: 0.5, Alarm: 8, Spike: 6, Refractory: 250}
+var Default = Params{Baseline: 400, Warmup: 150, Slack: 1.5, Alarm: 8, Spike: 6, Refractory: 250}
 
 // Validate says which parameter is out of range, if any.
 func (p Params) Validate() error {

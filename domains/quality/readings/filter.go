@@ -86,8 +86,13 @@ func (f *Filter) Check(r Reading) (flags Flag, use float64) {
 	if c.Threshold > 0 && w.Len() >= minFill && flags&(OutOfRange|Noise) == 0 && f.LastFlags&Stuck == 0 {
 		// A reading close to the outlier before it makes that one a level step, not a spike:
 		// the step is flagged once, not until the rolling median reaches the new level.
-		step := f.LastFlags&Spike != 0 && scale > 0 && math.Abs(v-sh.Last) <= c.Threshold*max(scale, c.MinScale)
-		if !step && w.Outlier(v, c.Threshold, c.MinScale) && (scale == 0 || math.Abs(d2) > c.Threshold*max(scale, c.MinScale)) {
+		step := f.LastFlags&Spike != 0 && math.Abs(v-sh.Last) <= c.Threshold*max(scale, c.MinScale)
+		// Once the sensor's precision is known, a spike is a reading far off the line through
+		// the two before it and far from the rolling median (so the return from a spike is not
+		// one); on a ramp the median lags, and the Hampel test alone would miss or invent them.
+		lim := c.Threshold * max(scale, c.MinScale)
+		if scale > 0 && !step && math.Abs(d2) > lim && math.Abs(v-w.Median()) > lim ||
+			scale == 0 && w.Outlier(v, c.Threshold, c.MinScale) {
 			flags |= Spike
 		}
 	}
