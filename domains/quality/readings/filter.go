@@ -104,7 +104,7 @@ func (f *Filter) Check(r Reading) (flags Flag, use float64) {
 	if flags&OutOfRange == 0 && sh.repeats(v, f.Spec.Resolution, c.StuckFalseRate) {
 		flags |= Stuck
 	}
-	if c.StuckVariance > 0 && w.Full() && w.Variance() < c.StuckVariance {
+	if c.StuckVariance > 0 && w.Full() && w.flatter(c.StuckVariance) {
 		flags |= Stuck
 	}
 	if flags&bad == 0 {
