@@ -31,8 +31,8 @@ func writeSeries(t *testing.T, dir string, n, drop int) {
 	if err := os.WriteFile(filepath.Join(dir, "data", "realKnownCause", "x.csv"), []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	from := start.Add(time.Duration(drop-10) * 5 * time.Minute).Format(layout) + ".000000"
-	to := start.Add(time.Duration(drop+50) * 5 * time.Minute).Format(layout) + ".000000"
+	from := start.Add(time.Duration(drop-10)*5*time.Minute).Format(layout) + ".000000"
+	to := start.Add(time.Duration(drop+50)*5*time.Minute).Format(layout) + ".000000"
 	win := fmt.Sprintf(`{"realKnownCause/x.csv": [["%s", "%s"]]}`, from, to)
 	if err := os.WriteFile(filepath.Join(dir, "windows.json"), []byte(win), 0o644); err != nil {
 		t.Fatal(err)
