@@ -63,3 +63,17 @@ func TestStateFromBeforeNoiseResumes(t *testing.T) {
 		}
 	}
 }
+
+func TestSustainedDropRaisesHealth(t *testing.T) {
+	t.Parallel()
+	m, now := newMachine(t, rand.New(rand.NewPCG(3, 4)))
+	for i := range 300 {
+		r := float64(i) / 300
+		now = step(t, m, rand.New(rand.NewPCG(uint64(i), 7)), now,
+			map[string]float64{"t1": -10 * r, "t2": -10 * r, "t3": -10 * r, "v1": -1 * r, "v2": -1 * r})
+	}
+	if m.Status != Critical || !strings.Contains(m.Reason, "changing together") || !strings.Contains(m.Reason, "σ") ||
+		!strings.Contains(m.Reason, "-") {
+		t.Fatalf("status %v (%q) after vibration and temperature dropped together, want CRITICAL naming the drop", m.Status, m.Reason)
+	}
+}
