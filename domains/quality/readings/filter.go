@@ -84,9 +84,10 @@ func (f *Filter) Check(r Reading) (flags Flag, use float64) {
 	// A reading on the line through the two before it is a ramp or a cycle, not a spike, and
 	// a sensor whose precision degraded has outliers that are its noise.
 	if c.Threshold > 0 && w.Len() >= minFill && flags&(OutOfRange|Noise) == 0 && f.LastFlags&Stuck == 0 {
-		// A reading close to the outlier before it makes that one a level step, not a spike:
-		// the step is flagged once, not until the rolling median reaches the new level.
-		step := f.LastFlags&Spike != 0 && math.Abs(v-sh.Last) <= c.Threshold*max(scale, c.MinScale)
+		// A reading close to the outlier before it, or to the first reading after a stuck
+		// run, makes that one a level step, not a spike: flagged once at most, not until the
+		// rolling median reaches the new level.
+		step := (f.LastFlags&Spike != 0 || sh.Recovery) && math.Abs(v-sh.Last) <= c.Threshold*max(scale, c.MinScale)
 		// Once the sensor's precision is known, a spike is a reading far off the line through
 		// the two before it and far from the rolling median (so the return from a spike is not
 		// one); on a ramp the median lags, and the Hampel test alone would miss or invent them.
@@ -118,6 +119,7 @@ func (f *Filter) Check(r Reading) (flags Flag, use float64) {
 	if flags&OutOfRange == 0 {
 		sh.push(v)
 	}
+	sh.Recovery = f.LastFlags&Stuck != 0 && flags&Stuck == 0
 	f.LastTime, f.LastValue, f.LastFlags = r.Time, use, flags
 	f.Count++
 	return flags, use

@@ -28,6 +28,8 @@ type Shape struct {
 	// RepeatN readings.
 	Repeat  float64 `json:"repeat"`
 	RepeatN int     `json:"repeat_n"`
+	// Recovery says the previous reading ended a stuck run.
+	Recovery bool `json:"recovery,omitempty"`
 }
 
 // baselineSpan is how many clean readings the long-term noise and repeat estimates average.

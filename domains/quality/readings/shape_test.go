@@ -171,3 +171,25 @@ func TestShapeRestartsAfterLongGap(t *testing.T) {
 			f.Shape.Seen, f.Shape.Diffs.Len(), base, f.Shape.NoiseBase)
 	}
 }
+
+func TestReturnFromStuckIsNotASpikeRun(t *testing.T) {
+	t.Parallel()
+	vals := seasonal(17, 2*1440, 0.25, 0.1)
+	from, to := 1500, 1620
+	for i := from; i < to; i++ {
+		vals[i] = vals[from]
+	}
+	for i := to; i < len(vals); i++ {
+		vals[i] += 5 // the truth moved on while the sensor was stuck
+	}
+	flags := checkAll(NewFilter(resSpec(0.1), DefaultConfig(Temperature)), vals)
+	n := 0
+	for _, fl := range flags[to : to+20] {
+		if fl&Spike != 0 {
+			n++
+		}
+	}
+	if n > 1 {
+		t.Fatalf("the return from a stuck run flagged %d spikes, want at most 1", n)
+	}
+}
