@@ -4,7 +4,10 @@
 // the quality domain's fault/failure split: a drop counts as much as a rise.
 package change
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // Params tune the detector. The same values serve every series of a sensor kind.
 type Params struct {
@@ -18,20 +21,44 @@ type Params struct {
 	Alarm float64
 	// Spike is the single-reading residual, in scales, that scores 0.5 on its own.
 	Spike float64
+	// Refractory is how many readings after a reported event score nothing, so that one
+	// change or burst is reported once rather than on every reading it lasts.
+	Refractory int
 }
 
 // Default is the tuning used for every NAB series (docs/quality.md).
-var Default = Params{Baseline: 400, Warmup: 150, Slack: 0.5, Alarm: 8, Spike: 6}
+var Default = Params{Baseline: 400, Warmup: 150, Slack: 1.5, Alarm: 8, Spike: 6, Refractory: 250}
+
+// Validate says which parameter is out of range, if any.
+func (p Params) Validate() error {
+	switch {
+	case p.Baseline < 2:
+		return fmt.Errorf("change: baseline %d: want at least 2 readings", p.Baseline)
+	case p.Warmup < 2:
+		return fmt.Errorf("change: warmup %d: want at least 2 readings", p.Warmup)
+	case !(p.Slack >= 0):
+		return fmt.Errorf("change: slack %v: want ≥ 0", p.Slack)
+	case !(p.Alarm > 0):
+		return fmt.Errorf("change: alarm %v: want > 0", p.Alarm)
+	case !(p.Spike > 0):
+		return fmt.Errorf("change: spike %v: want > 0", p.Spike)
+	case p.Refractory < 0:
+		return fmt.Errorf("change: refractory %d: want ≥ 0", p.Refractory)
+	}
+	return nil
+}
 
 // Detector is one signal's state. The zero value is not ready: use New.
 type Detector struct {
-	p          Params
-	n          int
-	mean       float64
-	scale      float64 // exponential average of |residual|, times 1.25 ≈ σ for a normal
-	hi, lo     float64 // the two CUSUM sums
-	alphaSlow  float64
-	lastFinite float64
+	p         Params
+	n         int
+	mean      float64
+	scale     float64 // exponential average of |residual|, times 1.25 ≈ σ for a normal
+	hi, lo    float64 // the two CUSUM sums
+	alphaSlow float64
+	prev      float64
+	step      float64 // the smallest non-zero step seen: the signal's resolution
+	quiet     int     // readings left in the refractory period
 }
 
 // New returns a detector with parameters p.
@@ -47,6 +74,9 @@ type Result struct {
 	Up, Down bool
 	// Z is the reading's residual in scales.
 	Z float64
+	// Event is true on the reading that reports a change or an outlier (score ≥ 0.5), false
+	// while the refractory period after it lasts.
+	Event bool
 }
 
 // Observe adds a reading; a NaN or infinite value scores nothing and changes nothing.
@@ -56,9 +86,13 @@ func (d *Detector) Observe(v float64) Result {
 	}
 	d.n++
 	if d.n == 1 {
-		d.mean = v
+		d.mean, d.prev = v, v
 		return Result{}
 	}
+	if dv := math.Abs(v - d.prev); dv > 0 && (d.step == 0 || dv < d.step) {
+		d.step = dv
+	}
+	d.prev = v
 	r := v - d.mean
 	if d.n <= d.p.Warmup {
 		a := 1 / float64(d.n)
@@ -66,7 +100,9 @@ func (d *Detector) Observe(v float64) Result {
 		d.scale += (math.Abs(r) - d.scale) / float64(d.n-1)
 		return Result{}
 	}
-	sigma := max(1.25*d.scale, 1e-9*max(1, math.Abs(d.mean)))
+	// A flat or coarsely quantised signal has no spread to speak of: its resolution is the
+	// least change that can mean anything.
+	sigma := max(1.25*d.scale, d.step, 1e-9*max(1, math.Abs(d.mean)))
 	z := r / sigma
 	zc := max(-d.p.Alarm/2, min(d.p.Alarm/2, z)) // one wild value cannot fill CUSUM alone
 	d.hi = max(0, d.hi+zc-d.p.Slack)
@@ -76,7 +112,15 @@ func (d *Detector) Observe(v float64) Result {
 	if sp := math.Abs(z) / d.p.Spike; sp > s {
 		s = sp
 	}
-	res.Score = s / (1 + s)
+	if d.quiet > 0 {
+		d.quiet--
+	} else {
+		res.Score = s / (1 + s)
+		if s >= 1 {
+			res.Event = true
+			d.quiet = d.p.Refractory
+		}
+	}
 	if d.hi > d.p.Alarm {
 		res.Up = true
 	}

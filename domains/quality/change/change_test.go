@@ -1,7 +1,9 @@
 package change
 
 import (
+	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -58,5 +60,69 @@ func TestSpikeScoresHighButIsNotSustained(t *testing.T) {
 	}
 	if spike.Score < 0.5 || spike.Up || spike.Down {
 		t.Fatalf("spike %+v, want score ≥ 0.5 and no sustained change", spike)
+	}
+}
+
+func TestValidateNamesTheBadParameter(t *testing.T) {
+	t.Parallel()
+	if err := Default.Validate(); err != nil {
+		t.Fatalf("Default: %v", err)
+	}
+	for name, edit := range map[string]func(*Params){
+		"baseline": func(p *Params) { p.Baseline = 1 }, "warmup": func(p *Params) { p.Warmup = 0 },
+		"slack": func(p *Params) { p.Slack = -1 }, "alarm": func(p *Params) { p.Alarm = 0 },
+		"spike": func(p *Params) { p.Spike = math.NaN() }, "refractory": func(p *Params) { p.Refractory = -1 },
+	} {
+		p := Default
+		edit(&p)
+		if err := p.Validate(); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s out of range: error %v, want one naming it", name, err)
+		}
+	}
+}
+
+func TestRefractoryReportsABurstOnce(t *testing.T) {
+	t.Parallel()
+	for _, refr := range []int{0, 50} {
+		p := Default
+		p.Refractory = refr
+		d := New(p)
+		rng := rand.New(rand.NewPCG(5, 6))
+		events, scored := 0, 0
+		for i := range 1000 {
+			v := 10 + 0.5*rng.NormFloat64()
+			if i >= 800 && i < 810 {
+				v += 20 // a burst of ten outliers
+			}
+			r := d.Observe(v)
+			if r.Event && i >= 800 && i < 810 {
+				events++
+			}
+			if i >= 800 && i < 810 && r.Score > 0 {
+				scored++
+			}
+		}
+		if refr == 0 && events < 2 {
+			t.Errorf("refractory 0: %d events in a burst of ten outliers, want several", events)
+		}
+		if refr == 50 && (events != 1 || scored != 1) {
+			t.Errorf("refractory 50: %d events and %d scored readings in the burst, want 1 and 1", events, scored)
+		}
+	}
+}
+
+func TestQuantisedFlatSignalDoesNotAlarmOnOneStep(t *testing.T) {
+	t.Parallel()
+	// A signal that sits on one value with rare single-quantum steps has a near-zero spread:
+	// its resolution bounds the scale, so one step is not a ten-thousand-sigma event.
+	d := New(Default)
+	for i := range 2000 {
+		v := 20.0
+		if i%97 == 0 {
+			v = 20.5
+		}
+		if r := d.Observe(v); i > Default.Warmup && math.Abs(r.Z) > 2.5 {
+			t.Fatalf("reading %d (%v): z %v, want within 2.5 for one quantum", i, v, r.Z)
+		}
 	}
 }

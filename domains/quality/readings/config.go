@@ -38,11 +38,21 @@ type Config struct {
 	DriftTolerance float64 `json:"drift_tolerance"`
 	// DriftCalibration is how many readings learn the normal offset from the peers.
 	DriftCalibration int `json:"drift_calibration"`
+	// NoiseRatio flags precision degradation: the recent median |second difference| above this
+	// many times the sensor's long-term one (0 turns it off).
+	NoiseRatio float64 `json:"noise_ratio,omitempty"`
+	// NoiseCalibration is how many clean readings learn the long-term one first.
+	NoiseCalibration int `json:"noise_calibration,omitempty"`
+	// StuckFalseRate flags a run of repeated values (within half the declared resolution) once
+	// a clean sensor would repeat that long with at most this probability, from its learnt
+	// repeat rate (0 turns it off; the flat-window rule still applies).
+	StuckFalseRate float64 `json:"stuck_false_rate,omitempty"`
 }
 
 // DefaultConfig returns the tuned defaults for a kind.
 func DefaultConfig(k Kind) Config {
-	c := Config{Window: 15, Threshold: 4, DropoutFactor: 2.5, SilenceFactor: 5, DriftCalibration: 100}
+	c := Config{Window: 15, Threshold: 4, DropoutFactor: 2.5, SilenceFactor: 5, DriftCalibration: 100,
+		NoiseRatio: 3, NoiseCalibration: 100, StuckFalseRate: 1e-5}
 	switch k {
 	case Temperature:
 		c.MinScale, c.StuckVariance, c.MaxRate, c.DriftTolerance = 0.2, 1e-4, 0.1, 1.5
@@ -53,7 +63,7 @@ func DefaultConfig(k Kind) Config {
 	case Pressure:
 		c.MinScale, c.StuckVariance, c.MaxRate, c.DriftTolerance = 0.05, 1e-6, 0.05, 0.5
 	case Running:
-		c.Threshold, c.DriftTolerance = 0, 0
+		c.Threshold, c.DriftTolerance, c.NoiseRatio, c.StuckFalseRate = 0, 0, 0, 0
 	}
 	return c
 }
@@ -72,6 +82,9 @@ type Spec struct {
 	Max float64 `json:"max"`
 	// Interval is the expected sampling interval.
 	Interval time.Duration `json:"interval"`
+	// Resolution is the smallest step the sensor reports (0 when not declared): repeats of a
+	// value are judged against it.
+	Resolution float64 `json:"resolution,omitempty"`
 }
 
 // Flag is one check a reading failed; a reading's flags are a bit set.
@@ -85,18 +98,19 @@ const (
 	Dropout
 	RateOfChange
 	Drift
+	Noise
 )
 
 // AllFlags lists every flag in bit order.
-var AllFlags = []Flag{OutOfRange, Spike, Stuck, Dropout, RateOfChange, Drift}
+var AllFlags = []Flag{OutOfRange, Spike, Stuck, Dropout, RateOfChange, Drift, Noise}
 
 // bad are the flags that make the value itself unusable (a dropout only says samples went
 // missing before this one).
-const bad = OutOfRange | Spike | Stuck | RateOfChange | Drift
+const bad = OutOfRange | Spike | Stuck | RateOfChange | Drift | Noise
 
 var flagNames = map[Flag]string{
 	OutOfRange: "out_of_range", Spike: "spike", Stuck: "stuck",
-	Dropout: "dropout", RateOfChange: "rate_of_change", Drift: "drift",
+	Dropout: "dropout", RateOfChange: "rate_of_change", Drift: "drift", Noise: "noise",
 }
 
 // String names a single flag.

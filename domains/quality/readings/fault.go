@@ -12,14 +12,14 @@ const History = 20
 // sensor faulty. Stuck and drift persist once they start, so they need a longer run; a single
 // natural outlier never reaches any of these.
 var declareAt = map[Flag]int{
-	OutOfRange: 3, Spike: 6, Stuck: 8, Dropout: 4, RateOfChange: 5, Drift: 8,
+	OutOfRange: 3, Spike: 6, Stuck: 8, Dropout: 4, RateOfChange: 5, Drift: 8, Noise: 8,
 }
 
 // Detector declares a sensor faulty after repeated failed checks and clears it after
 // History readings free of the fault's flag.
 type Detector struct {
 	// Masks holds, per flag bit, which of the last History readings carried it (bit 0 newest).
-	Masks [6]uint32 `json:"masks"`
+	Masks [7]uint32 `json:"masks"`
 	// Times holds the last History sample times, Times[Pos] the newest.
 	Times [History]int64 `json:"times"`
 	// Pos is the newest slot of Times.
@@ -60,7 +60,7 @@ func (d *Detector) Observe(t int64, flags Flag) *FaultEvent {
 			return nil
 		}
 		d.Faulty = false
-		d.Masks = [6]uint32{} // start afresh: the tail of one fault is not evidence of another
+		d.Masks = [7]uint32{} // start afresh: the tail of one fault is not evidence of another
 		return &FaultEvent{Fault: d.Fault, Since: d.Since, Cleared: true, ClearedAt: t,
 			Evidence: fmt.Sprintf("no %s in the last %d readings", d.Fault, History)}
 	}

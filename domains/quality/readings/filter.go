@@ -33,6 +33,8 @@ type Filter struct {
 	LastFlags Flag `json:"last_flags"`
 	// Count is how many readings were checked.
 	Count int64 `json:"count"`
+	// Shape holds the second-difference and repeated-value state.
+	Shape Shape `json:"shape"`
 }
 
 // NewFilter returns the filter of a sensor.
@@ -64,13 +66,34 @@ func (f *Filter) Check(r Reading) (flags Flag, use float64) {
 			f.Window = NewWindow(c.Window)
 			w = f.Window
 			f.LastFlags = 0
+			f.Shape.reset()
 		} else if c.MaxRate > 0 && dt > 0 && flags&OutOfRange == 0 && math.Abs(v-f.LastValue)/dt > c.MaxRate {
 			flags |= RateOfChange
 		}
 	}
+	sh := &f.Shape
+	var d2, scale float64
+	if flags&OutOfRange == 0 {
+		var noisy bool
+		d2, scale, noisy = sh.step(v, c.Window, c.Threshold, c.NoiseRatio, c.NoiseCalibration, f.Spec.Resolution)
+		if noisy {
+			flags |= Noise
+		}
+	}
 	// A flat window has no spread: the first live value after it is recovery, not a spike.
-	if c.Threshold > 0 && w.Len() >= minFill && flags&OutOfRange == 0 && f.LastFlags&Stuck == 0 {
-		if w.Outlier(v, c.Threshold, c.MinScale) {
+	// A reading on the line through the two before it is a ramp or a cycle, not a spike, and
+	// a sensor whose precision degraded has outliers that are its noise.
+	if c.Threshold > 0 && w.Len() >= minFill && flags&(OutOfRange|Noise) == 0 && f.LastFlags&Stuck == 0 {
+		// A reading close to the outlier before it, or to the first reading after a stuck
+		// run, makes that one a level step, not a spike: flagged once at most, not until the
+		// rolling median reaches the new level.
+		step := (f.LastFlags&Spike != 0 || sh.Recovery) && math.Abs(v-sh.Last) <= c.Threshold*max(scale, c.MinScale)
+		// Once the sensor's precision is known, a spike is a reading far off the line through
+		// the two before it and far from the rolling median (so the return from a spike is not
+		// one); on a ramp the median lags, and the Hampel test alone would miss or invent them.
+		lim := c.Threshold * max(scale, c.MinScale)
+		if scale > 0 && !step && math.Abs(d2) > lim && math.Abs(v-w.Median()) > lim ||
+			scale == 0 && w.Outlier(v, c.Threshold, c.MinScale) {
 			flags |= Spike
 		}
 	}
@@ -79,14 +102,24 @@ func (f *Filter) Check(r Reading) (flags Flag, use float64) {
 	} else {
 		w.Push(v)
 	}
-	if c.StuckVariance > 0 && w.Full() && w.Variance() < c.StuckVariance {
+	if flags&OutOfRange == 0 && sh.repeats(v, f.Spec.Resolution, c.StuckFalseRate) {
 		flags |= Stuck
+	}
+	if c.StuckVariance > 0 && w.Full() && w.flatter(c.StuckVariance) {
+		flags |= Stuck
+	}
+	if flags&bad == 0 {
+		sh.learn(true)
 	}
 	f.Median = w.Median()
 	use = v
 	if flags&bad != 0 {
 		use = f.fallback()
 	}
+	if flags&OutOfRange == 0 {
+		sh.push(v)
+	}
+	sh.Recovery = f.LastFlags&Stuck != 0 && flags&Stuck == 0
 	f.LastTime, f.LastValue, f.LastFlags = r.Time, use, flags
 	f.Count++
 	return flags, use

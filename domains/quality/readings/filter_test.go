@@ -36,7 +36,10 @@ func TestFilterChecks(t *testing.T) {
 		{"below min", 60, -40, OutOfRange},
 		{"not a number", 60, math.NaN(), OutOfRange},
 		{"spike", 60, 44, Spike},
-		{"too fast", 10, 42, Spike | RateOfChange},
+		// Two units in ten seconds is too fast, but within four scales of the line through the
+		// two readings before (white noise of 0.3 gives that line a scale of about 0.73).
+		{"too fast", 10, 42, RateOfChange},
+		{"too fast and off the line", 10, 44, Spike | RateOfChange},
 		{"dropout", 600, 40, Dropout},
 		// After a gap longer than the window (15 min), a new level is not a spike or a jump.
 		{"long gap, new level", 3 * 3600, 46, Dropout},

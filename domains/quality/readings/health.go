@@ -36,7 +36,7 @@ type HealthConfig struct {
 	Calibration int `json:"calibration"`
 	// Smoothing is the span of the exponential average of clean values, in readings.
 	Smoothing int `json:"smoothing"`
-	// Raise marks a sensor elevated when its average is this many spreads above normal.
+	// Raise marks a sensor elevated when its average is this many spreads above or below normal.
 	Raise float64 `json:"raise"`
 	// Lower clears the mark below this many spreads.
 	Lower float64 `json:"lower"`
@@ -53,7 +53,7 @@ type Trend struct {
 	M2   float64 `json:"m2"`
 	// Avg is the exponential average of recent clean values.
 	Avg float64 `json:"avg"`
-	// Elevated says the sensor trends above normal.
+	// Elevated says the sensor trends away from normal, above or below (Z's sign says which).
 	Elevated bool `json:"elevated"`
 	// Z is the last score in spreads above normal.
 	Z float64 `json:"z"`
@@ -73,10 +73,12 @@ func (t *Trend) observe(c HealthConfig, v float64, floor float64) {
 	t.Avg += alpha * (v - t.Avg)
 	sd := max(math.Sqrt(t.M2/float64(t.N)), floor)
 	t.Z = (t.Avg - t.Mean) / sd
-	switch {
-	case !t.Elevated && t.Z > c.Raise:
+	// A sustained change either way is evidence: a failure shows as a drop as often as a rise
+	// (NAB's machine_temperature_system_failure fails downwards).
+	switch z := math.Abs(t.Z); {
+	case !t.Elevated && z > c.Raise:
 		t.Elevated = true
-	case t.Elevated && t.Z < c.Lower:
+	case t.Elevated && z < c.Lower:
 		t.Elevated = false
 	}
 }
@@ -97,7 +99,7 @@ type HealthEvent struct {
 // trended are the kinds whose rise means wear.
 var trended = map[Kind]bool{Temperature: true, Vibration: true}
 
-// assess derives the machine status from the elevated, non-faulty sensors: CRITICAL needs a
+// assess derives the machine status from the elevated (up or down), non-faulty sensors: CRITICAL needs a
 // vibration sensor AND a temperature sensor elevated together — two sensors of two kinds —
 // so a lone sensor, faulty or not, can at most make WARN.
 func assess(m *Machine) (Status, string, []string) {
@@ -119,8 +121,14 @@ func assess(m *Machine) (Status, string, []string) {
 		parts = append(parts, fmt.Sprintf("%s %s %+.1fσ", m.Sensors[id].Filter.Spec.Kind, id, m.Sensors[id].Trend.Z))
 	}
 	reason := strings.Join(parts, ", ")
-	if kinds[Vibration] && kinds[Temperature] {
-		return Critical, "vibration and temperature rising together: " + reason, ids
+	rise, rising := "rise", "rising"
+	for _, id := range ids {
+		if m.Sensors[id].Trend.Z < 0 {
+			rise, rising = "change", "changing"
+		}
 	}
-	return Warn, "uncorroborated rise: " + reason, ids
+	if kinds[Vibration] && kinds[Temperature] {
+		return Critical, "vibration and temperature " + rising + " together: " + reason, ids
+	}
+	return Warn, "uncorroborated " + rise + ": " + reason, ids
 }

@@ -185,6 +185,20 @@ func above(s []float64, x float64) int {
 	return base
 }
 
+// flatter reports whether the values' variance is below v. A spread (max − min) r bounds the
+// variance from below by r²/(2n), so a window with any real spread is answered without a pass
+// over its values.
+func (w *Window) flatter(v float64) bool {
+	n := len(w.Sorted)
+	if n == 0 {
+		return true
+	}
+	if r := w.Sorted[n-1] - w.Sorted[0]; r*r >= 2*float64(n)*v {
+		return false
+	}
+	return w.Variance() < v
+}
+
 // Variance is the population variance of the values held.
 func (w *Window) Variance() float64 {
 	n := len(w.Ring)

@@ -75,3 +75,20 @@ func TestOutlierMatchesNaive(t *testing.T) {
 		}
 	}
 }
+
+func TestFlatterAgreesWithVariance(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(8, 8))
+	for range 2000 {
+		w := NewWindow(1 + rng.IntN(30))
+		spread := []float64{0, 1e-4, 1e-3, 0.1, 10}[rng.IntN(5)]
+		for range w.Size {
+			w.Push(40 + spread*rng.NormFloat64())
+		}
+		for _, v := range []float64{1e-6, 1e-4, 1e-2} {
+			if got, want := w.flatter(v), w.Variance() < v; got != want {
+				t.Fatalf("size %d spread %v: flatter(%v) = %v, variance %v", w.Size, spread, v, got, w.Variance())
+			}
+		}
+	}
+}

@@ -76,7 +76,7 @@ var MachineHealth = dataproduct.Product{
 	Domain: "quality", Name: "machine-health", Major: 1, Owner: owner, Contact: contact,
 	Description: "Each change of a machine's health (OK, WARN, CRITICAL) from clean readings " +
 		"only, with the reason and the sensors behind it; CRITICAL needs vibration and " +
-		"temperature rising together, so one faulty sensor never makes it.",
+		"temperature away from normal together (a rise or a drop), so one faulty sensor never makes it.",
 	Tags:            []string{"quality", "machines", "health", "maintenance"},
 	Message:         &qualityv1.MachineHealth{},
 	Classification:  dataproduct.ClassInternal,

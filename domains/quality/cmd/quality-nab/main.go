@@ -26,11 +26,26 @@ import (
 
 const layout = "2006-01-02 15:04:05"
 
+// params is the one parameter set used for every series of the corpus.
+var params = change.Default
+
 func main() {
 	data := flag.String("data", ".bench/nab/data", "NAB data directory")
 	windows := flag.String("windows", ".bench/nab/labels/combined_windows.json", "NAB windows file")
 	out := flag.String("out", ".bench/nab/results/meshwork", "results directory for this detector")
+	p := change.Default
+	flag.IntVar(&p.Baseline, "baseline", p.Baseline, "readings the baseline average spans")
+	flag.IntVar(&p.Warmup, "warmup", p.Warmup, "readings that learn the baseline before any score")
+	flag.Float64Var(&p.Slack, "slack", p.Slack, "CUSUM allowance, in scales")
+	flag.Float64Var(&p.Alarm, "alarm", p.Alarm, "CUSUM threshold, in scales")
+	flag.Float64Var(&p.Spike, "spike", p.Spike, "single-reading residual that is an event, in scales")
+	flag.IntVar(&p.Refractory, "refractory", p.Refractory, "readings without a score after an event")
 	flag.Parse()
+	if err := p.Validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "quality-nab:", err)
+		os.Exit(2)
+	}
+	params = p
 	if err := run(*data, *windows, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "quality-nab:", err)
 		os.Exit(1)
@@ -91,7 +106,7 @@ func series(path, rel string, wins [][2]string, out string) error {
 	}
 	w := csv.NewWriter(o)
 	_ = w.Write([]string{"timestamp", "value", "anomaly_score", "label"})
-	d := change.New(change.Default)
+	d := change.New(params)
 	for i, r := range recs[1:] {
 		if len(r) < 2 {
 			o.Close()

@@ -1,0 +1,195 @@
+package readings
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// seasonal is a clean minute signal with a daily cycle, load steps ramped over a quarter of an
+// hour and AR(1) noise of standard deviation sigma, quantised to res.
+func seasonal(seed uint64, n int, sigma, res float64) []float64 {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	out := make([]float64, n)
+	load, target, e := 0.0, 1.0, 0.0
+	next := 60 + rng.IntN(420)
+	for i := range out {
+		if i == next {
+			target, next = 1-target, i+60+rng.IntN(420)
+		}
+		load += max(-1.0/15, min(1.0/15, target-load))
+		e = 0.6*e + 0.8*sigma*rng.NormFloat64()
+		v := 50 + 4*math.Sin(2*math.Pi*float64(i)/1440) + 9*load + e
+		out[i] = math.Round(v/res) * res
+	}
+	return out
+}
+
+func checkAll(f *Filter, values []float64) []Flag {
+	out := make([]Flag, len(values))
+	for i, v := range values {
+		out[i], _ = f.Check(Reading{Sensor: f.Spec.ID, Time: int64(i+1) * 60 * sec, Value: v})
+	}
+	return out
+}
+
+func resSpec(res float64) Spec {
+	s := tempSpec()
+	s.Resolution = res
+	return s
+}
+
+func TestDetectorsQuietOnSeasonalSignal(t *testing.T) {
+	t.Parallel()
+	for seed := range uint64(4) {
+		vals := seasonal(seed, 4*1440, 0.25, 0.1)
+		flags := checkAll(NewFilter(resSpec(0.1), DefaultConfig(Temperature)), vals)
+		count := map[Flag]int{}
+		for _, fl := range flags[200:] {
+			for _, g := range []Flag{Spike, Stuck, Noise, RateOfChange} {
+				if fl&g != 0 {
+					count[g]++
+				}
+			}
+		}
+		for g, n := range count {
+			if rate := float64(n) / float64(len(flags)-200); rate >= 0.005 {
+				t.Errorf("seed %d: %s on %.2f %% of clean readings, want < 0.5 %%", seed, g, 100*rate)
+			}
+		}
+	}
+}
+
+func TestSpikesOnSeasonalSignalAreFlagged(t *testing.T) {
+	t.Parallel()
+	vals := seasonal(7, 3*1440, 0.25, 0.1)
+	at := []int{500, 1234, 2000, 2901, 3500, 4000}
+	for k, i := range at {
+		vals[i] += float64(1-2*(k%2)) * 8 // the size of a load swing
+	}
+	flags := checkAll(NewFilter(resSpec(0.1), DefaultConfig(Temperature)), vals)
+	for _, i := range at {
+		if flags[i]&Spike == 0 {
+			t.Errorf("spike at %d not flagged (flags %v)", i, flags[i].Names())
+		}
+	}
+}
+
+func TestLevelStepIsFlaggedOnce(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(3, 3))
+	vals := make([]float64, 600)
+	for i := range vals {
+		vals[i] = 40 + 0.25*rng.NormFloat64()
+		if i >= 400 {
+			vals[i] += 6
+		}
+	}
+	flags := checkAll(NewFilter(tempSpec(), DefaultConfig(Temperature)), vals)
+	n := 0
+	for _, fl := range flags[400:420] {
+		if fl&Spike != 0 {
+			n++
+		}
+	}
+	if n > 1 {
+		t.Fatalf("a level step flagged %d spikes, want at most 1", n)
+	}
+}
+
+func TestNoiseBurstFlagged(t *testing.T) {
+	t.Parallel()
+	for _, widen := range []float64{3, 5} {
+		vals := seasonal(11, 2*1440, 0.25, 0.1)
+		rng := rand.New(rand.NewPCG(5, 5))
+		from, to := 1500, 1700
+		for i := from; i < to; i++ {
+			vals[i] = math.Round((vals[i]+widen*0.25*rng.NormFloat64())/0.1) * 0.1
+		}
+		flags := checkAll(NewFilter(resSpec(0.1), DefaultConfig(Temperature)), vals)
+		first, in := -1, 0
+		for i := from; i < to; i++ {
+			if flags[i]&Noise != 0 {
+				in++
+				if first < 0 {
+					first = i - from
+				}
+			}
+		}
+		if first < 0 || first > 15 || in < (to-from)*3/4 {
+			t.Errorf("noise ×%v: first flagged %d readings in, %d of %d flagged; want within 15 and ≥ 3/4",
+				widen, first, in, to-from)
+		}
+		for i := to + DefaultConfig(Temperature).Window; i < len(flags); i++ {
+			if flags[i]&Noise != 0 {
+				t.Fatalf("noise ×%v: still flagged at %d, %d readings after the burst", widen, i, i-to)
+			}
+		}
+	}
+}
+
+func TestStuckFromTheFirstRepeats(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		sigma, res float64
+		within     int
+	}{{0.25, 0.1, 10}, {0.05, 0.1, 15}, {0.25, 0, 4}} {
+		vals := seasonal(13, 2*1440, c.sigma, max(c.res, 1e-9))
+		from := 1600
+		for i := from; i < from+60; i++ {
+			vals[i] = vals[from]
+		}
+		flags := checkAll(NewFilter(resSpec(c.res), DefaultConfig(Temperature)), vals)
+		first := -1
+		for i := from; i < from+60; i++ {
+			if flags[i]&Stuck != 0 {
+				first = i - from
+				break
+			}
+		}
+		if first < 0 || first > c.within {
+			t.Errorf("σ %v resolution %v: stuck flagged %d readings in, want within %d", c.sigma, c.res, first, c.within)
+		}
+		for i := 200; i < from; i++ {
+			if flags[i]&Stuck != 0 {
+				t.Errorf("σ %v resolution %v: clean reading %d flagged stuck", c.sigma, c.res, i)
+				break
+			}
+		}
+	}
+}
+
+func TestShapeRestartsAfterLongGap(t *testing.T) {
+	t.Parallel()
+	f := NewFilter(resSpec(0.1), DefaultConfig(Temperature))
+	checkAll(f, seasonal(2, 500, 0.25, 0.1))
+	base := f.Shape.NoiseBase
+	f.Check(Reading{Sensor: "t1", Time: int64(time.Hour) * 24 * 3, Value: 61})
+	if f.Shape.Seen != 1 || f.Shape.Diffs.Len() != 0 || f.Shape.NoiseBase != base {
+		t.Fatalf("after a long gap: seen %d, diffs %d, base %v→%v; want recent shape forgotten, baseline kept",
+			f.Shape.Seen, f.Shape.Diffs.Len(), base, f.Shape.NoiseBase)
+	}
+}
+
+func TestReturnFromStuckIsNotASpikeRun(t *testing.T) {
+	t.Parallel()
+	vals := seasonal(17, 2*1440, 0.25, 0.1)
+	from, to := 1500, 1620
+	for i := from; i < to; i++ {
+		vals[i] = vals[from]
+	}
+	for i := to; i < len(vals); i++ {
+		vals[i] += 5 // the truth moved on while the sensor was stuck
+	}
+	flags := checkAll(NewFilter(resSpec(0.1), DefaultConfig(Temperature)), vals)
+	n := 0
+	for _, fl := range flags[to : to+20] {
+		if fl&Spike != 0 {
+			n++
+		}
+	}
+	if n > 1 {
+		t.Fatalf("the return from a stuck run flagged %d spikes, want at most 1", n)
+	}
+}
