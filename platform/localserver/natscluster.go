@@ -69,8 +69,8 @@ type NATSClusterOptions struct {
 }
 
 // NATSCluster is a cluster of in-process nats-servers joined by routes on loopback, each with
-// JetStream on its own store. Tests use it; `meshctl up --ha` runs the same nodes one per
-// process (see package launcher).
+// JetStream on its own store. Tests (testinfra.StartNATSCluster) and `meshctl up --ha`
+// (package launcher) run it.
 type NATSCluster struct {
 	nodes []*NATS
 	opts  []NATSOptions
