@@ -227,3 +227,91 @@ func composeNATSAuth(t *testing.T) {
 		}
 	}
 }
+
+// TestComposeHAProfile loads docker-compose.yml with and without the profile `ha` and parses
+// deploy/nats-ha.conf: three NATS nodes, each with its own name, volume and ports, routed to one
+// another, fsyncing every write, and absent from the default `docker compose up`.
+func TestComposeHAProfile(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"POSTGRES_PASSWORD=test", "IDENTITY_KEY_ENCRYPTION_KEY=dGVzdA==", "FILES_KEY_ENCRYPTION_KEY=dGVzdA==",
+		"NATS_ISSUER_PUBLIC=A", "NATS_ISSUER_SEED=S", "NATS_AUTH_PASSWORD=a", "NATS_GOVERNANCE_PASSWORD=g", "NATS_SYSTEM_PASSWORD=s",
+		"NATS_IDENTITY_PASSWORD=i", "PII_HASH_KEY=k"}
+	load := func(profiles ...string) *types.Project {
+		opts, err := cli.NewProjectOptions([]string{filepath.Join(root, "docker-compose.yml")},
+			cli.WithWorkingDirectory(root), cli.WithName("meshwork"), cli.WithEnv(env), cli.WithProfiles(profiles))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := opts.LoadProject(context.Background())
+		if err != nil {
+			t.Fatalf("docker-compose.yml does not load with profiles %q: %v", profiles, err)
+		}
+		return p
+	}
+	nodes := []string{"nats-1", "nats-2", "nats-3"}
+	for _, n := range nodes {
+		if _, ok := load().Services[n]; ok {
+			t.Errorf("%s runs without the profile ha", n)
+		}
+	}
+	ha := load("ha")
+	names, volumes := map[string]bool{}, map[string]bool{}
+	for i, n := range nodes {
+		svc, ok := ha.Services[n]
+		if !ok {
+			t.Errorf("profile ha lacks %s", n)
+			continue
+		}
+		name := deref(svc.Environment["NATS_SERVER_NAME"])
+		if name != n || names[name] {
+			t.Errorf("%s: NATS_SERVER_NAME = %q, want %q (unique per node)", n, name, n)
+		}
+		names[name] = true
+		var conf bool
+		for _, v := range svc.Volumes {
+			conf = conf || strings.HasSuffix(v.Source, filepath.Join("deploy", "nats-ha.conf"))
+			if v.Type == types.VolumeTypeVolume {
+				if volumes[v.Source] {
+					t.Errorf("%s shares the volume %s with another node", n, v.Source)
+				}
+				volumes[v.Source] = true
+			}
+		}
+		if !conf {
+			t.Errorf("%s does not mount deploy/nats-ha.conf", n)
+		}
+		if !publishes(svc, fmt.Sprint(4223+i), "4222") || svc.HealthCheck == nil {
+			t.Errorf("%s: want client port %d published and a health check", n, 4223+i)
+		}
+	}
+	if len(volumes) != 3 {
+		t.Errorf("the nodes keep their data in %d named volumes, want 3", len(volumes))
+	}
+
+	k, err := natsauth.NewKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, _ := k.Issuer()
+	pub, _ := kp.PublicKey()
+	t.Setenv("NATS_SERVER_NAME", "nats-2")
+	for name, v := range map[string]string{"NATS_ISSUER_PUBLIC": pub, "NATS_AUTH_PASSWORD": k.AuthPassword,
+		"NATS_GOVERNANCE_PASSWORD": k.GovernancePassword, "NATS_SYSTEM_PASSWORD": k.SystemPassword} {
+		t.Setenv(name, v)
+	}
+	o, err := server.ProcessConfigFile(filepath.Join(root, "deploy", "nats-ha.conf"))
+	if err != nil {
+		t.Fatalf("deploy/nats-ha.conf: %v", err)
+	}
+	var routes []string
+	for _, r := range o.Routes {
+		routes = append(routes, r.Host)
+	}
+	if o.ServerName != "nats-2" || !o.SyncAlways || o.Cluster.Port != 6222 || len(routes) != 3 || o.AuthCallout == nil {
+		t.Errorf("nats-ha.conf: server %q, sync always %v, cluster port %d, routes %v, callout %v: want nats-2, true, 6222, the three nodes, the callout",
+			o.ServerName, o.SyncAlways, o.Cluster.Port, routes, o.AuthCallout != nil)
+	}
+}

@@ -8,7 +8,9 @@
 //     Postgres and Redis (child processes from the machine's Debian packages), on the
 //     non-default ports of DefaultPorts. Postgres gets one database per owner (Databases) and
 //     Redis its append-only file. Their logs go to <dir>/logs/*.log and every URL to
-//     <dir>/endpoints.json (mode 0644, so without passwords);
+//     <dir>/endpoints.json (mode 0644, so without passwords). With Options.HA NATS is a
+//     three-node cluster instead (InfraOptions.HA, docs/adr/0006-nats-durability.md) and every
+//     process gets NATS_URL naming the three nodes and NATS_REPLICAS=3;
 //  2. the catalog, and waits until its HTTP /readyz answers 200;
 //  3. identity, if its binary exists, and waits for it. Then, on first start, it bootstraps the
 //     first admin with `identity bootstrap-admin` and writes its dev credentials to

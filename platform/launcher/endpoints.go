@@ -16,6 +16,9 @@ import (
 type Endpoints struct {
 	// NATS is the client URL, nats://127.0.0.1:4222.
 	NATS string `json:"nats"`
+	// NATSReplicas is the replica count of product streams the deployment supports (the
+	// services' NATS_REPLICAS): 1 on the single server, 3 under HA, where NATS lists every node.
+	NATSReplicas int `json:"nats_replicas"`
 	// NATSMonitor is the monitoring base URL, http://127.0.0.1:8222.
 	NATSMonitor string `json:"nats_monitor"`
 	// MQTT is NATS's MQTT listener, mqtt://127.0.0.1:1883.

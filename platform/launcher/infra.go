@@ -36,6 +36,11 @@ type InfraOptions struct {
 	// NATSAuth, when set, makes NATS authenticate every client (natsauth): the catalog answers
 	// its authorization requests.
 	NATSAuth *natsauth.Keys
+	// HA runs NATS as a three-node cluster (localserver.StartNATSCluster) with its stores in
+	// Dir/nats-ha/node-N and `sync_interval: always`, on client ports Ports.NATS, +1, +2 (free
+	// ones when Ports.NATS is 0); monitoring is off and MQTT runs on the first node. See
+	// docs/adr/0006-nats-durability.md.
+	HA bool
 	// Say receives the launcher's notes, one line each, without the "[mesh] " prefix; nil drops them.
 	Say func(format string, args ...any)
 }
@@ -43,6 +48,7 @@ type InfraOptions struct {
 // Infra is the running infrastructure: NATS, FerretDB, Postgres and Redis.
 type Infra struct {
 	nats  *localserver.NATS
+	ha    *localserver.NATSCluster // set under HA; nats is then its first node
 	ferr  *localserver.FerretDB
 	pg    *localserver.Postgres
 	redis *localserver.Redis
@@ -94,10 +100,16 @@ func StartInfra(ctx context.Context, opts InfraOptions) (inf *Infra, err error) 
 		return inf, err
 	}
 	p := opts.Ports
-	inf.nats, err = localserver.StartNATS(localserver.NATSOptions{Dir: filepath.Join(opts.Dir, "nats"),
-		Port: p.NATS, MonitorPort: p.NATSMonitor, MQTTPort: p.MQTT, Auth: opts.NATSAuth, Log: w})
-	if err != nil {
-		return inf, fmt.Errorf("%s: %w", op, err)
+	if opts.HA {
+		if err = inf.startCluster(opts, w); err != nil {
+			return inf, fmt.Errorf("%s: %w", op, err)
+		}
+	} else {
+		inf.nats, err = localserver.StartNATS(localserver.NATSOptions{Dir: filepath.Join(opts.Dir, "nats"),
+			Port: p.NATS, MonitorPort: p.NATSMonitor, MQTTPort: p.MQTT, Auth: opts.NATSAuth, Log: w})
+		if err != nil {
+			return inf, fmt.Errorf("%s: %w", op, err)
+		}
 	}
 	if w, err = log("ferretdb"); err != nil {
 		return inf, err
@@ -154,6 +166,7 @@ func ferretSocket(dir string) string {
 func (inf *Infra) endpoints(dbs []string, logDir string, pw StorePasswords) Endpoints {
 	e := Endpoints{
 		NATS:             inf.nats.URL(),
+		NATSReplicas:     1,
 		NATSMonitor:      inf.nats.MonitorURL(),
 		MongoDB:          inf.ferr.URI(),
 		Postgres:         "postgres://postgres@" + net.JoinHostPort("127.0.0.1", strconv.Itoa(inf.pg.Port())),
@@ -166,6 +179,9 @@ func (inf *Infra) endpoints(dbs []string, logDir string, pw StorePasswords) Endp
 	}
 	if a := inf.nats.MQTTAddr(); a != "" {
 		e.MQTT = "mqtt://" + a
+	}
+	if inf.ha != nil {
+		e.NATS, e.NATSReplicas = inf.ha.URL(), localserver.DefaultClusterSize
 	}
 	for _, db := range dbs {
 		e.Databases[db] = e.Postgres + "/" + db + "?sslmode=disable"
@@ -200,7 +216,9 @@ func (inf *Infra) Stop(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	if inf.nats != nil {
+	if inf.ha != nil {
+		inf.ha.Shutdown()
+	} else if inf.nats != nil {
 		inf.nats.Shutdown()
 	}
 	for _, f := range inf.logs {

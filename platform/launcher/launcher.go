@@ -59,7 +59,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	c.say("starting NATS, FerretDB, Postgres and Redis in %s (their logs: %s/logs/*.log)", opts.Dir, opts.Dir)
 	inf, err := StartInfra(ctx, InfraOptions{Dir: opts.Dir, Ports: opts.Ports, Databases: Databases(opts.Services), NATSAuth: &natsKeys,
-		Passwords:        passwords,
+		HA: opts.HA, Passwords: passwords,
 		PostgresFallback: opts.PostgresFallback, Say: c.say})
 	if err != nil {
 		if ctx.Err() != nil {

@@ -32,6 +32,9 @@ type Options struct {
 	BinDir string
 	// NoSim leaves the simulators out.
 	NoSim bool
+	// HA runs NATS as a three-node cluster and gives every process NATS_URL listing the three
+	// nodes and NATS_REPLICAS=3 (see InfraOptions.HA).
+	HA bool
 	// Only, when not empty, names the services and simulators to start (the catalog always
 	// starts: every service registers its data products there). A name not in the table, or
 	// whose binary is missing, is an error.

@@ -289,6 +289,10 @@ func childEnv(s Service, table []Service, ep Endpoints, getenv func(string) stri
 		// Below the launcher's 8 s kill deadline, so services drain before they are killed.
 		"SHUTDOWN_TIMEOUT=6s",
 	}
+	if ep.NATSReplicas > 1 {
+		// Under HA every product stream the process provisions is replicated on the nodes.
+		env = append(env, "NATS_REPLICAS="+strconv.Itoa(ep.NATSReplicas))
+	}
 	if s.GRPCPort != 0 {
 		env = append(env, "GRPC_ADDR="+s.GRPCAddr(), "HTTP_ADDR="+s.HTTPAddr())
 	}

@@ -60,6 +60,8 @@ type NATSClusterOptions struct {
 	Dir string
 	// Size is the node count; 0 means DefaultClusterSize.
 	Size int
+	// ClientPorts are the nodes' client ports, in node order; nil (or a 0) picks free ones.
+	ClientPorts []int
 	// Node is the template of every node's options: Auth, Users, Log, SyncAlways and
 	// MQTTPort (MQTT runs on the first node only). Dir, ports, ServerName and Cluster are
 	// set per node.
@@ -67,8 +69,8 @@ type NATSClusterOptions struct {
 }
 
 // NATSCluster is a cluster of in-process nats-servers joined by routes on loopback, each with
-// JetStream on its own store. Tests use it; `meshctl up --ha` runs the same nodes one per
-// process (see package launcher).
+// JetStream on its own store. Tests (testinfra.StartNATSCluster) and `meshctl up --ha`
+// (package launcher) run it.
 type NATSCluster struct {
 	nodes []*NATS
 	opts  []NATSOptions
@@ -88,6 +90,9 @@ func StartNATSCluster(opts NATSClusterOptions) (*NATSCluster, error) {
 	if size < 1 {
 		return nil, fmt.Errorf("%s: Size must be positive, got %d", op, size)
 	}
+	if opts.ClientPorts != nil && len(opts.ClientPorts) != size {
+		return nil, fmt.Errorf("%s: %d ClientPorts for %d nodes", op, len(opts.ClientPorts), size)
+	}
 	routePorts := make([]int, size)
 	routes := make([]string, size)
 	for i := range routePorts {
@@ -102,6 +107,9 @@ func StartNATSCluster(opts NATSClusterOptions) (*NATSCluster, error) {
 		o := opts.Node
 		o.Dir = filepath.Join(opts.Dir, "node-"+strconv.Itoa(i+1))
 		o.Host, o.Port, o.MonitorPort = "127.0.0.1", 0, -1
+		if opts.ClientPorts != nil {
+			o.Port = opts.ClientPorts[i]
+		}
 		if i > 0 {
 			o.MQTTPort = -1
 		}

@@ -17,7 +17,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: meshctl up [--dir .mesh] [--bin ./bin] [--no-sim] [--only catalog,quality] [--port-offset N]")
+		fmt.Fprintln(stderr, "usage: meshctl up [--dir .mesh] [--bin ./bin] [--no-sim] [--only catalog,quality] [--port-offset N] [--ha]")
 		fmt.Fprintln(stderr, "\nStarts NATS, FerretDB, Postgres and Redis with their data in --dir, then the catalog,")
 		fmt.Fprintln(stderr, "every service built in --bin and the simulators; Ctrl-C stops everything.")
 		fmt.Fprintln(stderr)
@@ -26,6 +26,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	dir := fs.String("dir", ".mesh", "directory for the data, logs and endpoints.json (kept between runs)")
 	bin := fs.String("bin", "./bin", "directory of the service binaries")
 	noSim := fs.Bool("no-sim", false, "leave the simulators out")
+	ha := fs.Bool("ha", false, "run NATS as a three-node cluster (client ports 4222-4224), every product stream R3 with fsync on every write")
 	offset := fs.Int("port-offset", 0, "add this to every port, to run a second mesh beside the first")
 	only := fs.String("only", "", "comma-separated services (and simulators) to start; the catalog always starts")
 	if err := fs.Parse(args); err != nil {
@@ -48,6 +49,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Dir:      *dir,
 		BinDir:   *bin,
 		NoSim:    *noSim,
+		HA:       *ha,
 		Only:     launcher.Only(*only),
 		Ports:    launcher.DefaultPorts().Offset(*offset),
 		Services: launcher.OffsetServices(table, *offset),
