@@ -292,13 +292,22 @@ func (g *Group) drop(p int, lost bool) *claim {
 // ends and the next owner's first event is the one after the last this loop handled.
 func (g *Group) fetch(ctx context.Context, p int, c *claim) {
 	defer close(c.done)
+	idle := false
 	for {
 		select {
 		case <-c.quit:
 			return
 		default:
 		}
-		batch, err := g.consumers[p].Fetch(g.cfg.Batch, jetstream.FetchMaxWait(g.cfg.FetchWait))
+		// A full fetch waits until its batch is full: take what is there without waiting, and
+		// wait (up to FetchWait) only for the first event after an empty round.
+		var batch jetstream.MessageBatch
+		var err error
+		if idle {
+			batch, err = g.consumers[p].Fetch(1, jetstream.FetchMaxWait(g.cfg.FetchWait))
+		} else {
+			batch, err = g.consumers[p].FetchNoWait(g.cfg.Batch)
+		}
 		if err != nil {
 			g.cfg.Logger.Warn("partition: fetch", "consumer", g.names.consumer(p), "error", err)
 			select {
@@ -308,7 +317,9 @@ func (g *Group) fetch(ctx context.Context, p int, c *claim) {
 			}
 			continue
 		}
+		idle = true
 		for msg := range batch.Messages() {
+			idle = false
 			if ctx.Err() != nil {
 				continue // claim lost: leave the rest to redelivery
 			}
