@@ -169,7 +169,7 @@ func FromContext(ctx context.Context) (int, bool) {
 // names are the NATS names of one consumer domain's partitioned consumption of a product.
 type names struct {
 	durable string // <consumer-domain>--<product>, as dataproduct.Product.DurableName
-	stream  string // PT_<durable>, the work-queue stream
+	stream  string // StreamName(p, consumer domain), the work-queue stream
 	bucket  string // PT_<durable>, the membership bucket
 	prefix  string // pt.<consumer-domain>.<product id>.
 	dlq     string // the consumer domain's dead-letter subject for the product
@@ -179,11 +179,19 @@ func namesOf(p dataproduct.Product, consumerDomain string) names {
 	durable := p.DurableName(consumerDomain)
 	return names{
 		durable: durable,
-		stream:  "PT_" + durable,
+		stream:  StreamName(p, consumerDomain),
 		bucket:  "PT_" + durable,
 		prefix:  "pt." + consumerDomain + "." + p.ID() + ".",
 		dlq:     p.DeadLetterSubject(consumerDomain),
 	}
+}
+
+// StreamName is the work-queue stream of consumerDomain's partitioned consumption of p:
+// <CONSUMER-DOMAIN>_PT_<product stream>, e.g. SCHEDULING_PT_QUALITY_MACHINE_HEALTH_V1. It lies
+// in the consumer domain's stream namespace, so a service declares it at connect
+// (service.ConnectNATS) to be allowed to manage it.
+func StreamName(p dataproduct.Product, consumerDomain string) string {
+	return dataproduct.StreamNameOf(consumerDomain + ".pt." + p.ID())
 }
 
 // consumer is the durable of partition i.
