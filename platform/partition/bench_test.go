@@ -127,3 +127,57 @@ func BenchmarkTakeover(b *testing.B) {
 	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "takeover-ms")
 	b.ReportMetric(float64(handover.Milliseconds())/float64(b.N), "handover-ms")
 }
+
+// BenchmarkTakeoverBaseline is BenchmarkTakeover's baseline: two replicas sharing one
+// unpartitioned durable (dataproduct.Subscribe, AckWait 1 s); the first holds an event
+// unacknowledged when its connection is closed, and one op is the time until the second has
+// it redelivered. It has no ownership to hand over: only AckWait.
+func BenchmarkTakeoverBaseline(b *testing.B) {
+	var total time.Duration
+	for range b.N {
+		b.StopTimer()
+		e := setup(b)
+		cfg := dataproduct.ConsumerConfig{ConsumerDomain: "quality", AckWait: time.Second, Logger: fast("x", 1).Logger}
+		bconn := e.nats.Connect(b)
+		bjs, err := jetstream.New(bconn)
+		if err != nil {
+			b.Fatal(err)
+		}
+		held, hold := make(chan struct{}, 64), make(chan struct{})
+		if _, err := dataproduct.Subscribe(e.ctx, bjs, e.p, cfg, func(context.Context, *dataproduct.Event) error {
+			held <- struct{}{}
+			<-hold
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.pub.Publish(e.ctx, "machine-0", wrapperspb.String("machine-0/0")); err != nil {
+			b.Fatal(err)
+		}
+		<-held
+		got := make(chan struct{}, 1)
+		sub, err := dataproduct.Subscribe(e.ctx, e.js, e.p, cfg, func(_ context.Context, ev *dataproduct.Event) error {
+			select {
+			case got <- struct{}{}:
+			default:
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		bconn.Close()
+		select {
+		case <-got:
+		case <-time.After(waitLimit):
+			b.Fatal("the held event was never redelivered")
+		}
+		total += time.Since(start)
+		b.StopTimer()
+		close(hold)
+		_ = sub.Stop(context.Background())
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "takeover-ms")
+}
