@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -105,13 +106,11 @@ func (r *recorder) handler(replica string, partitions int, block <-chan struct{}
 		}
 		part, _ := partition.FromContext(ctx)
 		v := ev.Message.(*wrapperspb.StringValue).GetValue()
-		var key string
-		var idx int
-		if _, err := fmt.Sscanf(v, "machine-%s", &key); err != nil {
-			return dataproduct.Permanent(err)
+		key := ev.Key
+		idx, err := strconv.Atoi(strings.TrimPrefix(v, key+"/"))
+		if err != nil {
+			return dataproduct.Permanent(fmt.Errorf("value %q is not %s/<index>", v, key))
 		}
-		key = ev.Key
-		idx, _ = strconv.Atoi(v[len(ev.Key)+1:])
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		if r.seen[ev.ID] == 0 {
