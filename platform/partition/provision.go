@@ -1,0 +1,142 @@
+package partition
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"meshwork.dev/platform/dataproduct"
+	"meshwork.dev/platform/errs"
+)
+
+// metaPartitions is the work stream's metadata key holding N.
+const metaPartitions = "meshwork.partitions"
+
+// provisionAttempts bounds the create races between replicas joining together.
+const provisionAttempts = 5
+
+// transform is the stream subject transform that partitions the product's keys.
+func transform(p dataproduct.Product, n names, partitions int) jetstream.SubjectTransformConfig {
+	return jetstream.SubjectTransformConfig{
+		Source:      "dp." + p.ID() + ".*",
+		Destination: n.prefix + "{{partition(" + strconv.Itoa(partitions) + ",1)}}.{{wildcard(1)}}",
+	}
+}
+
+// workStream is the work-queue stream sourcing p through the partitioning transform. It
+// starts, like a new durable, at the oldest retained event; the queue keeps only what is not
+// yet acknowledged.
+func workStream(p dataproduct.Product, n names, cfg Config) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        n.stream,
+		Description: cfg.ConsumerDomain + " consuming " + p.ID() + " in " + strconv.Itoa(cfg.Partitions) + " partitions",
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    replicasOf(p),
+		Sources: []*jetstream.StreamSource{{
+			Name:              p.StreamName(),
+			SubjectTransforms: []jetstream.SubjectTransformConfig{transform(p, n, cfg.Partitions)},
+		}},
+		Metadata: map[string]string{
+			metaPartitions:          strconv.Itoa(cfg.Partitions),
+			dataproduct.MetaProduct: p.ID(),
+			dataproduct.MetaDomain:  cfg.ConsumerDomain,
+		},
+	}
+}
+
+// replicasOf is the stream replica count of p (its own, or the deployment's).
+func replicasOf(p dataproduct.Product) int {
+	if p.Replicas > 0 {
+		return p.Replicas
+	}
+	return dataproduct.StreamReplicas()
+}
+
+// provision creates (or checks) the work stream, the N partition consumers and the
+// membership bucket. It is idempotent and safe from several replicas at once.
+func provision(ctx context.Context, js jetstream.JetStream, p dataproduct.Product, n names, cfg Config) ([]jetstream.Consumer, jetstream.KeyValue, error) {
+	const op = "partition.provision"
+	if _, err := js.Stream(ctx, p.StreamName()); err != nil {
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil, nil, errs.Errorf(op, errs.FailedPrecondition, "stream %s of the product is not provisioned: %w", p.StreamName(), err)
+		}
+		return nil, nil, natsError(op, "stream "+p.StreamName(), err)
+	}
+	if _, err := js.Stream(ctx, dataproduct.DeadLetterStream); err != nil {
+		return nil, nil, errs.Errorf(op, errs.FailedPrecondition, "stream %s is missing (dataproduct.Provision creates it): %w", dataproduct.DeadLetterStream, err)
+	}
+	if err := ensureStream(ctx, js, workStream(p, n, cfg)); err != nil {
+		return nil, nil, errs.Wrap(op, err)
+	}
+	consumers := make([]jetstream.Consumer, cfg.Partitions)
+	for i := range consumers {
+		c, err := js.CreateOrUpdateConsumer(ctx, n.stream, jetstream.ConsumerConfig{
+			Durable:       n.consumer(i),
+			Description:   cfg.ConsumerDomain + " consuming partition " + strconv.Itoa(i) + " of " + p.ID(),
+			FilterSubject: n.filter(i),
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       cfg.AckWait,
+			MaxDeliver:    -1, // enforced by the group, as dataproduct.Subscribe does
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+		})
+		if err != nil {
+			return nil, nil, natsError(op, "consumer "+n.consumer(i), err)
+		}
+		consumers[i] = c
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      n.bucket,
+		Description: "membership and partition claims of " + cfg.ConsumerDomain + " consuming " + p.ID(),
+		TTL:         cfg.Lease,
+		Storage:     jetstream.MemoryStorage,
+		Replicas:    replicasOf(p),
+	})
+	if err != nil {
+		return nil, nil, natsError(op, "bucket "+n.bucket, err)
+	}
+	return consumers, kv, nil
+}
+
+// ensureStream creates the work stream, or checks that an existing one partitions the same
+// product the same way: N cannot change under running consumers.
+func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig) error {
+	const op = "partition.ensureStream"
+	var lastErr error
+	for range provisionAttempts {
+		s, err := js.Stream(ctx, want.Name)
+		if err == nil {
+			have := s.CachedInfo().Config.Metadata[metaPartitions]
+			if have != want.Metadata[metaPartitions] {
+				return errs.Errorf(op, errs.FailedPrecondition, "stream %s partitions into %s, not %s: a group's partition count is fixed (delete the stream and its consumers to change it)", want.Name, have, want.Metadata[metaPartitions])
+			}
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return natsError(op, "stream "+want.Name, err)
+		}
+		_, err = js.CreateStream(ctx, want)
+		if err == nil {
+			return nil
+		}
+		lastErr = err // another replica may have created it: look again
+	}
+	return natsError(op, "create stream "+want.Name, lastErr)
+}
+
+// natsError wraps a NATS failure, classed Unavailable when the server could not be reached
+// or did not answer in time, Internal otherwise (as package dataproduct does).
+func natsError(op, what string, err error) error {
+	kind := errs.Internal
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
+		errors.Is(err, nats.ErrTimeout), errors.Is(err, nats.ErrNoResponders),
+		errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrDisconnected),
+		errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrNoStreamResponse):
+		kind = errs.Unavailable
+	}
+	return errs.Errorf(op, kind, "%s: %w", what, err)
+}
