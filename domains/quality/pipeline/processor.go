@@ -186,9 +186,7 @@ var flagEnum = map[readings.Flag]qualityv1.ReadingFlag{
 	readings.Dropout:      qualityv1.ReadingFlag_READING_FLAG_DROPOUT,
 	readings.RateOfChange: qualityv1.ReadingFlag_READING_FLAG_RATE_OF_CHANGE,
 	readings.Drift:        qualityv1.ReadingFlag_READING_FLAG_DRIFT,
-	// The contract has no noise value yet (issue 12, step 5): a noisy reading carries
-	// UNSPECIFIED, and a noise fault's evidence names it.
-	readings.Noise: qualityv1.ReadingFlag_READING_FLAG_UNSPECIFIED,
+	readings.Noise:        qualityv1.ReadingFlag_READING_FLAG_NOISE,
 }
 
 var faultEnum = map[readings.Flag]qualityv1.FaultType{
@@ -198,7 +196,7 @@ var faultEnum = map[readings.Flag]qualityv1.FaultType{
 	readings.Dropout:      qualityv1.FaultType_FAULT_TYPE_DROPOUT,
 	readings.RateOfChange: qualityv1.FaultType_FAULT_TYPE_RATE_OF_CHANGE,
 	readings.Drift:        qualityv1.FaultType_FAULT_TYPE_DRIFT,
-	readings.Noise:        qualityv1.FaultType_FAULT_TYPE_UNSPECIFIED, // no contract value yet, as above
+	readings.Noise:        qualityv1.FaultType_FAULT_TYPE_NOISE,
 }
 
 var healthEnum = map[readings.Status]qualityv1.HealthStatus{

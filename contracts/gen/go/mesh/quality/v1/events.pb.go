@@ -96,6 +96,9 @@ const (
 	ReadingFlag_READING_FLAG_RATE_OF_CHANGE ReadingFlag = 5
 	// Drifted away from the peer sensors of the same kind on the same machine.
 	ReadingFlag_READING_FLAG_DRIFT ReadingFlag = 6
+	// Noisier than the sensor's own long-term level (precision degradation): the recent median
+	// second difference is several times the sensor's long-term median.
+	ReadingFlag_READING_FLAG_NOISE ReadingFlag = 7
 )
 
 // Enum value maps for ReadingFlag.
@@ -108,6 +111,7 @@ var (
 		4: "READING_FLAG_DROPOUT",
 		5: "READING_FLAG_RATE_OF_CHANGE",
 		6: "READING_FLAG_DRIFT",
+		7: "READING_FLAG_NOISE",
 	}
 	ReadingFlag_value = map[string]int32{
 		"READING_FLAG_UNSPECIFIED":    0,
@@ -117,6 +121,7 @@ var (
 		"READING_FLAG_DROPOUT":        4,
 		"READING_FLAG_RATE_OF_CHANGE": 5,
 		"READING_FLAG_DRIFT":          6,
+		"READING_FLAG_NOISE":          7,
 	}
 )
 
@@ -164,6 +169,8 @@ const (
 	FaultType_FAULT_TYPE_OUT_OF_RANGE FaultType = 5
 	// Changes faster than physically possible.
 	FaultType_FAULT_TYPE_RATE_OF_CHANGE FaultType = 6
+	// Readings far noisier than the sensor's own long-term level (precision degradation).
+	FaultType_FAULT_TYPE_NOISE FaultType = 7
 )
 
 // Enum value maps for FaultType.
@@ -176,6 +183,7 @@ var (
 		4: "FAULT_TYPE_DROPOUT",
 		5: "FAULT_TYPE_OUT_OF_RANGE",
 		6: "FAULT_TYPE_RATE_OF_CHANGE",
+		7: "FAULT_TYPE_NOISE",
 	}
 	FaultType_value = map[string]int32{
 		"FAULT_TYPE_UNSPECIFIED":    0,
@@ -185,6 +193,7 @@ var (
 		"FAULT_TYPE_DROPOUT":        4,
 		"FAULT_TYPE_OUT_OF_RANGE":   5,
 		"FAULT_TYPE_RATE_OF_CHANGE": 6,
+		"FAULT_TYPE_NOISE":          7,
 	}
 )
 
@@ -707,7 +716,7 @@ const file_mesh_quality_v1_events_proto_rawDesc = "" +
 	"\x1aINGEST_CHANNEL_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13INGEST_CHANNEL_NATS\x10\x01\x12\x17\n" +
 	"\x13INGEST_CHANNEL_MQTT\x10\x02\x12\x17\n" +
-	"\x13INGEST_CHANNEL_GRPC\x10\x03*\xcd\x01\n" +
+	"\x13INGEST_CHANNEL_GRPC\x10\x03*\xe5\x01\n" +
 	"\vReadingFlag\x12\x1c\n" +
 	"\x18READING_FLAG_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19READING_FLAG_OUT_OF_RANGE\x10\x01\x12\x16\n" +
@@ -715,7 +724,8 @@ const file_mesh_quality_v1_events_proto_rawDesc = "" +
 	"\x12READING_FLAG_STUCK\x10\x03\x12\x18\n" +
 	"\x14READING_FLAG_DROPOUT\x10\x04\x12\x1f\n" +
 	"\x1bREADING_FLAG_RATE_OF_CHANGE\x10\x05\x12\x16\n" +
-	"\x12READING_FLAG_DRIFT\x10\x06*\xbe\x01\n" +
+	"\x12READING_FLAG_DRIFT\x10\x06\x12\x16\n" +
+	"\x12READING_FLAG_NOISE\x10\a*\xd4\x01\n" +
 	"\tFaultType\x12\x1a\n" +
 	"\x16FAULT_TYPE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11FAULT_TYPE_SPIKES\x10\x01\x12\x14\n" +
@@ -723,7 +733,8 @@ const file_mesh_quality_v1_events_proto_rawDesc = "" +
 	"\x10FAULT_TYPE_DRIFT\x10\x03\x12\x16\n" +
 	"\x12FAULT_TYPE_DROPOUT\x10\x04\x12\x1b\n" +
 	"\x17FAULT_TYPE_OUT_OF_RANGE\x10\x05\x12\x1d\n" +
-	"\x19FAULT_TYPE_RATE_OF_CHANGE\x10\x06*w\n" +
+	"\x19FAULT_TYPE_RATE_OF_CHANGE\x10\x06\x12\x14\n" +
+	"\x10FAULT_TYPE_NOISE\x10\a*w\n" +
 	"\fHealthStatus\x12\x1d\n" +
 	"\x19HEALTH_STATUS_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10HEALTH_STATUS_OK\x10\x01\x12\x16\n" +
