@@ -157,7 +157,7 @@ func ensureConsumer(ctx context.Context, js jetstream.JetStream, stream string, 
 		case errors.Is(err, jetstream.ErrStreamNotFound):
 			return nil, errs.Errorf(op, errs.FailedPrecondition, "stream %s of the product is not provisioned: %w", stream, err)
 		case !errors.Is(err, jetstream.ErrConsumerNotFound):
-			return nil, natsError(op, "look up consumer "+cc.Durable, err)
+			return nil, NATSError(op, "look up consumer "+cc.Durable, err)
 		}
 		c, err := js.CreateOrUpdateConsumer(ctx, stream, want)
 		if err == nil {
@@ -170,5 +170,5 @@ func ensureConsumer(ctx context.Context, js jetstream.JetStream, stream string, 
 			break
 		}
 	}
-	return nil, natsError(op, "create consumer "+cc.Durable, lastErr)
+	return nil, NATSError(op, "create consumer "+cc.Durable, lastErr)
 }

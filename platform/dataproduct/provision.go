@@ -78,7 +78,7 @@ func Provision(ctx context.Context, js jetstream.JetStream, p Product) (jetstrea
 		}
 	}
 	if err != nil {
-		return nil, natsError(op, "stream "+cfg.Name, err)
+		return nil, NATSError(op, "stream "+cfg.Name, err)
 	}
 	if err := ensureDeadLetter(ctx, js, p.withDefaults().Replicas); err != nil {
 		return nil, errs.Wrap(op, err)
@@ -100,7 +100,7 @@ func ensureDeadLetter(ctx context.Context, js jetstream.JetStream, replicas int)
 		return nil
 	}
 	if !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return natsError("dataproduct.ensureDeadLetter", "stream "+DeadLetterStream, err)
+		return NATSError("dataproduct.ensureDeadLetter", "stream "+DeadLetterStream, err)
 	}
 	_, err = js.CreateStream(ctx, jetstream.StreamConfig{
 		Name:        DeadLetterStream,
@@ -113,14 +113,15 @@ func ensureDeadLetter(ctx context.Context, js jetstream.JetStream, replicas int)
 		Discard:     jetstream.DiscardOld,
 	})
 	if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		return natsError("dataproduct.ensureDeadLetter", "create stream "+DeadLetterStream, err)
+		return NATSError("dataproduct.ensureDeadLetter", "create stream "+DeadLetterStream, err)
 	}
 	return nil
 }
 
-// natsError wraps a NATS failure with op, classed Unavailable when the server could not be
-// reached or did not answer in time, Internal otherwise.
-func natsError(op, what string, err error) error {
+// NATSError wraps a NATS failure with op, classed Unavailable when the server could not be
+// reached or did not answer in time, Internal otherwise. Packages building on dataproduct
+// (partition) class their NATS failures with it too.
+func NATSError(op, what string, err error) error {
 	kind := errs.Internal
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),

@@ -132,7 +132,7 @@ func (p *Publisher) Publish(ctx context.Context, key string, msg proto.Message, 
 	subject := m.Subject
 	p.recycle(m)
 	if err != nil {
-		return nil, spanError(span, natsError(op, "publish to "+subject, err))
+		return nil, spanError(span, NATSError(op, "publish to "+subject, err))
 	}
 	return ack, nil
 }
@@ -168,7 +168,7 @@ func (p *Publisher) PublishAsync(ctx context.Context, key string, msg proto.Mess
 		if errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
 			err = ctx.Err()
 		}
-		return spanError(span, natsError(op, "publish to "+m.Subject, err))
+		return spanError(span, NATSError(op, "publish to "+m.Subject, err))
 	}
 }
 

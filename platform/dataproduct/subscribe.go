@@ -80,7 +80,7 @@ func Subscribe(ctx context.Context, js jetstream.JetStream, p Product, cfg Consu
 		if err != nil {
 			s.stopLoops(false)
 			cancel()
-			return nil, natsError(op, "consume "+s.durable, err)
+			return nil, NATSError(op, "consume "+s.durable, err)
 		}
 		s.loops = append(s.loops, cc)
 	}

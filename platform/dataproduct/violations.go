@@ -84,7 +84,7 @@ func ensureViolations(ctx context.Context, js jetstream.JetStream, replicas int)
 		return nil
 	}
 	if !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return natsError("dataproduct.ensureViolations", "stream "+ViolationStream, err)
+		return NATSError("dataproduct.ensureViolations", "stream "+ViolationStream, err)
 	}
 	_, err = js.CreateStream(ctx, jetstream.StreamConfig{
 		Name:        ViolationStream,
@@ -98,7 +98,7 @@ func ensureViolations(ctx context.Context, js jetstream.JetStream, replicas int)
 		Discard:     jetstream.DiscardOld,
 	})
 	if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		return natsError("dataproduct.ensureViolations", "create stream "+ViolationStream, err)
+		return NATSError("dataproduct.ensureViolations", "create stream "+ViolationStream, err)
 	}
 	return nil
 }
@@ -119,11 +119,11 @@ func ViolationCounts(ctx context.Context, js jetstream.JetStream, productID stri
 		return nil, nil
 	}
 	if err != nil {
-		return nil, natsError(op, "stream "+ViolationStream, err)
+		return nil, NATSError(op, "stream "+ViolationStream, err)
 	}
 	info, err := s.Info(ctx, jetstream.WithSubjectFilter(ViolationPrefix+"*."+productID+".*.*"))
 	if err != nil {
-		return nil, natsError(op, "stream info "+ViolationStream, err)
+		return nil, NATSError(op, "stream info "+ViolationStream, err)
 	}
 	prefixLen := len(ViolationPrefix)
 	var out []ViolationCount

@@ -78,7 +78,7 @@ func Join(ctx context.Context, js jetstream.JetStream, p dataproduct.Product, cf
 		owned: map[int]*claim{}, stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	if _, err := kv.Put(ctx, memberKey(cfg.Replica), []byte(cfg.Replica)); err != nil {
-		return nil, natsError(op, "join as "+cfg.Replica, err)
+		return nil, dataproduct.NATSError(op, "join as "+cfg.Replica, err)
 	}
 	go g.loop()
 	return g, nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strconv"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"meshwork.dev/platform/dataproduct"
@@ -64,7 +63,7 @@ func provision(ctx context.Context, js jetstream.JetStream, p dataproduct.Produc
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			return nil, nil, errs.Errorf(op, errs.FailedPrecondition, "stream %s of the product is not provisioned: %w", p.StreamName(), err)
 		}
-		return nil, nil, natsError(op, "stream "+p.StreamName(), err)
+		return nil, nil, dataproduct.NATSError(op, "stream "+p.StreamName(), err)
 	}
 	if _, err := js.Stream(ctx, dataproduct.DeadLetterStream); err != nil {
 		return nil, nil, errs.Errorf(op, errs.FailedPrecondition, "stream %s is missing (dataproduct.Provision creates it): %w", dataproduct.DeadLetterStream, err)
@@ -84,7 +83,7 @@ func provision(ctx context.Context, js jetstream.JetStream, p dataproduct.Produc
 			DeliverPolicy: jetstream.DeliverAllPolicy,
 		})
 		if err != nil {
-			return nil, nil, natsError(op, "consumer "+n.consumer(i), err)
+			return nil, nil, dataproduct.NATSError(op, "consumer "+n.consumer(i), err)
 		}
 		consumers[i] = c
 	}
@@ -96,7 +95,7 @@ func provision(ctx context.Context, js jetstream.JetStream, p dataproduct.Produc
 		Replicas:    replicasOf(p),
 	})
 	if err != nil {
-		return nil, nil, natsError(op, "bucket "+n.bucket, err)
+		return nil, nil, dataproduct.NATSError(op, "bucket "+n.bucket, err)
 	}
 	return consumers, kv, nil
 }
@@ -116,7 +115,7 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.St
 			return nil
 		}
 		if !errors.Is(err, jetstream.ErrStreamNotFound) {
-			return natsError(op, "stream "+want.Name, err)
+			return dataproduct.NATSError(op, "stream "+want.Name, err)
 		}
 		_, err = js.CreateStream(ctx, want)
 		if err == nil {
@@ -124,19 +123,5 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.St
 		}
 		lastErr = err // another replica may have created it: look again
 	}
-	return natsError(op, "create stream "+want.Name, lastErr)
-}
-
-// natsError wraps a NATS failure, classed Unavailable when the server could not be reached
-// or did not answer in time, Internal otherwise (as package dataproduct does).
-func natsError(op, what string, err error) error {
-	kind := errs.Internal
-	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
-		errors.Is(err, nats.ErrTimeout), errors.Is(err, nats.ErrNoResponders),
-		errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrDisconnected),
-		errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrNoStreamResponse):
-		kind = errs.Unavailable
-	}
-	return errs.Errorf(op, kind, "%s: %w", what, err)
+	return dataproduct.NATSError(op, "create stream "+want.Name, lastErr)
 }
