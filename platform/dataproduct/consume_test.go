@@ -2,6 +2,7 @@ package dataproduct_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"sync"
@@ -66,7 +67,13 @@ func TestReplicasSplitWork(t *testing.T) {
 	case <-time.After(waitLimit):
 		mu.Lock()
 		defer mu.Unlock()
-		t.Fatalf("handled %d distinct of %d events", len(seen), n)
+		state := "consumer info unavailable"
+		if c, err := e.js.Consumer(e.ctx, e.p.StreamName(), e.p.DurableName("pair")); err == nil {
+			if info, err := c.Info(e.ctx); err == nil {
+				state = fmt.Sprintf("pending %d, ack pending %d, waiting pulls %d", info.NumPending, info.NumAckPending, info.NumWaiting)
+			}
+		}
+		t.Fatalf("handled %d distinct of %d events (replicas %d and %d; %s)", len(seen), n, byRep[0], byRep[1], state)
 	}
 	waitConsumer(t, e, "pair", func(pending, ackPending uint64) bool { return pending == 0 && ackPending == 0 })
 	mu.Lock()

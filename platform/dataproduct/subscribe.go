@@ -3,11 +3,18 @@ package dataproduct
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/trace"
 
 	"meshwork.dev/platform/errs"
+)
+
+// Batches below smallBatch pull with smallBatchExpiry (see Subscribe).
+const (
+	smallBatch       = 16
+	smallBatchExpiry = 3 * time.Second
 )
 
 // Subscription is a running consumer of one product. Stop or Drain it on shutdown.
@@ -74,6 +81,14 @@ func Subscribe(ctx context.Context, js jetstream.JetStream, p Product, cfg Consu
 	})}
 	if cfg.Batch > 0 {
 		opts = append(opts, jetstream.PullMaxMessages(cfg.Batch))
+	}
+	if cfg.Batch > 0 && cfg.Batch < smallBatch {
+		// nats.go (1.55, 1.56) skips the next pull request when a whole batch arrives while
+		// the previous request is still being sent, and recovers only when two heartbeats are
+		// missed: with the default 30 s expiry, a 30 s stall. Small batches drain that fast
+		// under load (seen with Batch 1 under the race detector), so they get a short expiry
+		// and recover in smallBatchExpiry instead.
+		opts = append(opts, jetstream.PullExpiry(smallBatchExpiry))
 	}
 	for range cfg.Concurrency {
 		cc, err := consumer.Consume(s.deliver, opts...)
