@@ -214,6 +214,12 @@ func (g *Group) renew(ctx context.Context) {
 		c := g.owned[p]
 		g.mu.Unlock()
 		rev, err := g.kv.Update(ctx, ownerKey(p), []byte(g.cfg.Replica), c.rev)
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			// An earlier renewal whose reply was lost moved the revision on: still ours.
+			if r, ok := g.ours(ctx, p); ok {
+				rev, err = g.kv.Update(ctx, ownerKey(p), []byte(g.cfg.Replica), r)
+			}
+		}
 		switch {
 		case err == nil:
 			g.mu.Lock()
@@ -230,6 +236,12 @@ func (g *Group) renew(ctx context.Context) {
 // take claims partition p if nobody holds it, calls OnAssigned and starts its fetch loop.
 func (g *Group) take(ctx context.Context, p int) {
 	rev, err := g.kv.Create(ctx, ownerKey(p), []byte(g.cfg.Replica))
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		// A create whose reply was lost (a timed-out request) left a claim of ours.
+		if r, ok := g.ours(ctx, p); ok {
+			rev, err = r, nil
+		}
+	}
 	if err != nil {
 		return // held by another replica until it releases it or its claim expires
 	}
@@ -246,6 +258,17 @@ func (g *Group) take(ctx context.Context, p int) {
 	g.owned[p] = c
 	g.mu.Unlock()
 	go g.fetch(hctx, p, c)
+}
+
+// ours reports whether the stored claim on p names this replica, and its revision. Names are
+// unique among live replicas, so such a claim was made by this process (or by a crashed one
+// of the same name, which no longer consumes).
+func (g *Group) ours(ctx context.Context, p int) (uint64, bool) {
+	e, err := g.kv.Get(ctx, ownerKey(p))
+	if err != nil || string(e.Value()) != g.cfg.Replica {
+		return 0, false
+	}
+	return e.Revision(), true
 }
 
 // release ends p's fetch loop after its current batch, calls OnRevoked and deletes the claim.

@@ -346,3 +346,25 @@ func TestBadConfig(t *testing.T) {
 		t.Errorf("joining a 4-partition group with 5: got %v, want FailedPrecondition", err)
 	}
 }
+
+// TestClaimWhoseReplyWasLostIsKept: a claim stored under this replica's name that the replica
+// does not know of (its create timed out after the server stored it) is taken up at once, not
+// left to expire.
+func TestClaimWhoseReplyWasLostIsKept(t *testing.T) {
+	t.Parallel()
+	const parts = 4
+	e := setup(t)
+	cfg := fast("a", parts)
+	cfg.Lease = time.Minute // longer than waitLimit: an orphaned claim would outlast the test
+	kv, err := e.js.CreateKeyValue(e.ctx, jetstream.KeyValueConfig{
+		Bucket: "PT_" + e.p.DurableName(cfg.ConsumerDomain), TTL: cfg.Lease, Storage: jetstream.MemoryStorage,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Create(e.ctx, "owner.2", []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	a := e.join(e.js, cfg, newRecorder().handler("a", parts, nil))
+	waitFor(t, "a owns all, its orphaned claim included", func() bool { return len(a.Owned()) == parts })
+}
