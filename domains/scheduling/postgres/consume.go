@@ -134,7 +134,7 @@ func (s *Store) ApplyHealth(ctx context.Context, consumer, eventID string, h Hea
 			if err := s.insertJob(ctx, tx, &out); err != nil {
 				return err
 			}
-			return decide(ctx, tx, out.ID, h.MachineID, "", d.Cause, "open", 0, 0, now)
+			return decide(ctx, tx, out.ID, h.MachineID, "", d.Cause, "open", 0, 0, now, h.At)
 		case job.Reprioritize:
 			prev := cur.State
 			cur.Priority, cur.Health, cur.Reason, cur.Due = d.Priority, h.Health, h.Reason, cur.Created.Add(job.Due(d.Priority))
@@ -166,7 +166,7 @@ func (s *Store) ApplyHealth(ctx context.Context, consumer, eventID string, h Hea
 			}
 			cur.Cause = d.Cause
 			out = cur
-			if err := decide(ctx, tx, cur.ID, h.MachineID, "", d.Cause, "reprioritise", 0, 0, now); err != nil {
+			if err := decide(ctx, tx, cur.ID, h.MachineID, "", d.Cause, "reprioritise", 0, 0, now, h.At); err != nil {
 				return err
 			}
 			return s.emit(ctx, tx, cur, prev, d.Cause)
@@ -180,7 +180,7 @@ func (s *Store) ApplyHealth(ctx context.Context, consumer, eventID string, h Hea
 			prev := cur.State
 			cur.State, cur.EngineerID, cur.Starts, cur.Ends = job.Cancelled, "", time.Time{}, time.Time{}
 			out = cur
-			if err := decide(ctx, tx, cur.ID, h.MachineID, "", d.Cause, "close", 0, 0, now); err != nil {
+			if err := decide(ctx, tx, cur.ID, h.MachineID, "", d.Cause, "close", 0, 0, now, h.At); err != nil {
 				return err
 			}
 			return s.emit(ctx, tx, cur, prev, d.Cause)
@@ -233,7 +233,7 @@ func (s *Store) ApplyFault(ctx context.Context, consumer, eventID string, f Faul
 			return err
 		}
 		return decide(ctx, tx, out.ID, f.MachineID, f.SensorID, job.SensorFault, "open-replacement; emergency call-out avoided",
-			1, job.EmergencyCalloutHours, s.now())
+			1, job.EmergencyCalloutHours, s.now(), at)
 	})
 	return out, ran, err
 }
