@@ -159,9 +159,10 @@ var partner = map[Kind]Kind{Temperature: Vibration, Vibration: Temperature}
 //   - WARN: some healthy sensor elevated;
 //   - OK otherwise.
 func assess(m *Machine) (Status, string, []string) {
-	var temp, vib bool
+	var temp, vib, faulty bool
 	var ids []string
 	for id, s := range m.Sensors {
+		faulty = faulty || s.Detector.Faulty
 		if s.Detector.Faulty || !s.Trend.Elevated {
 			continue
 		}
@@ -169,8 +170,11 @@ func assess(m *Machine) (Status, string, []string) {
 		vib = vib || s.Filter.Spec.Kind == Vibration
 		ids = append(ids, id)
 	}
-	if st, reason, ev := unconfirmed(m, ids, temp && vib); st == Unconfirmed {
-		return st, reason, ev
+	// Both unconfirmed cases need a faulty sensor; most readings find none and skip them.
+	if faulty {
+		if st, reason, ev := unconfirmed(m, ids, temp && vib); st == Unconfirmed {
+			return st, reason, ev
+		}
 	}
 	if len(ids) == 0 {
 		return OK, "all clean signals within normal range", nil
