@@ -19,6 +19,9 @@ type SensorState struct {
 	// DriftN and DriftBase learn the sensor's normal offset from its peers.
 	DriftN    int     `json:"drift_n"`
 	DriftBase float64 `json:"drift_base"`
+	// Model predicts the sensor from other kinds and the time of day, for drift without peers
+	// of its kind (nil until the first reading it learns from).
+	Model *Model `json:"model,omitempty"`
 }
 
 // Machine is the filter state of one machine's sensors, processed in order. Drift and health
@@ -74,7 +77,7 @@ func (m *Machine) Process(r Reading) (Result, error) {
 		return Result{}, fmt.Errorf("readings.Process: unknown sensor %q on machine %q", r.Sensor, m.ID)
 	}
 	flags, use := s.Filter.Check(r)
-	if m.drifted(r.Sensor, s) {
+	if m.drifted(r.Sensor, s) || m.modelDrift(r.Sensor, s, r, flags) {
 		flags |= Drift
 		use = s.Filter.LastValue
 		if flags&(bad&^Drift) == 0 {
