@@ -92,12 +92,14 @@ func (t *Trend) shadow(c HealthConfig, w *Window, floor float64) {
 	se := madScale * w.MAD(med) * 1.25 / math.Sqrt(float64(w.Len()))
 	sd := max(math.Sqrt(t.M2/float64(t.N)), floor, se)
 	t.ShadowZ = (t.Shadow - t.Mean) / sd
-	switch z := math.Abs(t.ShadowZ); {
-	case !t.Unconfirmed && z > c.Raise:
-		t.Unconfirmed = true
-	case t.Unconfirmed && z < c.Lower:
-		t.Unconfirmed = false
-	}
+	t.Unconfirmed = c.mark(t.Unconfirmed, t.ShadowZ)
+}
+
+// mark applies the hysteresis: a mark is raised beyond Raise spreads either way and cleared
+// within Lower.
+func (c HealthConfig) mark(on bool, z float64) bool {
+	z = math.Abs(z)
+	return !on && z > c.Raise || on && z >= c.Lower
 }
 
 // endShadow forgets the shadow when the sensor's fault clears: its clean data speaks again.
@@ -121,12 +123,7 @@ func (t *Trend) observe(c HealthConfig, v float64, floor float64) {
 	t.Z = (t.Avg - t.Mean) / sd
 	// A sustained change either way is evidence: a failure shows as a drop as often as a rise
 	// (NAB's machine_temperature_system_failure fails downwards).
-	switch z := math.Abs(t.Z); {
-	case !t.Elevated && z > c.Raise:
-		t.Elevated = true
-	case t.Elevated && z < c.Lower:
-		t.Elevated = false
-	}
+	t.Elevated = c.mark(t.Elevated, t.Z)
 }
 
 // HealthEvent is a change of a machine's health.
