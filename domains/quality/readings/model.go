@@ -90,6 +90,11 @@ func (m *Machine) modelDrift(id string, s *SensorState, r Reading, flags Flag) b
 		md.calibrate(m, id, r)
 		return false
 	}
+	if flags&bad != 0 {
+		// Another fault explains the reading (a stuck value is far from the prediction too):
+		// it is that fault's, not evidence of drift.
+		return false
+	}
 	hits, sign := 0, 0.0
 	sn, cs := daily(r.Time)
 	for _, f := range md.Peers {
