@@ -119,6 +119,9 @@ func (m *Machine) modelDrift(id string, s *SensorState, r Reading, flags Flag) b
 // ModelCalibration readings it keeps the two best fits (smallest residual spread), or starts
 // over when fewer than two peers were seen enough.
 func (md *Model) calibrate(m *Machine, id string, r Reading) {
+	if md.Fits == nil {
+		md.Fits = map[string]*Fit{} // an empty map is not saved
+	}
 	sn, cs := daily(r.Time)
 	for p := range m.Sensors {
 		if p == id {

@@ -1,6 +1,7 @@
 package readings
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -116,5 +117,47 @@ func TestModelOffWithoutEnoughPeers(t *testing.T) {
 	}
 	if md := m.Sensors["t1"].Model; md != nil && md.Peers != nil {
 		t.Errorf("a model with peers %+v on a machine of one sensor", md.Peers)
+	}
+}
+
+// TestModelSurvivesRestart: the machine's state saved (JSON, as the service stores it) while
+// the model calibrates, with no fit yet, and after it was learnt, resumes with the same flags as
+// an uninterrupted run.
+func TestModelSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	for _, at := range []int{0, 1500, 3500} {
+		a, b := newLoadMachine(9), newLoadMachine(9)
+		if at == 0 {
+			// A model that has seen a reading but no fresh peer yet: an empty set of fits.
+			if _, err := b.m.Process(Reading{Sensor: "t1", Time: -int64(time.Hour), Value: 55}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.m.Process(Reading{Sensor: "t1", Time: -int64(time.Hour), Value: 55}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range 5000 {
+			if i == at {
+				raw, err := json.Marshal(b.m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var back Machine
+				if err := json.Unmarshal(raw, &back); err != nil {
+					t.Fatal(err)
+				}
+				b.m = &back
+			}
+			bias := 0.0
+			if i > 4000 {
+				bias = 4 * float64(i-4000) / 600
+			}
+			if fa, fb := a.step(t, i, bias), b.step(t, i, bias); fa != fb {
+				t.Fatalf("restored at %d: reading %d flagged %v, uninterrupted %v", at, i, fb.Names(), fa.Names())
+			}
+		}
+		if a.m.Sensors["t1"].Model == nil || len(a.m.Sensors["t1"].Model.Peers) != 2 {
+			t.Fatalf("no model learnt: the test does not test the model")
+		}
 	}
 }
