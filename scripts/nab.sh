@@ -27,19 +27,22 @@ if [ ! -f "$bench/run.py" ]; then
   rm -rf "$bench" && mv "$bench.tmp" "$bench"
 fi
 "$py" -c 'import pandas' 2>/dev/null || { echo "nab.sh: $py lacks pandas (apt-get install python3-pandas)" >&2; exit 1; }
-rm -rf "$bench/results/meshwork"
-(cd "$root/domains/quality" && go run ./cmd/quality-nab --data "$bench/data" \
-  --windows "$bench/labels/combined_windows.json" --out "$bench/results/meshwork")
+rm -rf "$bench/results/meshwork" "$bench/results/meshworkHealth"
+# meshwork: package change; meshworkHealth: the health the service publishes (cmd/quality-nab).
+(cd "$root/domains/quality" && go build -o "$bench/quality-nab" ./cmd/quality-nab)
+"$bench/quality-nab" --data "$bench/data" --windows "$bench/labels/combined_windows.json" --out "$bench/results/meshwork"
+"$bench/quality-nab" --detector health --data "$bench/data" --windows "$bench/labels/combined_windows.json" \
+  --out "$bench/results/meshworkHealth"
 # NAB's scorer: meshwork's threshold is optimised by NAB's own optimiser, as for every detector
 # NAB publishes; the published ones are re-scored at their recorded thresholds in the same run.
-(cd "$bench" && "$py" run.py -d meshwork --optimize --score --normalize --skipConfirmation)
+(cd "$bench" && "$py" run.py -d meshwork,meshworkHealth --optimize --score --normalize --skipConfirmation)
 (cd "$bench" && "$py" run.py -d numenta,windowedGaussian,bayesChangePt,random,null --score --normalize --skipConfirmation)
 "$py" - "$bench/results/final_results.json" "$bench/published_final_results.json" <<'PY'
 import json, sys
 run, pub = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 print("| detector | standard | reward_low_FP_rate | reward_low_FN_rate | published standard |")
 print("|---|---|---|---|---|")
-for d in ["meshwork", "numenta", "windowedGaussian", "bayesChangePt", "random", "null"]:
+for d in ["meshwork", "meshworkHealth", "numenta", "windowedGaussian", "bayesChangePt", "random", "null"]:
     r = run.get(d, {})
     print("| %s | %.1f | %.1f | %.1f | %s |" % (d, r.get("standard", float("nan")), r.get("reward_low_FP_rate", float("nan")),
           r.get("reward_low_FN_rate", float("nan")), "%.1f" % pub[d]["standard"] if d in pub else "—"))

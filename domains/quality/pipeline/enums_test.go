@@ -43,3 +43,22 @@ func TestEveryFaultHasItsOwnContractValue(t *testing.T) {
 		seen[got] = f
 	}
 }
+
+// TestEveryStatusHasItsOwnContractValue: every machine health, "anomalous, unconfirmed"
+// included, is published with one distinct, specified HealthStatus and its reason.
+func TestEveryStatusHasItsOwnContractValue(t *testing.T) {
+	seen := map[qualityv1.HealthStatus]readings.Status{}
+	for _, s := range []readings.Status{readings.OK, readings.Warn, readings.Critical, readings.Unconfirmed} {
+		h := pipeline.HealthEvent(&readings.HealthEvent{Machine: "m-1", Status: s, Reason: "why " + s.String()})
+		if h.GetStatus() == qualityv1.HealthStatus_HEALTH_STATUS_UNSPECIFIED || h.GetReason() != "why "+s.String() {
+			t.Errorf("status %v is published as %v (%q)", s, h.GetStatus(), h.GetReason())
+		}
+		if prev, dup := seen[h.GetStatus()]; dup {
+			t.Errorf("statuses %v and %v both publish %v", prev, s, h.GetStatus())
+		}
+		seen[h.GetStatus()] = s
+	}
+	if got := pipeline.HealthEvent(&readings.HealthEvent{Status: readings.Unconfirmed}).GetStatus(); got != qualityv1.HealthStatus_HEALTH_STATUS_ANOMALOUS_UNCONFIRMED {
+		t.Errorf("Unconfirmed publishes %v, want HEALTH_STATUS_ANOMALOUS_UNCONFIRMED", got)
+	}
+}

@@ -201,7 +201,8 @@ var faultEnum = map[readings.Flag]qualityv1.FaultType{
 
 var healthEnum = map[readings.Status]qualityv1.HealthStatus{
 	readings.OK: qualityv1.HealthStatus_HEALTH_STATUS_OK, readings.Warn: qualityv1.HealthStatus_HEALTH_STATUS_WARN,
-	readings.Critical: qualityv1.HealthStatus_HEALTH_STATUS_CRITICAL,
+	readings.Critical:    qualityv1.HealthStatus_HEALTH_STATUS_CRITICAL,
+	readings.Unconfirmed: qualityv1.HealthStatus_HEALTH_STATUS_ANOMALOUS_UNCONFIRMED,
 }
 
 // Flags maps a flag set to the contract's enum values.

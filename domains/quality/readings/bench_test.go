@@ -84,3 +84,41 @@ func sizeName(n int) string {
 	}
 	return "window=61"
 }
+
+// BenchmarkMachineProcess is a reading through a machine of two temperature sensors and one
+// vibration sensor: every check, peers' drift, the fault detector and the health assessment.
+// "faulty" has t2 stuck (declared faulty, its data followed apart for health).
+func BenchmarkMachineProcess(b *testing.B) {
+	for _, stuck := range []bool{false, true} {
+		name := "healthy"
+		if stuck {
+			name = "faulty"
+		}
+		b.Run(name, func(b *testing.B) {
+			m := NewMachine("m1", HealthConfig{Calibration: 200, Smoothing: 10, Raise: 4, Lower: 2.5})
+			ids := []string{"t1", "t2", "v1"}
+			for _, id := range ids {
+				s, k := tempSpec(), Temperature
+				if id == "v1" {
+					k = Vibration
+					s.Kind = k
+				}
+				s.ID = id
+				m.AddSensor(s, DefaultConfig(k))
+			}
+			for i := 0; b.Loop(); i++ {
+				id := ids[i%3]
+				v := benchValues[i&(len(benchValues)-1)]
+				if stuck && id == "t2" && i > 3000 {
+					v = 40
+				}
+				res, err := m.Process(Reading{Sensor: id, Time: int64(i/3+1) * 60 * sec, Value: v})
+				if err != nil {
+					b.Fatal(err)
+				}
+				sink += res.Value
+			}
+			reportRate(b)
+		})
+	}
+}

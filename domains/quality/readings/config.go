@@ -47,12 +47,17 @@ type Config struct {
 	// a clean sensor would repeat that long with at most this probability, from its learnt
 	// repeat rate (0 turns it off; the flat-window rule still applies).
 	StuckFalseRate float64 `json:"stuck_false_rate,omitempty"`
+	// ModelCalibration is how many clean readings learn the sensor's prediction from the
+	// machine's other sensors and the time of day (Model); ModelThreshold flags drift from it,
+	// in residual spreads (either 0 turns it off).
+	ModelCalibration int     `json:"model_calibration,omitempty"`
+	ModelThreshold   float64 `json:"model_threshold,omitempty"`
 }
 
 // DefaultConfig returns the tuned defaults for a kind.
 func DefaultConfig(k Kind) Config {
 	c := Config{Window: 15, Threshold: 4, DropoutFactor: 2.5, SilenceFactor: 5, DriftCalibration: 100,
-		NoiseRatio: 3, NoiseCalibration: 100, StuckFalseRate: 1e-5}
+		NoiseRatio: 3, NoiseCalibration: 100, StuckFalseRate: 1e-5, ModelCalibration: 2880, ModelThreshold: 4}
 	switch k {
 	case Temperature:
 		c.MinScale, c.StuckVariance, c.MaxRate, c.DriftTolerance = 0.2, 1e-4, 0.1, 1.5
@@ -63,7 +68,7 @@ func DefaultConfig(k Kind) Config {
 	case Pressure:
 		c.MinScale, c.StuckVariance, c.MaxRate, c.DriftTolerance = 0.05, 1e-6, 0.05, 0.5
 	case Running:
-		c.Threshold, c.DriftTolerance, c.NoiseRatio, c.StuckFalseRate = 0, 0, 0, 0
+		c.Threshold, c.DriftTolerance, c.NoiseRatio, c.StuckFalseRate, c.ModelCalibration = 0, 0, 0, 0, 0
 	}
 	return c
 }

@@ -15,6 +15,15 @@ var declareAt = map[Flag]int{
 	OutOfRange: 3, Spike: 6, Stuck: 8, Dropout: 4, RateOfChange: 5, Drift: 8, Noise: 8,
 }
 
+// declareN is declareAt by bitIndex (index 8, no flag, needs 0): an array lookup per flag and
+// reading, not a map's.
+var declareN = func() (a [9]int) {
+	for f, n := range declareAt {
+		a[bitIndex(f)] = n
+	}
+	return a
+}()
+
 // Detector declares a sensor faulty after repeated failed checks and clears it after
 // History readings free of the fault's flag.
 type Detector struct {
@@ -67,7 +76,7 @@ func (d *Detector) Observe(t int64, flags Flag) *FaultEvent {
 	best, bestN := Flag(0), 0
 	for _, f := range AllFlags {
 		n := bits.OnesCount32(d.Masks[bitIndex(f)])
-		if n >= declareAt[f] && n-declareAt[f] >= bestN-declareAt[best] {
+		if need := declareN[bitIndex(f)]; n >= need && n-need >= bestN-declareN[bitIndex(best)] {
 			best, bestN = f, n
 		}
 	}

@@ -15,6 +15,9 @@ const (
 	OK Status = iota + 1
 	Warn
 	Critical
+	// Unconfirmed is "anomalous, unconfirmed": a possible failure the clean data can neither
+	// confirm nor rule out because a sensor involved is declared faulty (see assess).
+	Unconfirmed
 )
 
 // String names the status.
@@ -26,6 +29,8 @@ func (s Status) String() string {
 		return "WARN"
 	case Critical:
 		return "CRITICAL"
+	case Unconfirmed:
+		return "ANOMALOUS_UNCONFIRMED"
 	}
 	return "UNSPECIFIED"
 }
@@ -57,6 +62,49 @@ type Trend struct {
 	Elevated bool `json:"elevated"`
 	// Z is the last score in spreads above normal.
 	Z float64 `json:"z"`
+	// Shadowing says the sensor is declared faulty and its data is followed apart: Shadow is
+	// the exponential average of its rolling median since the declaration (started from Avg),
+	// ShadowZ its score against the normal learnt from clean data, and Unconfirmed marks a
+	// sustained change either way (the same Raise and Lower as Elevated). The clean average
+	// stays as it was, so a faulty sensor's data never becomes its normal.
+	Shadowing   bool    `json:"shadowing,omitempty"`
+	Shadow      float64 `json:"shadow,omitempty"`
+	ShadowZ     float64 `json:"shadow_z,omitempty"`
+	Unconfirmed bool    `json:"unconfirmed,omitempty"`
+}
+
+// shadow follows a declared-faulty sensor's rolling median: robust to its spikes and noise,
+// its level when it is stuck or drifts. A failure can be what got the sensor declared (a drop
+// read as a fault), so its data is still evidence, though not evidence enough to confirm.
+// w is the sensor's window: the change is judged against the normal spread or, when the
+// sensor is noisier than that (a noise fault), against the standard error of the window's
+// median, so that a noisy sensor's wandering median is not taken for a change.
+func (t *Trend) shadow(c HealthConfig, w *Window, floor float64) {
+	if t.N < c.Calibration || w.Len() == 0 {
+		return // no normal to compare with yet
+	}
+	if !t.Shadowing {
+		t.Shadowing, t.Shadow = true, t.Avg
+	}
+	med := w.Median()
+	alpha := 2 / float64(c.Smoothing+1)
+	t.Shadow += alpha * (med - t.Shadow)
+	se := madScale * w.MAD(med) * 1.25 / math.Sqrt(float64(w.Len()))
+	sd := max(math.Sqrt(t.M2/float64(t.N)), floor, se)
+	t.ShadowZ = (t.Shadow - t.Mean) / sd
+	t.Unconfirmed = c.mark(t.Unconfirmed, t.ShadowZ)
+}
+
+// mark applies the hysteresis: a mark is raised beyond Raise spreads either way and cleared
+// within Lower.
+func (c HealthConfig) mark(on bool, z float64) bool {
+	z = math.Abs(z)
+	return !on && z > c.Raise || on && z >= c.Lower
+}
+
+// endShadow forgets the shadow when the sensor's fault clears: its clean data speaks again.
+func (t *Trend) endShadow() {
+	t.Shadowing, t.Shadow, t.ShadowZ, t.Unconfirmed = false, 0, 0, false
 }
 
 // observe adds a clean value.
@@ -75,12 +123,7 @@ func (t *Trend) observe(c HealthConfig, v float64, floor float64) {
 	t.Z = (t.Avg - t.Mean) / sd
 	// A sustained change either way is evidence: a failure shows as a drop as often as a rise
 	// (NAB's machine_temperature_system_failure fails downwards).
-	switch z := math.Abs(t.Z); {
-	case !t.Elevated && z > c.Raise:
-		t.Elevated = true
-	case t.Elevated && z < c.Lower:
-		t.Elevated = false
-	}
+	t.Elevated = c.mark(t.Elevated, t.Z)
 }
 
 // HealthEvent is a change of a machine's health.
@@ -96,26 +139,45 @@ type HealthEvent struct {
 	Time int64
 }
 
-// trended are the kinds whose rise means wear.
+// trended are the kinds whose change means wear.
 var trended = map[Kind]bool{Temperature: true, Vibration: true}
 
-// assess derives the machine status from the elevated (up or down), non-faulty sensors: CRITICAL needs a
-// vibration sensor AND a temperature sensor elevated together — two sensors of two kinds —
-// so a lone sensor, faulty or not, can at most make WARN.
+// partner is the kind that corroborates a change of each trended kind.
+var partner = map[Kind]Kind{Temperature: Vibration, Vibration: Temperature}
+
+// assess derives the machine status, first match wins:
+//
+//   - CRITICAL: a vibration sensor AND a temperature sensor, neither declared faulty, elevated
+//     (up or down) together — two sensors of two kinds — so a lone sensor, faulty or not, can
+//     never make CRITICAL;
+//   - ANOMALOUS_UNCONFIRMED: a declared-faulty sensor whose own data shows a sustained change
+//     (Trend.Unconfirmed), or a healthy sensor elevated while every sensor of the kind that would
+//     corroborate it is declared faulty: a faulty sensor never hides a change;
+//   - WARN: some healthy sensor elevated;
+//   - OK otherwise.
 func assess(m *Machine) (Status, string, []string) {
-	kinds := map[Kind]bool{}
-	var ids, parts []string
+	var temp, vib, faulty bool
+	var ids []string
 	for id, s := range m.Sensors {
+		faulty = faulty || s.Detector.Faulty
 		if s.Detector.Faulty || !s.Trend.Elevated {
 			continue
 		}
-		kinds[s.Filter.Spec.Kind] = true
+		temp = temp || s.Filter.Spec.Kind == Temperature
+		vib = vib || s.Filter.Spec.Kind == Vibration
 		ids = append(ids, id)
+	}
+	// Both unconfirmed cases need a faulty sensor; most readings find none and skip them.
+	if faulty {
+		if st, reason, ev := unconfirmed(m, ids, temp && vib); st == Unconfirmed {
+			return st, reason, ev
+		}
 	}
 	if len(ids) == 0 {
 		return OK, "all clean signals within normal range", nil
 	}
 	sort.Strings(ids)
+	var parts []string
 	for _, id := range ids {
 		// The kind leads, so a reader (scheduling's skill) knows what rises without the registry.
 		parts = append(parts, fmt.Sprintf("%s %s %+.1fσ", m.Sensors[id].Filter.Spec.Kind, id, m.Sensors[id].Trend.Z))
@@ -127,8 +189,88 @@ func assess(m *Machine) (Status, string, []string) {
 			rise, rising = "change", "changing"
 		}
 	}
-	if kinds[Vibration] && kinds[Temperature] {
+	if temp && vib {
 		return Critical, "vibration and temperature " + rising + " together: " + reason, ids
 	}
 	return Warn, "uncorroborated " + rise + ": " + reason, ids
+}
+
+// unconfirmed reports Unconfirmed with its reason and evidence when a declared-faulty sensor
+// is behind a possible failure; elevated are the healthy elevated sensors and critical says
+// they already make CRITICAL (which faulty sensors cannot weaken).
+func unconfirmed(m *Machine, elevated []string, critical bool) (Status, string, []string) {
+	if critical {
+		return 0, "", nil
+	}
+	var ids, parts []string
+	for id, s := range m.Sensors {
+		if s.Detector.Faulty && s.Trend.Unconfirmed {
+			ids = append(ids, id)
+		}
+	}
+	for _, id := range elevated {
+		k := m.Sensors[id].Filter.Spec.Kind
+		if by := faultyPartners(m, partner[k]); len(by) > 0 {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return 0, "", nil
+	}
+	sort.Strings(ids)
+	evidence := append([]string(nil), ids...)
+	for _, id := range ids {
+		s := m.Sensors[id]
+		k := s.Filter.Spec.Kind
+		if s.Detector.Faulty {
+			parts = append(parts, fmt.Sprintf("%s %s declared faulty (%s) but its data %s %+.1fσ",
+				k, id, s.Detector.Fault, direction(s.Trend.ShadowZ), s.Trend.ShadowZ))
+			continue
+		}
+		by := faultyPartners(m, partner[k])
+		named := make([]string, len(by))
+		for i, p := range by {
+			named[i] = fmt.Sprintf("%s (%s)", p, m.Sensors[p].Detector.Fault)
+		}
+		parts = append(parts, fmt.Sprintf("%s %s %s %+.1fσ with no %s sensor to corroborate it: %s declared faulty",
+			k, id, direction(s.Trend.Z), s.Trend.Z, partner[k], strings.Join(named, ", ")))
+		evidence = append(evidence, by...)
+	}
+	return Unconfirmed, "anomalous, unconfirmed: " + strings.Join(parts, "; "), dedupe(evidence)
+}
+
+// faultyPartners lists, in id order, the sensors of kind k when there is at least one and
+// every one is declared faulty; otherwise nil (a healthy sensor of k speaks for itself).
+func faultyPartners(m *Machine, k Kind) []string {
+	var out []string
+	for id, s := range m.Sensors {
+		if s.Filter.Spec.Kind != k {
+			continue
+		}
+		if !s.Detector.Faulty {
+			return nil
+		}
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func direction(z float64) string {
+	if z < 0 {
+		return "dropped"
+	}
+	return "rose"
+}
+
+// dedupe sorts ids and drops repeats.
+func dedupe(ids []string) []string {
+	sort.Strings(ids)
+	out := ids[:0]
+	for i, id := range ids {
+		if i == 0 || id != ids[i-1] {
+			out = append(out, id)
+		}
+	}
+	return out
 }

@@ -3,7 +3,9 @@ package readings
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
+	"strings"
 )
 
 // SensorState is everything kept for one sensor.
@@ -17,6 +19,9 @@ type SensorState struct {
 	// DriftN and DriftBase learn the sensor's normal offset from its peers.
 	DriftN    int     `json:"drift_n"`
 	DriftBase float64 `json:"drift_base"`
+	// Model predicts the sensor from other kinds and the time of day, for drift without peers
+	// of its kind (nil until the first reading it learns from).
+	Model *Model `json:"model,omitempty"`
 }
 
 // Machine is the filter state of one machine's sensors, processed in order. Drift and health
@@ -72,7 +77,7 @@ func (m *Machine) Process(r Reading) (Result, error) {
 		return Result{}, fmt.Errorf("readings.Process: unknown sensor %q on machine %q", r.Sensor, m.ID)
 	}
 	flags, use := s.Filter.Check(r)
-	if m.drifted(r.Sensor, s) {
+	if m.drifted(r.Sensor, s) || m.modelDrift(r.Sensor, s, r, flags) {
 		flags |= Drift
 		use = s.Filter.LastValue
 		if flags&(bad&^Drift) == 0 {
@@ -96,11 +101,22 @@ func (m *Machine) Process(r Reading) (Result, error) {
 	if flags&Dropout == 0 {
 		res.Silent = m.checkSilence(r.Time)
 	}
-	if trended[s.Filter.Spec.Kind] && flags&bad == 0 && !s.Detector.Faulty {
-		s.Trend.observe(m.Health, r.Value, s.Filter.Config.MinScale)
+	if trended[s.Filter.Spec.Kind] {
+		switch {
+		case s.Detector.Faulty:
+			// Its data is no longer clean, but still evidence (assess).
+			s.Trend.shadow(m.Health, s.Filter.Window, s.Filter.Config.MinScale)
+		case flags&bad == 0:
+			s.Trend.observe(m.Health, r.Value, s.Filter.Config.MinScale)
+		}
+		if !s.Detector.Faulty && s.Trend.Shadowing {
+			s.Trend.endShadow()
+		}
 	}
 	st, reason, ids := assess(m)
-	if st != m.Status {
+	// A new status, or the same one on other evidence (another sensor, or another finding of
+	// the same sensors, behind an unconfirmed status), is a change; new σ figures are not.
+	if st != m.Status || !slices.Equal(ids, m.Evidence) || st == Unconfirmed && !sameWords(reason, m.Reason) {
 		m.Status, m.Reason, m.Evidence, m.Since = st, reason, ids, r.Time
 		res.Health = &HealthEvent{Machine: m.ID, Status: st, Reason: reason, Sensors: ids, Time: r.Time}
 	}
@@ -156,4 +172,20 @@ func (s *SensorState) calibrate(m *Machine, id string) {
 func median(v []float64) float64 {
 	sort.Float64s(v)
 	return medianSorted(v)
+}
+
+// sameWords says whether two reasons read the same but for their figures.
+func sameWords(a, b string) bool {
+	figure := func(r rune) bool { return r >= '0' && r <= '9' || r == '.' || r == '+' || r == '-' }
+	for {
+		a, b = strings.TrimLeftFunc(a, figure), strings.TrimLeftFunc(b, figure)
+		i, j := strings.IndexFunc(a, figure), strings.IndexFunc(b, figure)
+		if i < 0 || j < 0 {
+			return i == j && a == b
+		}
+		if a[:i] != b[:j] {
+			return false
+		}
+		a, b = a[i:], b[j:]
+	}
 }

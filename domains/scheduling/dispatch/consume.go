@@ -138,6 +138,8 @@ func Health(s qualityv1.HealthStatus) (job.Health, bool) {
 		return job.Warn, true
 	case qualityv1.HealthStatus_HEALTH_STATUS_CRITICAL:
 		return job.Critical, true
+	case qualityv1.HealthStatus_HEALTH_STATUS_ANOMALOUS_UNCONFIRMED:
+		return job.Unconfirmed, true
 	}
 	return 0, false
 }

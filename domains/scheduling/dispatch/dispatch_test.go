@@ -117,19 +117,18 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("never: %s", what)
 }
 
-// TestEventsToPlannedJobs publishes real identity and quality events onto embedded NATS, as
-// those domains would, and checks the jobs scheduling opens, books and records.
-func TestEventsToPlannedJobs(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+// startFlow starts embedded NATS, Postgres, the fakes and scheduling's consumers, provisions
+// the upstream products, and registers engineers (id → skill) through identity's events, on
+// duty all week. It returns the fake logistics, the store and a publisher of upstream events.
+func startFlow(t *testing.T, ctx context.Context, engineers map[string]string) (*fakeLogistics, *postgres.Store, func(dataproduct.Product, string, proto.Message)) {
+	t.Helper()
 	js, store := startServers(t, ctx)
 	fake, travel, machines := startFakes(t)
 	log := slog.New(slog.DiscardHandler)
 	d := dispatch.New(store, dispatch.Config{Travel: travel, Locator: machines, Log: log})
 	// Consumers start before the upstream streams exist: they retry in the background.
 	cons := dispatch.Start(ctx, js, store, d, log, 100*time.Millisecond)
-	defer func() { _ = cons.Drain(context.Background()) }()
+	t.Cleanup(func() { _ = cons.Drain(context.Background()) })
 
 	pubs := map[string]*dataproduct.Publisher{}
 	for _, p := range stream.Upstreams {
@@ -152,7 +151,7 @@ func TestEventsToPlannedJobs(t *testing.T) {
 	for wd := time.Sunday; wd <= time.Saturday; wd++ {
 		allDay = append(allDay, job.Shift{Weekday: wd, Start: 0, End: 24 * 60})
 	}
-	for id, skill := range map[string]string{"mech": "mechanical", "sens": job.SensorSkill} {
+	for id, skill := range engineers {
 		publish(stream.Users, id, &identityv1.UserChanged{UserId: id, Kind: identityv1.UserChangeKind_USER_CHANGE_KIND_REGISTERED,
 			DisplayName: id, Roles: []identityv1.Role{identityv1.Role_ROLE_ENGINEER}, Active: true})
 		eventually(t, "engineer "+id+" from identity", func() bool { _, err := store.Engineer(ctx, id); return err == nil })
@@ -160,6 +159,16 @@ func TestEventsToPlannedJobs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return fake, store, publish
+}
+
+// TestEventsToPlannedJobs publishes real identity and quality events onto embedded NATS, as
+// those domains would, and checks the jobs scheduling opens, books and records.
+func TestEventsToPlannedJobs(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	fake, store, publish := startFlow(t, ctx, map[string]string{"mech": "mechanical", "sens": job.SensorSkill})
 	// A fault on a machine quality does not know: a replacement job that waits, unplanned,
 	// and does not keep the others from being planned.
 	publish(stream.SensorFaults, "ghost-1-t", &qualityv1.SensorFault{MachineId: "ghost-1", SensorId: "ghost-1-t",

@@ -34,6 +34,9 @@ const (
 	SensorReplacement
 	// Manual job created by a dispatcher.
 	Manual
+	// Inspection of a machine whose health is anomalous, unconfirmed: a short visit to tell a
+	// failure from a sensor fault. It becomes a Maintenance job if the health escalates.
+	Inspection
 )
 
 // Cause is why a decision was taken.
@@ -51,6 +54,8 @@ const (
 	SensorFault
 	// ManualCause: a dispatcher acted by hand.
 	ManualCause
+	// HealthUnconfirmed: a machine's health became anomalous, unconfirmed.
+	HealthUnconfirmed
 )
 
 // Criticality is how much a machine matters to production (as quality defines it).
@@ -77,6 +82,9 @@ const (
 	Warn
 	// Critical: two corroborating signals trend abnormally.
 	Critical
+	// Unconfirmed: anomalous, unconfirmed — a possible failure seen through, or left
+	// uncorroborated by, a sensor declared faulty.
+	Unconfirmed
 )
 
 // Priorities run from Highest (1) to Lowest (5).
@@ -123,12 +131,16 @@ func (j Job) Weight() float64 {
 	return float64(Lowest + 1 - p)
 }
 
-// Priority derives a maintenance job's priority from the machine's criticality and health.
+// Priority derives an incident job's priority from the machine's criticality and health.
+// An unconfirmed anomaly ranks between WARN and CRITICAL: it may be a failure the faulty sensor
+// hides (the costliest mistake), and its inspection is short.
 func Priority(c Criticality, h Health) int {
 	p := Lowest
 	switch h {
 	case Critical:
 		p = 2
+	case Unconfirmed:
+		p = 3
 	case Warn:
 		p = 4
 	}
@@ -186,6 +198,9 @@ const (
 	MaintenanceDuration = 2 * time.Hour
 	// SensorReplacementDuration is the planned time of a sensor replacement.
 	SensorReplacementDuration = 30 * time.Minute
+	// InspectionDuration is the planned time of an inspection: check the machine with a
+	// reference instrument and the suspect sensor against it.
+	InspectionDuration = time.Hour
 	// EmergencyCalloutHours is what an emergency call-out costs in engineer hours (travel at short
 	// notice, diagnosis, paperwork): what a faulty sensor's data alone would have caused.
 	EmergencyCalloutHours = 6.0

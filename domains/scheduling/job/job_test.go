@@ -104,3 +104,43 @@ func TestWindowsLeaveOutBusyTimes(t *testing.T) {
 		}
 	}
 }
+
+// TestDecideUnconfirmed: an anomalous, unconfirmed health opens an inspection — neither a
+// maintenance call-out nor nothing — ranked between WARN and CRITICAL; escalation turns it into
+// maintenance, and maintenance never turns back into an inspection.
+func TestDecideUnconfirmed(t *testing.T) {
+	t.Parallel()
+	insp := &Incident{JobID: "j", Kind: Inspection, Health: Unconfirmed, Priority: 3}
+	maint := &Incident{JobID: "j", Kind: Maintenance, Health: Warn, Priority: 4}
+	cases := []struct {
+		name   string
+		open   *Incident
+		h      Health
+		action Action
+		kind   Kind
+		prio   int
+		cause  Cause
+	}{
+		{"unconfirmed opens an inspection", nil, Unconfirmed, OpenJob, Inspection, 3, HealthUnconfirmed},
+		{"unconfirmed again is one incident", insp, Unconfirmed, Nothing, Inspection, 3, HealthUnconfirmed},
+		{"confirmed WARN makes it maintenance", insp, Warn, Reprioritize, Maintenance, 4, HealthWarn},
+		{"confirmed CRITICAL makes it urgent maintenance", insp, Critical, Reprioritize, Maintenance, 2, HealthCritical},
+		{"WARN losing its corroborator stays maintenance", maint, Unconfirmed, Reprioritize, Maintenance, 3, HealthUnconfirmed},
+		{"recovery closes the inspection", insp, OK, CloseJob, Inspection, 3, HealthRecovered},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			d := DecideHealth(c.open, Medium, c.h)
+			if d.Action != c.action || d.Kind != c.kind || d.Priority != c.prio || d.Cause != c.cause {
+				t.Errorf("got %+v, want action %v kind %v priority %d cause %v", d, c.action, c.kind, c.prio, c.cause)
+			}
+		})
+	}
+	if p := []int{Priority(Medium, Warn), Priority(Medium, Unconfirmed), Priority(Medium, Critical)}; !(p[0] > p[1] && p[1] > p[2]) {
+		t.Errorf("priorities WARN, UNCONFIRMED, CRITICAL = %v, want strictly rising urgency", p)
+	}
+	if Duration(Inspection) >= Duration(Maintenance) || Duration(Inspection) <= 0 {
+		t.Errorf("inspection %v, maintenance %v: want a shorter, non-zero inspection", Duration(Inspection), Duration(Maintenance))
+	}
+}

@@ -36,4 +36,12 @@ type Savings struct {
 	CalloutsAvoided int64
 	// HoursSaved is engineer hours saved.
 	HoursSaved float64
+	// Failures counts the declarations of this cause that were failures (wrongly) declared
+	// faults: their machine's health became WARN or CRITICAL within FailureWindow. They are
+	// not in CalloutsAvoided or HoursSaved.
+	Failures int64
 }
+
+// FailureWindow is how far apart, in sample time, a fault's start and its machine's WARN or
+// CRITICAL health may be for the fault to count as a failure declared a fault.
+const FailureWindow = 24 * time.Hour

@@ -97,8 +97,9 @@ type HealthChange struct {
 }
 
 // ApplyHealth applies a machine-health change once per event: WARN/CRITICAL opens one
-// maintenance job per incident (or reprioritises the open one), OK cancels it. It returns the
-// affected job (zero when nothing changed) and whether the event was new.
+// maintenance job per incident, ANOMALOUS_UNCONFIRMED an inspection (or reprioritises the open
+// incident job, turning an inspection into maintenance on escalation), OK cancels it. It
+// returns the affected job (zero when nothing changed) and whether the event was new.
 func (s *Store) ApplyHealth(ctx context.Context, consumer, eventID string, h HealthChange) (job.Record, bool, error) {
 	const op = "postgres.Store.ApplyHealth"
 	var out job.Record
@@ -112,14 +113,14 @@ func (s *Store) ApplyHealth(ctx context.Context, consumer, eventID string, h Hea
 		var open *job.Incident
 		var cur job.Record
 		var id string
-		err = tx.QueryRow(ctx, `SELECT id::text FROM jobs WHERE machine_id = $1 AND kind = $2 AND state IN ($3, $4) FOR UPDATE`,
-			h.MachineID, job.Maintenance, job.Open, job.Assigned).Scan(&id)
+		err = tx.QueryRow(ctx, `SELECT id::text FROM jobs WHERE machine_id = $1 AND kind IN ($2, $3) AND state IN ($4, $5) FOR UPDATE`,
+			h.MachineID, job.Maintenance, job.Inspection, job.Open, job.Assigned).Scan(&id)
 		switch {
 		case err == nil:
 			if cur, err = s.jobTx(ctx, tx, op, id); err != nil {
 				return err
 			}
-			open = &job.Incident{JobID: id, Health: cur.Health, Priority: cur.Priority}
+			open = &job.Incident{JobID: id, Kind: cur.Kind, Health: cur.Health, Priority: cur.Priority}
 		case !errors.Is(err, pgx.ErrNoRows):
 			return err
 		}
@@ -127,21 +128,30 @@ func (s *Store) ApplyHealth(ctx context.Context, consumer, eventID string, h Hea
 		now := s.now()
 		switch d.Action {
 		case job.OpenJob:
-			out = job.Record{Job: job.Job{Kind: job.Maintenance, MachineID: h.MachineID, Priority: d.Priority,
-				Skill: job.SkillFor(h.Reason), Duration: job.MaintenanceDuration, Due: h.At.Add(job.Due(d.Priority)), Location: loc},
+			out = job.Record{Job: job.Job{Kind: d.Kind, MachineID: h.MachineID, Priority: d.Priority,
+				Skill: job.SkillFor(h.Reason), Duration: job.Duration(d.Kind), Due: h.At.Add(job.Due(d.Priority)), Location: loc},
 				Health: h.Health, Cause: d.Cause, Reason: h.Reason}
 			if err := s.insertJob(ctx, tx, &out); err != nil {
 				return err
 			}
-			return decide(ctx, tx, out.ID, h.MachineID, "", d.Cause, "open", 0, 0, now)
+			return decide(ctx, tx, out.ID, h.MachineID, "", d.Cause, "open", 0, 0, now, h.At)
 		case job.Reprioritize:
 			prev := cur.State
 			cur.Priority, cur.Health, cur.Reason, cur.Due = d.Priority, h.Health, h.Reason, cur.Created.Add(job.Due(d.Priority))
 			// The new reason may name the failing part where the old one did not (a lone
 			// uncorroborated rise, then vibration and temperature together): the skill follows,
 			// and an engineer booked for the old skill is released so the job is planned anew.
-			if skill := job.SkillFor(h.Reason); skill != job.GeneralSkill && skill != cur.Skill {
+			// An inspection escalated to maintenance needs a longer slot: planned anew too.
+			skill := job.SkillFor(h.Reason)
+			newSkill := skill != job.GeneralSkill && skill != cur.Skill
+			if newSkill {
 				cur.Skill = skill
+			}
+			escalated := d.Kind != cur.Kind
+			if escalated {
+				cur.Kind, cur.Duration = d.Kind, job.Duration(d.Kind)
+			}
+			if newSkill || escalated {
 				if cur.State == job.Assigned {
 					if _, err := tx.Exec(ctx, `DELETE FROM assignments WHERE job_id = $1`, cur.ID); err != nil {
 						return err
@@ -149,13 +159,14 @@ func (s *Store) ApplyHealth(ctx context.Context, consumer, eventID string, h Hea
 					cur.State, cur.EngineerID, cur.Starts, cur.Ends, cur.Travel = job.Open, "", time.Time{}, time.Time{}, 0
 				}
 			}
-			if _, err := tx.Exec(ctx, `UPDATE jobs SET priority = $2, health = $3, reason = $4, due_at = $5, cause = $6, skill = $7, state = $8, updated_at = $9 WHERE id = $1`,
-				cur.ID, cur.Priority, cur.Health, cur.Reason, cur.Due, d.Cause, cur.Skill, cur.State, now); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE jobs SET priority = $2, health = $3, reason = $4, due_at = $5, cause = $6, skill = $7, state = $8,
+				kind = $9, duration_minutes = $10, updated_at = $11 WHERE id = $1`,
+				cur.ID, cur.Priority, cur.Health, cur.Reason, cur.Due, d.Cause, cur.Skill, cur.State, cur.Kind, int(cur.Duration/time.Minute), now); err != nil {
 				return err
 			}
 			cur.Cause = d.Cause
 			out = cur
-			if err := decide(ctx, tx, cur.ID, h.MachineID, "", d.Cause, "reprioritise", 0, 0, now); err != nil {
+			if err := decide(ctx, tx, cur.ID, h.MachineID, "", d.Cause, "reprioritise", 0, 0, now, h.At); err != nil {
 				return err
 			}
 			return s.emit(ctx, tx, cur, prev, d.Cause)
@@ -169,7 +180,7 @@ func (s *Store) ApplyHealth(ctx context.Context, consumer, eventID string, h Hea
 			prev := cur.State
 			cur.State, cur.EngineerID, cur.Starts, cur.Ends = job.Cancelled, "", time.Time{}, time.Time{}
 			out = cur
-			if err := decide(ctx, tx, cur.ID, h.MachineID, "", d.Cause, "close", 0, 0, now); err != nil {
+			if err := decide(ctx, tx, cur.ID, h.MachineID, "", d.Cause, "close", 0, 0, now, h.At); err != nil {
 				return err
 			}
 			return s.emit(ctx, tx, cur, prev, d.Cause)
@@ -222,7 +233,7 @@ func (s *Store) ApplyFault(ctx context.Context, consumer, eventID string, f Faul
 			return err
 		}
 		return decide(ctx, tx, out.ID, f.MachineID, f.SensorID, job.SensorFault, "open-replacement; emergency call-out avoided",
-			1, job.EmergencyCalloutHours, s.now())
+			1, job.EmergencyCalloutHours, s.now(), at)
 	})
 	return out, ran, err
 }

@@ -91,13 +91,17 @@ func (s *Store) emit(ctx context.Context, tx pgx.Tx, r job.Record, prev job.Stat
 }
 
 // decide records a decision with its cause.
-func decide(ctx context.Context, tx pgx.Tx, jobID, machine, sensor string, c job.Cause, action string, callouts int, hours float64, at time.Time) error {
-	var id any
+// decide records a decision taken at at, reacting to what happened at observed (zero: by hand).
+func decide(ctx context.Context, tx pgx.Tx, jobID, machine, sensor string, c job.Cause, action string, callouts int, hours float64, at, observed time.Time) error {
+	var id, obs any
 	if jobID != "" {
 		id = jobID
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO decisions (job_id, machine_id, sensor_id, cause, action, callouts_avoided, hours_saved, decided_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8)`, id, machine, sensor, c, action, callouts, hours, at)
+	if !observed.IsZero() {
+		obs = observed
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO decisions (job_id, machine_id, sensor_id, cause, action, callouts_avoided, hours_saved, decided_at, observed_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)`, id, machine, sensor, c, action, callouts, hours, at, obs)
 	return err
 }
 
@@ -107,7 +111,7 @@ func (s *Store) CreateJob(ctx context.Context, r job.Record) (job.Record, error)
 		if err := s.insertJob(ctx, tx, &r); err != nil {
 			return err
 		}
-		return decide(ctx, tx, r.ID, r.MachineID, "", r.Cause, "open", 0, 0, s.now())
+		return decide(ctx, tx, r.ID, r.MachineID, "", r.Cause, "open", 0, 0, s.now(), time.Time{})
 	})
 	return r, err
 }
@@ -192,7 +196,7 @@ func (s *Store) finish(ctx context.Context, op, id string, to job.State, cause j
 		}
 		prev := r.State
 		r.State = to
-		if err := decide(ctx, tx, id, r.MachineID, r.SensorID, cause, strconv.Itoa(int(to)), 0, 0, s.now()); err != nil {
+		if err := decide(ctx, tx, id, r.MachineID, r.SensorID, cause, strconv.Itoa(int(to)), 0, 0, s.now(), time.Time{}); err != nil {
 			return err
 		}
 		return s.emit(ctx, tx, r, prev, cause)
@@ -249,19 +253,36 @@ func (s *Store) Schedule(ctx context.Context, engineerID string, from, to time.T
 	return out, dbError("postgres.Store.Schedule", err)
 }
 
-// Savings sums the call-outs avoided and hours saved by decisions in [from, to), per cause.
+// Savings sums, per cause, the call-outs avoided and hours saved by decisions in [from, to),
+// and counts the failures declared faults among them: a declared fault (a decision that
+// avoided a call-out) on a machine whose health, from clean data, became WARN or CRITICAL
+// (a maintenance job opened or reprioritised for it) within job.FailureWindow before or after
+// the fault started, both in quality's sample time. Those avoided nothing: they are counted in
+// Failures, not in CalloutsAvoided or HoursSaved. Scheduling knows the machine, not which
+// sensor failed, so any such declaration on the machine counts — an over-count, never a
+// failure hidden. An ANOMALOUS_UNCONFIRMED inspection confirms nothing and changes nothing.
 func (s *Store) Savings(ctx context.Context, from, to time.Time) ([]job.Savings, error) {
-	rows, err := s.pool.Query(ctx, `SELECT cause, sum(callouts_avoided)::bigint, sum(hours_saved)
-		FROM decisions WHERE decided_at >= $1 AND decided_at < $2 AND callouts_avoided > 0 GROUP BY cause ORDER BY cause`, from, to)
+	const op = "postgres.Store.Savings"
+	rows, err := s.pool.Query(ctx, `SELECT f.cause,
+			COALESCE(sum(f.callouts_avoided) FILTER (WHERE NOT f.failed), 0)::bigint,
+			COALESCE(sum(f.hours_saved) FILTER (WHERE NOT f.failed), 0),
+			count(*) FILTER (WHERE f.failed)
+		FROM (SELECT d.cause, d.callouts_avoided, d.hours_saved, EXISTS (
+				SELECT 1 FROM decisions h
+				WHERE h.machine_id = d.machine_id AND h.cause IN ($3, $4) AND h.action IN ('open', 'reprioritise')
+				  AND COALESCE(h.observed_at, h.decided_at) BETWEEN COALESCE(d.observed_at, d.decided_at) - $5 * interval '1 second'
+				                                               AND COALESCE(d.observed_at, d.decided_at) + $5 * interval '1 second') AS failed
+			FROM decisions d WHERE d.decided_at >= $1 AND d.decided_at < $2 AND d.callouts_avoided > 0) f
+		GROUP BY f.cause ORDER BY f.cause`, from, to, job.HealthWarn, job.HealthCritical, job.FailureWindow.Seconds())
 	if err != nil {
-		return nil, dbError("postgres.Store.Savings", err)
+		return nil, dbError(op, err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (job.Savings, error) {
 		var v job.Savings
-		return v, r.Scan(&v.Cause, &v.CalloutsAvoided, &v.HoursSaved)
+		return v, r.Scan(&v.Cause, &v.CalloutsAvoided, &v.HoursSaved, &v.Failures)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres.Store.Savings: %w", err)
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	return out, nil
 }

@@ -283,3 +283,48 @@ func TestNewEngineersGetTheDefaults(t *testing.T) {
 		t.Errorf("engineer after another identity change %+v (%v), want the dispatcher's data kept", e, err)
 	}
 }
+
+// TestFailureDeclaredAFaultIsNoSaving: a declared fault counts as an avoided call-out only
+// when clean data never showed its machine failing within a day of it (in sample time, before
+// or after); otherwise it is a failure (wrongly) declared a fault, counted apart. An
+// unconfirmed anomaly (an inspection) confirms nothing.
+func TestFailureDeclaredAFaultIsNoSaving(t *testing.T) {
+	t.Parallel()
+	ctx, s := newStore(t)
+	fault := func(machine string, at time.Time) {
+		t.Helper()
+		if _, _, err := s.ApplyFault(ctx, "c", "f-"+machine, postgres.FaultChange{MachineID: machine, SensorID: machine + "-t", Evidence: "stuck", At: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	health := func(machine, id string, h job.Health, at time.Time) {
+		t.Helper()
+		if _, _, err := s.ApplyHealth(ctx, "c", id, postgres.HealthChange{MachineID: machine, Health: h, Reason: "temperature -5σ", At: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fault("m1", t0)                                         // a fault alone: avoided
+	fault("m2", t0)                                         // then CRITICAL 3 h later: a failure
+	health("m2", "h-m2", job.Critical, t0.Add(3*time.Hour)) //
+	fault("m3", t0)                                         // WARN 30 h later: unrelated, avoided
+	health("m3", "h-m3", job.Warn, t0.Add(30*time.Hour))    //
+	fault("m4", t0)                                         // unconfirmed 1 h later: an inspection, avoided
+	health("m4", "h-m4", job.Unconfirmed, t0.Add(time.Hour))
+	health("m5", "h-m5", job.Warn, t0.Add(-5*time.Hour)) // WARN 5 h before the fault: a failure
+	fault("m5", t0)
+	health("m6", "h-m6a", job.Unconfirmed, t0.Add(time.Hour)) // an inspection confirmed: a failure
+	health("m6", "h-m6b", job.Warn, t0.Add(2*time.Hour))
+	fault("m6", t0)
+	sv, err := s.Savings(ctx, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := job.Savings{Cause: job.SensorFault, CalloutsAvoided: 3, HoursSaved: 3 * job.EmergencyCalloutHours, Failures: 3}
+	if len(sv) != 1 || sv[0] != want {
+		t.Errorf("savings %+v, want %+v (m1, m3, m4 avoided; m2, m5, m6 failures declared faults)", sv, want)
+	}
+	// Outside the period nothing is counted, failures included.
+	if sv, err := s.Savings(ctx, time.Now().Add(time.Hour), time.Now().Add(2*time.Hour)); err != nil || len(sv) != 0 {
+		t.Errorf("savings in an empty period %+v (%v), want none", sv, err)
+	}
+}

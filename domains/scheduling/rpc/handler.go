@@ -247,7 +247,8 @@ func (h *Handler) GetEngineerSchedule(ctx context.Context, r *schedulingv1.GetEn
 	return out, nil
 }
 
-// GetCalloutSavings returns the call-outs avoided and hours saved in a period.
+// GetCalloutSavings returns the call-outs avoided and hours saved in a period, and next to
+// them the failures that were declared faults (postgres.Store.Savings says how they are found).
 func (h *Handler) GetCalloutSavings(ctx context.Context, r *schedulingv1.GetCalloutSavingsRequest) (*schedulingv1.GetCalloutSavingsResponse, error) {
 	const op = "rpc.GetCalloutSavings"
 	if !r.GetFrom().IsValid() {
@@ -268,6 +269,7 @@ func (h *Handler) GetCalloutSavings(ctx context.Context, r *schedulingv1.GetCall
 	for _, s := range sv {
 		out.CalloutsAvoided += s.CalloutsAvoided
 		out.HoursSaved += s.HoursSaved
+		out.FailuresDeclaredFaults += s.Failures
 		out.ByCause = append(out.ByCause, &schedulingv1.CauseSavings{Cause: schedulingv1.Cause(s.Cause), CalloutsAvoided: s.CalloutsAvoided, HoursSaved: s.HoursSaved})
 	}
 	return out, nil

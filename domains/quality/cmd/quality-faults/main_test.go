@@ -12,7 +12,8 @@ func TestRunPrintsEveryFaultType(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, row := range []string{"| spike |", "| stuck |", "| drift |", "| noise |", "| dropout |", "| all |", "false flags on clean readings"} {
+	for _, row := range []string{"| spike |", "| stuck |", "| drift |", "| noise |", "| dropout |", "| all |", "false flags on clean readings",
+		"machine health on machines that never fail (1 machine-weeks): WARN", "events"} {
 		if !strings.Contains(out, row) {
 			t.Errorf("output lacks %q:\n%s", row, out)
 		}

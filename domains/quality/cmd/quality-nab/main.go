@@ -1,33 +1,48 @@
-// Command quality-nab runs the quality domain's health detector (package change, with its
-// Default parameters for every series) over the Numenta Anomaly Benchmark corpus and writes
-// NAB's results format, so that NAB's own scorer can score it (scripts/nab.sh):
+// Command quality-nab runs a quality health detector over the Numenta Anomaly Benchmark corpus
+// and writes NAB's results format, so that NAB's own scorer can score it (scripts/nab.sh):
 //
 //	quality-nab --data .bench/nab/data --windows .bench/nab/labels/combined_windows.json \
-//	            --out .bench/nab/results/meshwork
+//	            --out .bench/nab/results/meshwork [--detector change|health]
 //
-// Each output file is <out>/<category>/meshwork_<name>.csv with the columns timestamp, value,
-// anomaly_score and label (1 inside a labelled window).
+// --detector change (the default, NAB detector name "meshwork") is package change with its
+// Default parameters for every series: its score per reading. --detector health (NAB name
+// "meshworkHealth") is the health the service publishes: each series is one temperature
+// sensor of a readings.Machine (temperature defaults, no physical range, the interval the
+// series' timestamps show, readings.DefaultHealth), and a reading scores 1 when the machine's
+// health changes to anything but OK, 0 otherwise.
+//
+// Each output file is <out>/<category>/<detector name>_<name>.csv with the columns timestamp,
+// value, anomaly_score and label (1 inside a labelled window).
 package main
 
 import (
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"meshwork.dev/domains/quality/change"
+	"meshwork.dev/domains/quality/readings"
 )
 
 const layout = "2006-01-02 15:04:05"
 
 // params is the one parameter set used for every series of the corpus.
 var params = change.Default
+
+// detector is "change" or "health" (see the command's doc).
+var detector = "change"
+
+// names are NAB's detector names, the prefix of every results file.
+var names = map[string]string{"change": "meshwork", "health": "meshworkHealth"}
 
 func main() {
 	data := flag.String("data", ".bench/nab/data", "NAB data directory")
@@ -40,7 +55,12 @@ func main() {
 	flag.Float64Var(&p.Alarm, "alarm", p.Alarm, "CUSUM threshold, in scales")
 	flag.Float64Var(&p.Spike, "spike", p.Spike, "single-reading residual that is an event, in scales")
 	flag.IntVar(&p.Refractory, "refractory", p.Refractory, "readings without a score after an event")
+	flag.StringVar(&detector, "detector", detector, "change (package change) or health (the service's published health)")
 	flag.Parse()
+	if _, ok := names[detector]; !ok {
+		fmt.Fprintf(os.Stderr, "quality-nab: --detector %q: want change or health\n", detector)
+		os.Exit(2)
+	}
 	if err := p.Validate(); err != nil {
 		fmt.Fprintln(os.Stderr, "quality-nab:", err)
 		os.Exit(2)
@@ -100,35 +120,45 @@ func series(path, rel string, wins [][2]string, out string) error {
 	if err := os.MkdirAll(filepath.Join(out, dir), 0o755); err != nil {
 		return err
 	}
-	o, err := os.Create(filepath.Join(out, dir, "meshwork_"+name))
+	times := make([]time.Time, 0, len(recs))
+	values := make([]float64, 0, len(recs))
+	for i, r := range recs[1:] {
+		if len(r) < 2 {
+			return fmt.Errorf("%s: row %d: want timestamp,value", rel, i+2)
+		}
+		t, err := time.Parse(layout, r[0])
+		if err != nil {
+			return fmt.Errorf("%s: row %d, column \"timestamp\": %w", rel, i+2, err)
+		}
+		v, err := strconv.ParseFloat(r[1], 64)
+		if err != nil {
+			return fmt.Errorf("%s: row %d, column \"value\": %w", rel, i+2, err)
+		}
+		times, values = append(times, t), append(values, v)
+	}
+	score, err := scorer(detector, times)
+	if err != nil {
+		return fmt.Errorf("%s: %w", rel, err)
+	}
+	o, err := os.Create(filepath.Join(out, dir, names[detector]+"_"+name))
 	if err != nil {
 		return err
 	}
 	w := csv.NewWriter(o)
 	_ = w.Write([]string{"timestamp", "value", "anomaly_score", "label"})
-	d := change.New(params)
 	for i, r := range recs[1:] {
-		if len(r) < 2 {
-			o.Close()
-			return fmt.Errorf("%s: row %d: want timestamp,value", rel, i+2)
-		}
-		t, err := time.Parse(layout, r[0])
-		if err != nil {
-			o.Close()
-			return fmt.Errorf("%s: row %d, column \"timestamp\": %w", rel, i+2, err)
-		}
-		v, err := strconv.ParseFloat(r[1], 64)
-		if err != nil {
-			o.Close()
-			return fmt.Errorf("%s: row %d, column \"value\": %w", rel, i+2, err)
-		}
 		label := "0"
 		for _, s := range spans {
-			if !t.Before(s.from) && !t.After(s.to) {
+			if !times[i].Before(s.from) && !times[i].After(s.to) {
 				label = "1"
 			}
 		}
-		_ = w.Write([]string{r[0], r[1], strconv.FormatFloat(d.Observe(v).Score, 'f', 6, 64), label})
+		sc, err := score(times[i], values[i])
+		if err != nil {
+			o.Close()
+			return fmt.Errorf("%s: row %d: %w", rel, i+2, err)
+		}
+		_ = w.Write([]string{r[0], r[1], strconv.FormatFloat(sc, 'f', 6, 64), label})
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
@@ -136,4 +166,41 @@ func series(path, rel string, wins [][2]string, out string) error {
 		return err
 	}
 	return o.Close()
+}
+
+// scorer returns the per-reading anomaly score of the detector named d for a series sampled
+// at times.
+func scorer(d string, times []time.Time) (func(time.Time, float64) (float64, error), error) {
+	if d == "change" {
+		c := change.New(params)
+		return func(_ time.Time, v float64) (float64, error) { return c.Observe(v).Score, nil }, nil
+	}
+	iv := interval(times)
+	if iv <= 0 {
+		return nil, errors.New("cannot tell the sampling interval: fewer than two distinct timestamps")
+	}
+	m := readings.NewMachine("nab", readings.DefaultHealth)
+	m.AddSensor(readings.Spec{ID: "s", Machine: "nab", Kind: readings.Temperature, Interval: iv}, readings.DefaultConfig(readings.Temperature))
+	return func(t time.Time, v float64) (float64, error) {
+		res, err := m.Process(readings.Reading{Sensor: "s", Time: t.UnixNano(), Value: v})
+		if err != nil || res.Health == nil || res.Health.Status == readings.OK {
+			return 0, err
+		}
+		return 1, nil
+	}, nil
+}
+
+// interval is the median step between the first 101 timestamps (0 when none is positive).
+func interval(times []time.Time) time.Duration {
+	var d []time.Duration
+	for i := 1; i < len(times) && len(d) < 100; i++ {
+		if s := times[i].Sub(times[i-1]); s > 0 {
+			d = append(d, s)
+		}
+	}
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	return d[len(d)/2]
 }

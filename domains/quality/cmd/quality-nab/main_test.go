@@ -92,3 +92,38 @@ func TestRunRejectsBadRows(t *testing.T) {
 		t.Fatal("a missing data directory gave no error")
 	}
 }
+
+// TestHealthDetectorScoresThePublishedHealth: --detector health writes meshworkHealth files
+// scoring 1 where the service's health leaves OK (the drop, after the 1000 readings health
+// calibrates on) and 0 everywhere else.
+func TestHealthDetectorScoresThePublishedHealth(t *testing.T) {
+	dir := t.TempDir()
+	writeSeries(t, dir, 2000, 1500)
+	out := filepath.Join(dir, "out")
+	detector = "health"
+	defer func() { detector = "change" }()
+	if err := run(filepath.Join(dir, "data"), filepath.Join(dir, "windows.json"), out); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(out, "realKnownCause", "meshworkHealth_x.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(strings.NewReader(string(raw))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ones []int
+	for i, r := range recs[1:] {
+		switch r[2] {
+		case "1.000000":
+			ones = append(ones, i)
+		case "0.000000":
+		default:
+			t.Fatalf("row %d scores %s, want 0 or 1", i+2, r[2])
+		}
+	}
+	if len(ones) != 1 || ones[0] < 1500 || ones[0] >= 1550 {
+		t.Errorf("health left OK at readings %v, want once, within 50 readings of the drop at 1500", ones)
+	}
+}

@@ -81,7 +81,16 @@ func TestJobsOverTheAPI(t *testing.T) {
 	eventually(t, "avoided call-out in the savings", func() bool {
 		sv, err := u.client.GetCalloutSavings(analyst, &schedulingv1.GetCalloutSavingsRequest{From: timestamppb.New(time.Now().Add(-time.Hour))})
 		return err == nil && sv.GetCalloutsAvoided() == 1 && len(sv.GetByCause()) == 1 &&
-			sv.GetByCause()[0].GetCause() == schedulingv1.Cause_CAUSE_SENSOR_FAULT && sv.GetHoursSaved() > 0
+			sv.GetByCause()[0].GetCause() == schedulingv1.Cause_CAUSE_SENSOR_FAULT && sv.GetHoursSaved() > 0 &&
+			sv.GetFailuresDeclaredFaults() == 0
+	})
+	// Clean data then shows the machine failing: that fault was a failure declared a fault,
+	// no call-out was avoided, and the savings say so.
+	u.publish(t, stream.MachineHealth, "press-1", &qualityv1.MachineHealth{MachineId: "press-1", Status: qualityv1.HealthStatus_HEALTH_STATUS_CRITICAL,
+		Reason: "vibration and temperature changing together: temperature press-1-temp -5.1σ, vibration press-1-vib +4.6σ", AssessedAt: timestamppb.Now()})
+	eventually(t, "the fault counted as a failure declared a fault", func() bool {
+		sv, err := u.client.GetCalloutSavings(analyst, &schedulingv1.GetCalloutSavingsRequest{From: timestamppb.New(time.Now().Add(-time.Hour))})
+		return err == nil && sv.GetCalloutsAvoided() == 0 && sv.GetHoursSaved() == 0 && sv.GetFailuresDeclaredFaults() == 1
 	})
 
 	// The lifecycle reaches scheduling.service-jobs.v1 through the outbox.

@@ -38,8 +38,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     created_at       timestamptz NOT NULL,
     updated_at       timestamptz NOT NULL
 );
--- One open maintenance job per machine (one per incident), one open replacement per sensor.
-CREATE UNIQUE INDEX IF NOT EXISTS jobs_one_incident ON jobs (machine_id) WHERE kind = 1 AND state IN (1, 2);
+-- One open incident job per machine (maintenance 1 or inspection 4: one per incident, an
+-- inspection becomes maintenance when health escalates), one open replacement per sensor.
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_one_incident_job ON jobs (machine_id) WHERE kind IN (1, 4) AND state IN (1, 2);
 CREATE UNIQUE INDEX IF NOT EXISTS jobs_one_replacement ON jobs (sensor_id) WHERE kind = 2 AND state IN (1, 2);
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, created_at DESC, id);
 

@@ -235,6 +235,13 @@ const (
 	HealthStatus_HEALTH_STATUS_WARN HealthStatus = 2
 	// Two corroborating signals trend abnormally: call an engineer.
 	HealthStatus_HEALTH_STATUS_CRITICAL HealthStatus = 3
+	// Anomalous, unconfirmed: the data shows a possible failure that the clean data can neither
+	// confirm nor rule out, because a sensor involved is declared faulty — its own data shows a
+	// sustained change (rise or drop), or a change on another signal cannot be corroborated
+	// because the sensor that would corroborate it is faulty. A faulty sensor never hides a
+	// change: send someone to inspect, neither a call-out nor nothing. The reason names the
+	// sensor, its fault and what was seen.
+	HealthStatus_HEALTH_STATUS_ANOMALOUS_UNCONFIRMED HealthStatus = 4
 )
 
 // Enum value maps for HealthStatus.
@@ -244,12 +251,14 @@ var (
 		1: "HEALTH_STATUS_OK",
 		2: "HEALTH_STATUS_WARN",
 		3: "HEALTH_STATUS_CRITICAL",
+		4: "HEALTH_STATUS_ANOMALOUS_UNCONFIRMED",
 	}
 	HealthStatus_value = map[string]int32{
-		"HEALTH_STATUS_UNSPECIFIED": 0,
-		"HEALTH_STATUS_OK":          1,
-		"HEALTH_STATUS_WARN":        2,
-		"HEALTH_STATUS_CRITICAL":    3,
+		"HEALTH_STATUS_UNSPECIFIED":           0,
+		"HEALTH_STATUS_OK":                    1,
+		"HEALTH_STATUS_WARN":                  2,
+		"HEALTH_STATUS_CRITICAL":              3,
+		"HEALTH_STATUS_ANOMALOUS_UNCONFIRMED": 4,
 	}
 )
 
@@ -584,7 +593,8 @@ func (x *SensorFault) GetClearedAt() *timestamppb.Timestamp {
 }
 
 // MachineHealth is the payload of quality.machine-health.v1: a change of a machine's health,
-// computed from clean data only, keyed by machine id.
+// keyed by machine id. OK, WARN and CRITICAL come from clean data only; ANOMALOUS_UNCONFIRMED
+// also weighs what declared-faulty sensors show.
 type MachineHealth struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Machine id.
@@ -593,7 +603,8 @@ type MachineHealth struct {
 	Status HealthStatus `protobuf:"varint,2,opt,name=status,proto3,enum=mesh.quality.v1.HealthStatus" json:"status,omitempty"`
 	// Why, e.g. "vibration +45% and temperature +12% over baseline".
 	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
-	// Sensors whose clean data support the status.
+	// Sensors whose data support the status: for ANOMALOUS_UNCONFIRMED also the declared-faulty
+	// sensors the reason names.
 	EvidenceSensorIds []string `protobuf:"bytes,4,rep,name=evidence_sensor_ids,json=evidenceSensorIds,proto3" json:"evidence_sensor_ids,omitempty"`
 	// When the status was assessed (sample time of the reading that changed it).
 	AssessedAt    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=assessed_at,json=assessedAt,proto3" json:"assessed_at,omitempty"`
@@ -734,12 +745,13 @@ const file_mesh_quality_v1_events_proto_rawDesc = "" +
 	"\x12FAULT_TYPE_DROPOUT\x10\x04\x12\x1b\n" +
 	"\x17FAULT_TYPE_OUT_OF_RANGE\x10\x05\x12\x1d\n" +
 	"\x19FAULT_TYPE_RATE_OF_CHANGE\x10\x06\x12\x14\n" +
-	"\x10FAULT_TYPE_NOISE\x10\a*w\n" +
+	"\x10FAULT_TYPE_NOISE\x10\a*\xa0\x01\n" +
 	"\fHealthStatus\x12\x1d\n" +
 	"\x19HEALTH_STATUS_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10HEALTH_STATUS_OK\x10\x01\x12\x16\n" +
 	"\x12HEALTH_STATUS_WARN\x10\x02\x12\x1a\n" +
-	"\x16HEALTH_STATUS_CRITICAL\x10\x03B9Z7meshwork.dev/contracts/gen/go/mesh/quality/v1;qualityv1b\x06proto3"
+	"\x16HEALTH_STATUS_CRITICAL\x10\x03\x12'\n" +
+	"#HEALTH_STATUS_ANOMALOUS_UNCONFIRMED\x10\x04B9Z7meshwork.dev/contracts/gen/go/mesh/quality/v1;qualityv1b\x06proto3"
 
 var (
 	file_mesh_quality_v1_events_proto_rawDescOnce sync.Once

@@ -88,12 +88,16 @@ type JobKind int32
 
 const (
 	JobKind_JOB_KIND_UNSPECIFIED JobKind = 0
-	// Maintenance of a machine whose health is WARN or CRITICAL.
+	// Maintenance of a machine whose health is WARN or CRITICAL (or was, in this incident).
 	JobKind_JOB_KIND_MAINTENANCE JobKind = 1
 	// Replacement of a sensor declared faulty.
 	JobKind_JOB_KIND_SENSOR_REPLACEMENT JobKind = 2
 	// Created by hand by a dispatcher.
 	JobKind_JOB_KIND_MANUAL JobKind = 3
+	// Inspection of a machine whose health is ANOMALOUS_UNCONFIRMED: a short visit to tell a
+	// failure from a sensor fault, neither a maintenance call-out nor nothing. Becomes a
+	// maintenance job if the health escalates to WARN or CRITICAL.
+	JobKind_JOB_KIND_INSPECTION JobKind = 4
 )
 
 // Enum value maps for JobKind.
@@ -103,12 +107,14 @@ var (
 		1: "JOB_KIND_MAINTENANCE",
 		2: "JOB_KIND_SENSOR_REPLACEMENT",
 		3: "JOB_KIND_MANUAL",
+		4: "JOB_KIND_INSPECTION",
 	}
 	JobKind_value = map[string]int32{
 		"JOB_KIND_UNSPECIFIED":        0,
 		"JOB_KIND_MAINTENANCE":        1,
 		"JOB_KIND_SENSOR_REPLACEMENT": 2,
 		"JOB_KIND_MANUAL":             3,
+		"JOB_KIND_INSPECTION":         4,
 	}
 )
 
@@ -154,6 +160,9 @@ const (
 	Cause_CAUSE_SENSOR_FAULT Cause = 4
 	// A dispatcher acted by hand.
 	Cause_CAUSE_MANUAL Cause = 5
+	// A machine's health became ANOMALOUS_UNCONFIRMED: a possible failure seen through, or
+	// uncorroborated because of, a sensor declared faulty.
+	Cause_CAUSE_HEALTH_ANOMALOUS_UNCONFIRMED Cause = 6
 )
 
 // Enum value maps for Cause.
@@ -165,14 +174,16 @@ var (
 		3: "CAUSE_HEALTH_RECOVERED",
 		4: "CAUSE_SENSOR_FAULT",
 		5: "CAUSE_MANUAL",
+		6: "CAUSE_HEALTH_ANOMALOUS_UNCONFIRMED",
 	}
 	Cause_value = map[string]int32{
-		"CAUSE_UNSPECIFIED":      0,
-		"CAUSE_HEALTH_WARN":      1,
-		"CAUSE_HEALTH_CRITICAL":  2,
-		"CAUSE_HEALTH_RECOVERED": 3,
-		"CAUSE_SENSOR_FAULT":     4,
-		"CAUSE_MANUAL":           5,
+		"CAUSE_UNSPECIFIED":                  0,
+		"CAUSE_HEALTH_WARN":                  1,
+		"CAUSE_HEALTH_CRITICAL":              2,
+		"CAUSE_HEALTH_RECOVERED":             3,
+		"CAUSE_SENSOR_FAULT":                 4,
+		"CAUSE_MANUAL":                       5,
+		"CAUSE_HEALTH_ANOMALOUS_UNCONFIRMED": 6,
 	}
 )
 
@@ -505,19 +516,21 @@ const file_mesh_scheduling_v1_events_proto_rawDesc = "" +
 	"\x0eJOB_STATE_OPEN\x10\x01\x12\x16\n" +
 	"\x12JOB_STATE_ASSIGNED\x10\x02\x12\x17\n" +
 	"\x13JOB_STATE_COMPLETED\x10\x03\x12\x17\n" +
-	"\x13JOB_STATE_CANCELLED\x10\x04*s\n" +
+	"\x13JOB_STATE_CANCELLED\x10\x04*\x8c\x01\n" +
 	"\aJobKind\x12\x18\n" +
 	"\x14JOB_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14JOB_KIND_MAINTENANCE\x10\x01\x12\x1f\n" +
 	"\x1bJOB_KIND_SENSOR_REPLACEMENT\x10\x02\x12\x13\n" +
-	"\x0fJOB_KIND_MANUAL\x10\x03*\x96\x01\n" +
+	"\x0fJOB_KIND_MANUAL\x10\x03\x12\x17\n" +
+	"\x13JOB_KIND_INSPECTION\x10\x04*\xbe\x01\n" +
 	"\x05Cause\x12\x15\n" +
 	"\x11CAUSE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11CAUSE_HEALTH_WARN\x10\x01\x12\x19\n" +
 	"\x15CAUSE_HEALTH_CRITICAL\x10\x02\x12\x1a\n" +
 	"\x16CAUSE_HEALTH_RECOVERED\x10\x03\x12\x16\n" +
 	"\x12CAUSE_SENSOR_FAULT\x10\x04\x12\x10\n" +
-	"\fCAUSE_MANUAL\x10\x05B?Z=meshwork.dev/contracts/gen/go/mesh/scheduling/v1;schedulingv1b\x06proto3"
+	"\fCAUSE_MANUAL\x10\x05\x12&\n" +
+	"\"CAUSE_HEALTH_ANOMALOUS_UNCONFIRMED\x10\x06B?Z=meshwork.dev/contracts/gen/go/mesh/scheduling/v1;schedulingv1b\x06proto3"
 
 var (
 	file_mesh_scheduling_v1_events_proto_rawDescOnce sync.Once
