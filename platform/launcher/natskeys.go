@@ -21,10 +21,7 @@ func loadNATSKeys(dir string) (natsauth.Keys, error) {
 	if _, err := readPrivate(path, &all); err != nil {
 		return natsauth.Keys{}, fmt.Errorf("%s: %w", op, err)
 	}
-	m := all[natsSecrets]
-	k := natsauth.Keys{IssuerSeed: m["issuer_seed"], AuthPassword: m["auth_password"], GovernancePassword: m["governance_password"],
-		SystemPassword: m["system_password"], IdentityPassword: m["identity_password"]}
-	if k.IssuerSeed != "" && k.AuthPassword != "" && k.GovernancePassword != "" && k.SystemPassword != "" && k.IdentityPassword != "" {
+	if k, ok := natsKeysOf(all); ok {
 		return k, nil
 	}
 	k, err := natsauth.NewKeys()
@@ -37,6 +34,30 @@ func loadNATSKeys(dir string) (natsauth.Keys, error) {
 		return natsauth.Keys{}, fmt.Errorf("%s: %w", op, err)
 	}
 	return k, nil
+}
+
+// readNATSKeys returns the keys loadNATSKeys saved in dir/secrets.json; it generates none.
+// A NATS node (RunNATSNode) reads them there, so that they are on no command line.
+func readNATSKeys(dir string) (natsauth.Keys, error) {
+	const op = "launcher: NATS keys"
+	path := filepath.Join(dir, SecretsFile)
+	all := map[string]map[string]string{}
+	if _, err := readPrivate(path, &all); err != nil {
+		return natsauth.Keys{}, fmt.Errorf("%s: %w", op, err)
+	}
+	k, ok := natsKeysOf(all)
+	if !ok {
+		return natsauth.Keys{}, fmt.Errorf("%s: %s has none (meshctl up writes them before it starts a node)", op, path)
+	}
+	return k, nil
+}
+
+// natsKeysOf returns the keys of secrets.json's content and whether they are all there.
+func natsKeysOf(all map[string]map[string]string) (natsauth.Keys, bool) {
+	m := all[natsSecrets]
+	k := natsauth.Keys{IssuerSeed: m["issuer_seed"], AuthPassword: m["auth_password"], GovernancePassword: m["governance_password"],
+		SystemPassword: m["system_password"], IdentityPassword: m["identity_password"]}
+	return k, k.IssuerSeed != "" && k.AuthPassword != "" && k.GovernancePassword != "" && k.SystemPassword != "" && k.IdentityPassword != ""
 }
 
 // natsEnv is the NATS credentials each process gets: the catalog its static governance user
