@@ -53,8 +53,11 @@ func TestRunHAKeepsAckedEventsWhenANodeProcessDies(t *testing.T) {
 		if !strings.Contains(cmdline, " "+NATSNodeCommand+" ") || !strings.Contains(cmdline, " --name "+name+" ") {
 			t.Errorf("%s's command line %q lacks %q and --name %s", name, cmdline, NATSNodeCommand, name)
 		}
-		if !strings.Contains(out, "["+name+"]") {
-			t.Errorf("no log line of %s", name)
+		if !strings.Contains(out, "["+name+"]") || !strings.Contains(out, `"msg":"node ready","service":"`+name+`"`) {
+			t.Errorf("no node ready line of %s", name)
+		}
+		if b, err := os.ReadFile(filepath.Join(r.opts.Dir, "logs", name+".log")); err != nil || !strings.Contains(string(b), "Server is ready") {
+			t.Errorf("logs/%s.log lacks the server's log: %v", name, err)
 		}
 	}
 	for _, infra := range []string{"postgres", "redis"} {

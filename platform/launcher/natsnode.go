@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"meshwork.dev/platform/localserver"
 )
@@ -109,7 +112,10 @@ func parseNATSNode(args []string, stderr io.Writer) (natsNode, error) {
 // JetStream on the file store dir/nats-ha/node-N with `sync_interval: always`, routes on
 // loopback to the other nodes, the mesh's accounts, static users and auth callout with the keys
 // of dir/secrets.json (so no secret is on its command line or in its environment), MQTT on the
-// port given (node 1). It logs JSON lines to stdout, like the mesh's services.
+// port given (node 1). The server's whole log goes to dir/logs/nats-N.log, like the other
+// servers' logs; its warnings and errors and the node's own notes (ready, stopping, stopped)
+// are JSON lines on stdout, like the mesh's services', which the launcher shows behind
+// "[nats-N]".
 func RunNATSNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	n, err := parseNATSNode(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -123,10 +129,20 @@ func RunNATSNode(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("%s: %w", NATSNodeCommand, err)
 	}
 	log := slog.New(slog.NewJSONHandler(stdout, nil)).With("service", n.name())
+	logDir := filepath.Join(n.dir, "logs")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return fmt.Errorf("%s: %w", NATSNodeCommand, err)
+	}
+	f, err := os.OpenFile(filepath.Join(logDir, n.name()+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("%s: %w", NATSNodeCommand, err)
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "--- meshctl %s %s ---\n", NATSNodeCommand, time.Now().Format(time.RFC3339))
 	srv, err := localserver.StartNATS(localserver.NATSOptions{Dir: filepath.Join(n.dir, "nats-ha", "node-"+strconv.Itoa(n.index)),
 		Host: "127.0.0.1", Port: n.port, MonitorPort: n.monitorPort, MQTTPort: n.mqttPort, ServerName: n.serverName(),
 		Auth: &keys, Cluster: &localserver.ClusterOptions{Port: n.clusterPort, Routes: n.routes}, SyncAlways: true,
-		Log: &slogWriter{log: log}})
+		Log: io.MultiWriter(f, &slogWriter{log: log, min: slog.LevelWarn})})
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", NATSNodeCommand, n.name(), err)
 	}
@@ -138,9 +154,16 @@ func RunNATSNode(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return nil
 }
 
-// slogWriter turns nats-server's log lines ("[INF] text") into slog records.
+// consoleQuiet are the warnings that every start (the static users' passwords are in the
+// server's memory only) or every readiness poll before the cluster has formed brings: they stay
+// in the log file.
+var consoleQuiet = []string{"Plaintext passwords detected", "Healthcheck failed"}
+
+// slogWriter turns nats-server's log lines ("[INF] text") of level min and above into slog
+// records.
 type slogWriter struct {
 	log *slog.Logger
+	min slog.Level
 	mu  sync.Mutex
 	buf []byte
 }
@@ -163,8 +186,11 @@ func (w *slogWriter) Write(p []byte) (int, error) {
 		case strings.HasPrefix(line, "[ERR] "), strings.HasPrefix(line, "[FTL] "):
 			level = slog.LevelError
 		}
-		if len(line) > 6 && line[0] == '[' && line[4] == ']' {
+		if len(line) >= 6 && line[0] == '[' && line[4] == ']' {
 			line = line[6:]
+		}
+		if level < w.min || slices.ContainsFunc(consoleQuiet, func(q string) bool { return strings.HasPrefix(line, q) }) {
+			continue
 		}
 		w.log.Log(context.Background(), level, line)
 	}
