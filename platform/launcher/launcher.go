@@ -145,8 +145,11 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		g := make([]*child, 0, len(stage))
 		for _, s := range stage {
-			g = append(g, sup.newChild(s))
-			for r := 2; r <= opts.Replicas && s.replicated(); r++ {
+			if opts.Replicas == 1 || !s.replicated() {
+				g = append(g, sup.newChild(s))
+				continue
+			}
+			for r := 1; r <= opts.Replicas; r++ {
 				g = append(g, sup.newReplica(s, r))
 			}
 		}

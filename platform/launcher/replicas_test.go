@@ -35,8 +35,12 @@ func TestRunReplicas(t *testing.T) {
 		!strings.Contains(env[1], "OTEL_SERVICE_NAME=quality ") {
 		t.Errorf("quality-2's environment %q: want REPLICA=2, its own GRPC_ADDR and quality's OTEL_SERVICE_NAME", env)
 	}
-	if env := regexp.MustCompile(`\[quality\] +env: (.*)\n`).FindStringSubmatch(out); env == nil || strings.Contains(env[1], "REPLICA=") {
-		t.Errorf("the first replica's environment %q: want it as without --replicas", env)
+	if env := regexp.MustCompile(`\[quality\] +env: (.*)\n`).FindStringSubmatch(out); env == nil || !strings.Contains(env[1], " REPLICA=1 ") ||
+		!strings.Contains(env[1], " GRPC_ADDR="+quality.GRPCAddr()+" ") {
+		t.Errorf("the first replica's environment %q: want REPLICA=1 and the table's GRPC_ADDR", env)
+	}
+	if env := regexp.MustCompile(`\[catalog\] +env: (.*)\n`).FindStringSubmatch(out); env == nil || strings.Contains(env[1], "REPLICA=") {
+		t.Errorf("the catalog's environment %q: want no REPLICA, it runs once", env)
 	}
 
 	ep := readEndpoints(t, r.opts.Dir)

@@ -76,8 +76,8 @@ func (s *supervisor) newChild(svc Service) *child {
 	return ch
 }
 
-// newReplica is replica r (from 2) of svc: on svc's ports plus ReplicaPortStep·(r−1), named
-// "<name>-<r>", with REPLICA=r in its environment.
+// newReplica is replica r (from 1) of svc under Options.Replicas > 1: on svc's ports plus
+// ReplicaPortStep·(r−1), named as replicaName says, with REPLICA=r in its environment.
 func (s *supervisor) newReplica(svc Service, r int) *child {
 	svc = svc.replica(r)
 	ch := s.newChild(svc)
