@@ -1,7 +1,6 @@
 package launcher
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -13,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"meshwork.dev/platform/localserver"
@@ -160,38 +158,26 @@ func RunNATSNode(ctx context.Context, args []string, stdout, stderr io.Writer) e
 var consoleQuiet = []string{"Plaintext passwords detected", "Healthcheck failed"}
 
 // slogWriter turns nats-server's log lines ("[INF] text") of level min and above into slog
-// records.
+// records. localserver's logger writes one whole line per Write.
 type slogWriter struct {
 	log *slog.Logger
 	min slog.Level
-	mu  sync.Mutex
-	buf []byte
 }
 
 func (w *slogWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		line := string(w.buf[:i])
-		w.buf = w.buf[i+1:]
-		level := slog.LevelInfo
-		switch {
-		case strings.HasPrefix(line, "[WRN] "):
-			level = slog.LevelWarn
-		case strings.HasPrefix(line, "[ERR] "), strings.HasPrefix(line, "[FTL] "):
-			level = slog.LevelError
-		}
-		if len(line) >= 6 && line[0] == '[' && line[4] == ']' {
-			line = line[6:]
-		}
-		if level < w.min || slices.ContainsFunc(consoleQuiet, func(q string) bool { return strings.HasPrefix(line, q) }) {
-			continue
-		}
+	line := strings.TrimSuffix(string(p), "\n")
+	level := slog.LevelInfo
+	switch {
+	case strings.HasPrefix(line, "[WRN] "):
+		level = slog.LevelWarn
+	case strings.HasPrefix(line, "[ERR] "), strings.HasPrefix(line, "[FTL] "):
+		level = slog.LevelError
+	}
+	if len(line) >= 6 && line[0] == '[' && line[4] == ']' {
+		line = line[6:]
+	}
+	if level >= w.min && !slices.ContainsFunc(consoleQuiet, func(q string) bool { return strings.HasPrefix(line, q) }) {
 		w.log.Log(context.Background(), level, line)
 	}
+	return len(p), nil
 }
