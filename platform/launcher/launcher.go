@@ -143,18 +143,24 @@ func Run(ctx context.Context, opts Options) error {
 				break
 			}
 		}
-		g := make([]*child, 0, len(stage))
+		// The other replicas start once the first is ready: it has migrated its database and
+		// provisioned its streams, which concurrent first starts would race on.
+		g, more := make([]*child, 0, len(stage)), []*child(nil)
 		for _, s := range stage {
 			if opts.Replicas == 1 || !s.replicated() {
 				g = append(g, sup.newChild(s))
 				continue
 			}
-			for r := 1; r <= opts.Replicas; r++ {
-				g = append(g, sup.newReplica(s, r))
+			g = append(g, sup.newReplica(s, 1))
+			for r := 2; r <= opts.Replicas; r++ {
+				more = append(more, sup.newReplica(s, r))
 			}
 		}
 		groups = append(groups, g)
-		err = sup.startGroup(ctx, g)
+		if err = sup.startGroup(ctx, g); err == nil && len(more) > 0 {
+			groups = append(groups, more)
+			err = sup.startGroup(ctx, more)
+		}
 	}
 	if err == nil {
 		err = file.write(ep.withServices(all))

@@ -27,6 +27,9 @@ func TestRunReplicas(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
+	if a, b := strings.Index(out, "quality ready on"), strings.Index(out, "[quality-2] pid="); a < 0 || b < a {
+		t.Errorf("quality-2 started before quality was ready (at %d, %d): it would race it on migrations", b, a)
+	}
 	if second.GRPCPort != quality.GRPCPort+ReplicaPortStep || second.HTTPPort != quality.HTTPPort+ReplicaPortStep {
 		t.Errorf("replica 2 on %d/%d, want %d/%d", second.GRPCPort, second.HTTPPort, quality.GRPCPort+10, quality.HTTPPort+10)
 	}
