@@ -31,7 +31,9 @@ import (
 // it has rejoined: three meta peers, the stream with two current followers.
 func TestRunHAKeepsAckedEventsWhenANodeProcessDies(t *testing.T) {
 	t.Parallel()
-	r := startRun(t, []Service{svc(t, "catalog")}, Options{HA: true})
+	// The killed node comes back only after its stream has a new leader on the survivors (a
+	// leader election takes some 6 s here), which then serve the reads.
+	r := startRun(t, []Service{svc(t, "catalog")}, Options{HA: true, RestartBackoff: 15 * time.Second})
 	r.waitFor("\nmesh ready")
 	ep := readEndpoints(t, r.opts.Dir)
 	if len(strings.Split(ep.NATS, ",")) != 3 || ep.NATSReplicas != 3 {
@@ -109,10 +111,15 @@ func TestRunHAKeepsAckedEventsWhenANodeProcessDies(t *testing.T) {
 	if !ok {
 		t.Fatalf("the stream leader %q has no process in %+v", si.Cluster.Leader, ep.Processes)
 	}
+	killed := time.Now()
 	if err := syscall.Kill(old.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	testinfra.WaitStreamLeader(ctx, t, js, p.StreamName(), si.Cluster.Leader)
+	leader := testinfra.WaitStreamLeader(ctx, t, js, p.StreamName(), si.Cluster.Leader)
+	if now, _ := processNamed(readEndpoints(t, r.opts.Dir), victim); now.PID != old.PID {
+		t.Fatalf("%s restarted before its stream had a new leader", victim)
+	}
+	t.Logf("%s killed; %s leads the stream after %s", victim, leader, time.Since(killed).Round(time.Millisecond))
 	st, err := js.Stream(ctx, p.StreamName())
 	if err != nil {
 		t.Fatal(err)
@@ -123,12 +130,13 @@ func TestRunHAKeepsAckedEventsWhenANodeProcessDies(t *testing.T) {
 		}
 	}
 
-	r.waitFor("[mesh]    " + victim + " exited (signal: killed): restarting in 1s (restart 1 of 3)\n")
+	r.waitFor("[mesh]    " + victim + " exited (signal: killed): restarting in 15s (restart 1 of 3)\n")
 	r.waitFor("[mesh]    " + victim + " ready again\n")
 	if now, _ := processNamed(readEndpoints(t, r.opts.Dir), victim); now.PID == old.PID || now.PID == 0 {
 		t.Errorf("%s's pid in endpoints.json is %d, was %d: want the restarted process's", victim, now.PID, old.PID)
 	}
 	waitRejoined(ctx, t, ep.NATS, keys, js, p.StreamName())
+	t.Logf("%s restarted and a current peer again %s after the kill", victim, time.Since(killed).Round(time.Millisecond))
 
 	r.cancel()
 	if err := r.wait(); err != nil {
