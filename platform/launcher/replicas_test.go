@@ -53,6 +53,11 @@ func TestRunReplicas(t *testing.T) {
 		one.PID == 0 || one.PID == two.PID {
 		t.Errorf("endpoints.json processes %+v: want quality replicas 1 and 2, kind domain, distinct pids", ep.Processes)
 	}
+	for _, p := range ep.Processes {
+		if p.Kind == KindNATS {
+			t.Errorf("endpoints.json lists %+v: the single NATS server runs inside the launcher", p)
+		}
+	}
 	if _, ok := processNamed(ep, "catalog-2"); ok {
 		t.Errorf("the catalog runs twice: %+v", ep.Processes)
 	}
