@@ -230,7 +230,9 @@ func composeNATSAuth(t *testing.T) {
 
 // TestComposeHAProfile loads docker-compose.yml with and without the profile `ha` and parses
 // deploy/nats-ha.conf: three NATS nodes, each with its own name, volume and ports, routed to one
-// another, fsyncing every write, and absent from the default `docker compose up`.
+// another, fsyncing every write, and absent from the default `docker compose up`. With
+// docker-compose.ha.yml on top every domain service uses the three nodes with R3 streams, as
+// under `meshctl up --ha`, and the single server does not run.
 func TestComposeHAProfile(t *testing.T) {
 	root, err := filepath.Abs("../..")
 	if err != nil {
@@ -239,18 +241,23 @@ func TestComposeHAProfile(t *testing.T) {
 	env := []string{"POSTGRES_PASSWORD=test", "IDENTITY_KEY_ENCRYPTION_KEY=dGVzdA==", "FILES_KEY_ENCRYPTION_KEY=dGVzdA==",
 		"NATS_ISSUER_PUBLIC=A", "NATS_ISSUER_SEED=S", "NATS_AUTH_PASSWORD=a", "NATS_GOVERNANCE_PASSWORD=g", "NATS_SYSTEM_PASSWORD=s",
 		"NATS_IDENTITY_PASSWORD=i", "PII_HASH_KEY=k"}
-	load := func(profiles ...string) *types.Project {
-		opts, err := cli.NewProjectOptions([]string{filepath.Join(root, "docker-compose.yml")},
+	loadFiles := func(files []string, profiles ...string) *types.Project {
+		var paths []string
+		for _, f := range files {
+			paths = append(paths, filepath.Join(root, f))
+		}
+		opts, err := cli.NewProjectOptions(paths,
 			cli.WithWorkingDirectory(root), cli.WithName("meshwork"), cli.WithEnv(env), cli.WithProfiles(profiles))
 		if err != nil {
 			t.Fatal(err)
 		}
 		p, err := opts.LoadProject(context.Background())
 		if err != nil {
-			t.Fatalf("docker-compose.yml does not load with profiles %q: %v", profiles, err)
+			t.Fatalf("%s does not load with profiles %q: %v", files, profiles, err)
 		}
 		return p
 	}
+	load := func(profiles ...string) *types.Project { return loadFiles([]string{"docker-compose.yml"}, profiles...) }
 	nodes := []string{"nats-1", "nats-2", "nats-3"}
 	for _, n := range nodes {
 		if _, ok := load().Services[n]; ok {
@@ -289,6 +296,43 @@ func TestComposeHAProfile(t *testing.T) {
 	}
 	if len(volumes) != 3 {
 		t.Errorf("the nodes keep their data in %d named volumes, want 3", len(volumes))
+	}
+
+	whole := loadFiles([]string{"docker-compose.yml", "docker-compose.ha.yml"}, "ha")
+	if _, ok := whole.Services["nats"]; ok {
+		t.Error("with docker-compose.ha.yml the single nats server still runs")
+	}
+	checked := 0
+	for _, s := range Services() {
+		if s.Simulator || !exists(root, s) {
+			continue
+		}
+		checked++
+		svc, ok := whole.Services[s.Name]
+		if !ok {
+			t.Errorf("with docker-compose.ha.yml compose lacks %s", s.Name)
+			continue
+		}
+		if got, want := deref(svc.Environment["NATS_URL"]), "nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222"; got != want {
+			t.Errorf("%s: NATS_URL = %q, want %q", s.Name, got, want)
+		}
+		if got := deref(svc.Environment["NATS_REPLICAS"]); got != "3" {
+			t.Errorf("%s: NATS_REPLICAS = %q, want 3", s.Name, got)
+		}
+		if _, ok := svc.DependsOn["nats"]; ok {
+			t.Errorf("%s still waits for the single nats server", s.Name)
+		}
+		for _, n := range nodes {
+			if d, ok := svc.DependsOn[n]; !ok || d.Condition != types.ServiceConditionHealthy {
+				t.Errorf("%s does not wait for %s to be healthy (depends_on %+v)", s.Name, n, svc.DependsOn)
+			}
+		}
+		if got := deref(svc.Environment["OTEL_SERVICE_NAME"]); got != s.Name {
+			t.Errorf("%s: the override lost the rest of its environment (OTEL_SERVICE_NAME %q)", s.Name, got)
+		}
+	}
+	if checked == 0 {
+		t.Error("no domain service checked against docker-compose.ha.yml")
 	}
 
 	k, err := natsauth.NewKeys()

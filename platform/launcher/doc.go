@@ -9,8 +9,11 @@
 //     non-default ports of DefaultPorts. Postgres gets one database per owner (Databases) and
 //     Redis its append-only file. Their logs go to <dir>/logs/*.log and every URL to
 //     <dir>/endpoints.json (mode 0644, so without passwords). With Options.HA NATS is a
-//     three-node cluster instead (InfraOptions.HA, docs/adr/0006-nats-durability.md) and every
-//     process gets NATS_URL naming the three nodes and NATS_REPLICAS=3;
+//     three-node cluster instead (docs/adr/0006-nats-durability.md): one child process per
+//     node (`meshctl nats-node --name nats-N`, RunNATSNode), started before the catalog,
+//     supervised like every child and waited for until each node's /healthz answers 200
+//     (JetStream current with a meta leader); every process gets NATS_URL naming the three
+//     nodes and NATS_REPLICAS=3;
 //  2. the catalog, and waits until its HTTP /readyz answers 200;
 //  3. identity, if its binary exists, and waits for it. Then, on first start, it bootstraps the
 //     first admin with `identity bootstrap-admin` and writes its dev credentials to
@@ -19,6 +22,12 @@
 //  4. every other service of the mesh's table (Services) whose binary exists, and waits for all
 //     of them; a missing binary is skipped with a note, since domains arrive one by one;
 //  5. the simulators, unless NoSim.
+//
+// With Options.Replicas N above 1 every service but the catalog runs N times (see
+// ReplicaPortStep for the replicas' ports; each gets REPLICA=r); the other replicas of a stage
+// start once its first replicas are ready, so that they do not race them on migrations and
+// stream provisioning. endpoints.json lists every
+// process (Endpoints.Processes) with its pid, rewritten when one restarts.
 //
 // Then it prints one line starting with "mesh ready", the endpoints and example commands, and
 // supervises until its context is cancelled.
@@ -43,8 +52,9 @@
 // Stopping (Run's context cancelled): SIGTERM goes to the simulators, then the domain services,
 // then the catalog, each group waited for (up to its share of the time left, so that one stuck
 // child cannot deny the catalog its graceful stop) before the next; whatever still runs when
-// Options.StopTimeout (8 s) has passed since the stop began is killed. Then Redis, Postgres and
-// FerretDB stop side by side, then NATS, within 4 s more. Children run in their own process group, so a Ctrl-C in the terminal
+// Options.StopTimeout (8 s) has passed since the stop began is killed; the --ha NATS nodes,
+// started first, are the last group. Then Redis, Postgres and FerretDB stop side by side, then
+// the single NATS server, within 4 s more. Children run in their own process group, so a Ctrl-C in the terminal
 // reaches them only through the launcher, and have a parent-death signal (Linux), so a killed
 // launcher leaves no orphans.
 //

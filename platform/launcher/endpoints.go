@@ -6,8 +6,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Endpoints are the URLs of a running mesh. Run writes them to <dir>/endpoints.json (the JSON
@@ -42,9 +44,33 @@ type Endpoints struct {
 	RedisPassword string `json:"-"`
 	// Logs is the directory of the infrastructure's logs.
 	Logs string `json:"logs"`
-	// Services maps each started service to its addresses (simulators are left out).
+	// Services maps each started service to its addresses (simulators are left out); with
+	// Options.Replicas above 1 they are the first replica's.
 	Services map[string]ServiceEndpoints `json:"services,omitempty"`
+	// Processes are the mesh's processes in start order, each with its current pid: the file
+	// is rewritten whenever one starts again. Servers inside the launcher's own process (the
+	// single NATS server, FerretDB) are not processes and not listed.
+	Processes []Process `json:"processes,omitempty"`
 }
+
+// Process is one process of a running mesh.
+type Process struct {
+	// Name is its name and log prefix: "nats-2", "quality", "quality-2", "postgres".
+	Name string `json:"name"`
+	// Kind is KindNATS, KindDomain or KindInfra.
+	Kind string `json:"kind"`
+	// Replica is its replica number, 1 … Options.Replicas for a service, 1 for every other.
+	Replica int `json:"replica"`
+	// PID is the process id of its current run.
+	PID int `json:"pid"`
+}
+
+// The kinds of Process.
+const (
+	KindNATS   = "nats"   // a node of the --ha cluster (RunNATSNode)
+	KindDomain = "domain" // a process of the table: the catalog, a domain service, a simulator
+	KindInfra  = "infra"  // Postgres or Redis
+)
 
 // ServiceEndpoints are one service's addresses.
 type ServiceEndpoints struct {
@@ -86,6 +112,36 @@ func (e Endpoints) withServices(svcs []Service) Endpoints {
 		}
 	}
 	return e
+}
+
+// endpointsFile keeps dir/endpoints.json up to date: the endpoints Run last gave it and every
+// process's current pid.
+type endpointsFile struct {
+	dir string
+	mu  sync.Mutex
+	ep  Endpoints
+}
+
+// write replaces the endpoints, keeping the processes, and rewrites the file.
+func (f *endpointsFile) write(ep Endpoints) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ep.Processes = f.ep.Processes
+	f.ep = ep
+	return writeEndpoints(f.dir, f.ep)
+}
+
+// started records p's run, replacing an earlier run of the same name, and rewrites the file.
+func (f *endpointsFile) started(p Process) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i := slices.IndexFunc(f.ep.Processes, func(q Process) bool { return q.Name == p.Name })
+	if i < 0 {
+		f.ep.Processes = append(f.ep.Processes, p)
+	} else {
+		f.ep.Processes[i] = p
+	}
+	return writeEndpoints(f.dir, f.ep)
 }
 
 // EndpointsFile is the name of the endpoints file in the launcher's directory.

@@ -8,13 +8,13 @@ import (
 	"time"
 )
 
-// waitReady polls the service's http://HTTP_ADDR/readyz, with a backoff from 50 ms doubling to
-// 1 s, until it answers 200. It fails when the process p exits (the caller turns that into an
-// *ExitError), when timeout passes or when ctx ends.
-func waitReady(ctx context.Context, svc Service, p *proc, timeout time.Duration) error {
+// waitReady polls url (a service's http://HTTP_ADDR/readyz, a NATS node's /healthz), with a
+// backoff from 50 ms doubling to 1 s, until it answers 200. It fails when the process p of the
+// child name exits (the caller turns that into an *ExitError), when timeout passes or when ctx
+// ends.
+func waitReady(ctx context.Context, name, url string, p *proc, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	url := "http://" + svc.HTTPAddr() + "/readyz"
 	client := &http.Client{Timeout: time.Second}
 	wait := 50 * time.Millisecond
 	last := "no answer yet"
@@ -30,10 +30,10 @@ func waitReady(ctx context.Context, svc Service, p *proc, timeout time.Duration)
 		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("launcher: %s exited before it was ready", svc.Name)
+			return fmt.Errorf("launcher: %s exited before it was ready", name)
 		case <-ctx.Done():
 			if ctx.Err() == context.DeadlineExceeded {
-				return fmt.Errorf("launcher: %s not ready after %s (%s from %s)", svc.Name, timeout, last, url)
+				return fmt.Errorf("launcher: %s not ready after %s (%s from %s)", name, timeout, last, url)
 			}
 			return ctx.Err()
 		case <-time.After(wait):

@@ -36,10 +36,8 @@ type InfraOptions struct {
 	// NATSAuth, when set, makes NATS authenticate every client (natsauth): the catalog answers
 	// its authorization requests.
 	NATSAuth *natsauth.Keys
-	// HA runs NATS as a three-node cluster (localserver.StartNATSCluster) with its stores in
-	// Dir/nats-ha/node-N and `sync_interval: always`, on client ports Ports.NATS, +1, +2 (free
-	// ones when Ports.NATS is 0); monitoring is off and MQTT runs on the first node. See
-	// docs/adr/0006-nats-durability.md.
+	// HA leaves NATS out: under Options.HA it is the cluster of node processes that Run
+	// supervises (RunNATSNode, docs/adr/0006-nats-durability.md), and Endpoints has no NATS.
 	HA bool
 	// Say receives the launcher's notes, one line each, without the "[mesh] " prefix; nil drops them.
 	Say func(format string, args ...any)
@@ -47,8 +45,7 @@ type InfraOptions struct {
 
 // Infra is the running infrastructure: NATS, FerretDB, Postgres and Redis.
 type Infra struct {
-	nats  *localserver.NATS
-	ha    *localserver.NATSCluster // set under HA; nats is then its first node
+	nats  *localserver.NATS // nil under HA
 	ferr  *localserver.FerretDB
 	pg    *localserver.Postgres
 	redis *localserver.Redis
@@ -71,7 +68,7 @@ func StartInfra(ctx context.Context, opts InfraOptions) (inf *Infra, err error) 
 	if opts.PostgresFallback == "" {
 		opts.PostgresFallback = "/var/tmp"
 	}
-	if err := checkPorts(infraPorts(opts.Ports)); err != nil {
+	if err := checkPorts(infraPorts(opts.Ports, opts.HA)); err != nil {
 		return nil, err
 	}
 	logDir := filepath.Join(opts.Dir, "logs")
@@ -95,23 +92,20 @@ func StartInfra(ctx context.Context, opts InfraOptions) (inf *Infra, err error) 
 		fmt.Fprintf(f, "--- meshctl up %s ---\n", time.Now().Format(time.RFC3339))
 		return f, nil
 	}
-	w, err := log("nats")
-	if err != nil {
-		return inf, err
-	}
 	p := opts.Ports
-	if opts.HA {
-		if err = inf.startCluster(opts, w); err != nil {
-			return inf, fmt.Errorf("%s: %w", op, err)
+	if !opts.HA {
+		w, err := log("nats")
+		if err != nil {
+			return inf, err
 		}
-	} else {
 		inf.nats, err = localserver.StartNATS(localserver.NATSOptions{Dir: filepath.Join(opts.Dir, "nats"),
 			Port: p.NATS, MonitorPort: p.NATSMonitor, MQTTPort: p.MQTT, Auth: opts.NATSAuth, Log: w})
 		if err != nil {
 			return inf, fmt.Errorf("%s: %w", op, err)
 		}
 	}
-	if w, err = log("ferretdb"); err != nil {
+	w, err := log("ferretdb")
+	if err != nil {
 		return inf, err
 	}
 	inf.ferr, err = localserver.StartFerretDB(ctx, localserver.FerretDBOptions{Dir: filepath.Join(opts.Dir, "ferretdb"),
@@ -165,9 +159,6 @@ func ferretSocket(dir string) string {
 
 func (inf *Infra) endpoints(dbs []string, logDir string, pw StorePasswords) Endpoints {
 	e := Endpoints{
-		NATS:             inf.nats.URL(),
-		NATSReplicas:     1,
-		NATSMonitor:      inf.nats.MonitorURL(),
 		MongoDB:          inf.ferr.URI(),
 		Postgres:         "postgres://postgres@" + net.JoinHostPort("127.0.0.1", strconv.Itoa(inf.pg.Port())),
 		PostgresPassword: pw.Postgres,
@@ -177,11 +168,11 @@ func (inf *Infra) endpoints(dbs []string, logDir string, pw StorePasswords) Endp
 		RedisPassword:    pw.Redis,
 		Logs:             logDir,
 	}
-	if a := inf.nats.MQTTAddr(); a != "" {
-		e.MQTT = "mqtt://" + a
-	}
-	if inf.ha != nil {
-		e.NATS, e.NATSReplicas = inf.ha.URL(), localserver.DefaultClusterSize
+	if inf.nats != nil {
+		e.NATS, e.NATSReplicas, e.NATSMonitor = inf.nats.URL(), 1, inf.nats.MonitorURL()
+		if a := inf.nats.MQTTAddr(); a != "" {
+			e.MQTT = "mqtt://" + a
+		}
 	}
 	for _, db := range dbs {
 		e.Databases[db] = e.Postgres + "/" + db + "?sslmode=disable"
@@ -191,6 +182,12 @@ func (inf *Infra) endpoints(dbs []string, logDir string, pw StorePasswords) Endp
 
 // Endpoints returns the servers' URLs.
 func (inf *Infra) Endpoints() Endpoints { return inf.ep }
+
+// Processes are the servers that run as processes of their own: Postgres and Redis.
+func (inf *Infra) Processes() []Process {
+	return []Process{{Name: "postgres", Kind: KindInfra, Replica: 1, PID: inf.pg.Pid()},
+		{Name: "redis", Kind: KindInfra, Replica: 1, PID: inf.redis.Pid()}}
+}
 
 // Stop stops Redis, Postgres and FerretDB side by side (nothing uses them any more, and a
 // slow Postgres checkpoint must not eat FerretDB's time), then NATS, and closes the logs. A
@@ -216,9 +213,7 @@ func (inf *Infra) Stop(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	if inf.ha != nil {
-		inf.ha.Shutdown()
-	} else if inf.nats != nil {
+	if inf.nats != nil {
 		inf.nats.Shutdown()
 	}
 	for _, f := range inf.logs {
@@ -236,12 +231,29 @@ type namedPort struct {
 	server string
 }
 
-func infraPorts(p Ports) []namedPort {
-	return []namedPort{{p.NATS, "NATS"}, {p.NATSMonitor, "NATS monitoring"}, {p.MQTT, "NATS MQTT"},
-		{p.Postgres, "Postgres"}, {p.Redis, "Redis"}}
+// infraPorts are the infrastructure's ports; under HA NATS's are the cluster's.
+func infraPorts(p Ports, ha bool) []namedPort {
+	nats := []namedPort{{p.NATS, "NATS"}, {p.NATSMonitor, "NATS monitoring"}, {p.MQTT, "NATS MQTT"}}
+	if ha {
+		nats = clusterPorts(p)
+	}
+	return append(nats, namedPort{p.Postgres, "Postgres"}, namedPort{p.Redis, "Redis"})
 }
 
-// checkPorts returns one line naming the first non-zero port that cannot be bound on 127.0.0.1.
+// distinctPorts returns one line naming the first non-zero port that two servers of the plan
+// want (a replica's shifted port on another service's, say).
+func distinctPorts(ports []namedPort) error {
+	wanted := map[int]string{}
+	for _, np := range ports {
+		if other, ok := wanted[np.port]; ok && np.port != 0 {
+			return fmt.Errorf("launcher: port %d is wanted by both %s and %s", np.port, other, np.server)
+		}
+		wanted[np.port] = np.server
+	}
+	return nil
+}
+
+// checkPorts returns one line naming the non-zero ports that cannot be bound on 127.0.0.1.
 func checkPorts(ports []namedPort) error {
 	var busy []string
 	for _, np := range ports {

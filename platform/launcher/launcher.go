@@ -30,10 +30,31 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	if opts.Replicas < 1 || opts.Replicas > MaxReplicas {
+		return fmt.Errorf("launcher: %d replicas: want 1 to %d", opts.Replicas, MaxReplicas)
+	}
+	var nodes []natsNode
+	if opts.HA {
+		if nodes, err = planCluster(opts.Dir, opts.Ports); err != nil {
+			return err
+		}
+	}
 	all := pl.all()
-	ports := infraPorts(opts.Ports)
+	ports := infraPorts(opts.Ports, opts.HA)
+	var procNames []string // every child's, for the width of the log prefixes
+	for _, n := range nodes {
+		procNames = append(procNames, n.name())
+	}
 	for _, s := range all {
-		ports = append(ports, namedPort{s.GRPCPort, s.Name + " gRPC"}, namedPort{s.HTTPPort, s.Name + " HTTP"})
+		for r := 1; r <= opts.Replicas && (r == 1 || s.replicated()); r++ {
+			name := replicaName(s.Name, r)
+			s := s.replica(r)
+			procNames = append(procNames, name)
+			ports = append(ports, namedPort{s.GRPCPort, name + " gRPC"}, namedPort{s.HTTPPort, name + " HTTP"})
+		}
+	}
+	if err := distinctPorts(ports); err != nil {
+		return err
 	}
 	if err := checkPorts(ports); err != nil {
 		return err
@@ -53,7 +74,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	c := newConsole(opts.Stdout, names(all))
+	c := newConsole(opts.Stdout, procNames)
 	for _, name := range pl.skipped {
 		c.say("%s skipped: no %s/%s yet", name, opts.BinDir, name)
 	}
@@ -68,7 +89,11 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	ep := inf.Endpoints()
-	sup := newSupervisor(opts, c, ep)
+	if opts.HA {
+		ep = ep.withCluster(nodes)
+	}
+	file := &endpointsFile{dir: opts.Dir}
+	sup := newSupervisor(opts, c, ep, file)
 	for name, vars := range secrets {
 		sup.addEnv(name, envPairs(vars)...)
 	}
@@ -81,11 +106,33 @@ func Run(ctx context.Context, opts Options) error {
 		}
 	}
 	id, others := pl.identity()
-	// Start order: the catalog, identity, the other services, the simulators. Between identity
-	// and the rest the launcher bootstraps the admin and the service accounts.
-	stages := [][]Service{{pl.catalog}, id, others, pl.sims}
+	// Start order: the NATS nodes (under HA), the catalog, identity, the other services, the
+	// simulators. Between identity and the rest the launcher bootstraps the admin and the
+	// service accounts.
 	var groups [][]*child
-	err = writeEndpoints(opts.Dir, ep)
+	err = file.write(ep)
+	for _, p := range inf.Processes() {
+		if err == nil {
+			err = file.started(p)
+		}
+	}
+	if err == nil && opts.HA {
+		c.say("starting the NATS cluster: %d node processes", len(nodes))
+		g := make([]*child, 0, len(nodes))
+		for _, n := range nodes {
+			ch, nerr := sup.newNode(n)
+			if nerr != nil {
+				err = nerr
+				break
+			}
+			g = append(g, ch)
+		}
+		if err == nil {
+			groups = append(groups, g)
+			err = sup.startGroup(ctx, g)
+		}
+	}
+	stages := [][]Service{{pl.catalog}, id, others, pl.sims}
 	for i, stage := range stages {
 		if err != nil {
 			break
@@ -96,15 +143,27 @@ func Run(ctx context.Context, opts Options) error {
 				break
 			}
 		}
-		g := make([]*child, 0, len(stage))
+		// The other replicas start once the first is ready: it has migrated its database and
+		// provisioned its streams, which concurrent first starts would race on.
+		g, more := make([]*child, 0, len(stage)), []*child(nil)
 		for _, s := range stage {
-			g = append(g, sup.newChild(s))
+			if opts.Replicas == 1 || !s.replicated() {
+				g = append(g, sup.newChild(s))
+				continue
+			}
+			g = append(g, sup.newReplica(s, 1))
+			for r := 2; r <= opts.Replicas; r++ {
+				more = append(more, sup.newReplica(s, r))
+			}
 		}
 		groups = append(groups, g)
-		err = sup.startGroup(ctx, g)
+		if err = sup.startGroup(ctx, g); err == nil && len(more) > 0 {
+			groups = append(groups, more)
+			err = sup.startGroup(ctx, more)
+		}
 	}
 	if err == nil {
-		err = writeEndpoints(opts.Dir, ep.withServices(all))
+		err = file.write(ep.withServices(all))
 	}
 	if err == nil {
 		c.block(readySummary(ep, append([]Service{pl.catalog}, pl.services...), pl.sims, opts.Dir))

@@ -16,27 +16,43 @@ const natsSecrets = "nats"
 // and saving them on first start.
 func loadNATSKeys(dir string) (natsauth.Keys, error) {
 	const op = "launcher: NATS keys"
-	path := filepath.Join(dir, SecretsFile)
-	all := map[string]map[string]string{}
-	if _, err := readPrivate(path, &all); err != nil {
-		return natsauth.Keys{}, fmt.Errorf("%s: %w", op, err)
+	k, all, ok, err := storedNATSKeys(dir)
+	if err != nil || ok {
+		return k, err
 	}
-	m := all[natsSecrets]
-	k := natsauth.Keys{IssuerSeed: m["issuer_seed"], AuthPassword: m["auth_password"], GovernancePassword: m["governance_password"],
-		SystemPassword: m["system_password"], IdentityPassword: m["identity_password"]}
-	if k.IssuerSeed != "" && k.AuthPassword != "" && k.GovernancePassword != "" && k.SystemPassword != "" && k.IdentityPassword != "" {
-		return k, nil
-	}
-	k, err := natsauth.NewKeys()
-	if err != nil {
+	if k, err = natsauth.NewKeys(); err != nil {
 		return natsauth.Keys{}, fmt.Errorf("%s: %w", op, err)
 	}
 	all[natsSecrets] = map[string]string{"issuer_seed": k.IssuerSeed, "auth_password": k.AuthPassword,
 		"governance_password": k.GovernancePassword, "system_password": k.SystemPassword, "identity_password": k.IdentityPassword}
-	if err := writePrivate(path, all); err != nil {
+	if err := writePrivate(filepath.Join(dir, SecretsFile), all); err != nil {
 		return natsauth.Keys{}, fmt.Errorf("%s: %w", op, err)
 	}
 	return k, nil
+}
+
+// readNATSKeys returns the keys loadNATSKeys saved in dir/secrets.json; it generates none.
+// A NATS node (RunNATSNode) reads them there, so that they are on no command line.
+func readNATSKeys(dir string) (natsauth.Keys, error) {
+	k, _, ok, err := storedNATSKeys(dir)
+	if err == nil && !ok {
+		err = fmt.Errorf("launcher: NATS keys: %s has none (meshctl up writes them before it starts a node)", filepath.Join(dir, SecretsFile))
+	}
+	return k, err
+}
+
+// storedNATSKeys reads dir/secrets.json: the NATS keys, whether all of them are there, and the
+// whole file's content.
+func storedNATSKeys(dir string) (natsauth.Keys, map[string]map[string]string, bool, error) {
+	all := map[string]map[string]string{}
+	if _, err := readPrivate(filepath.Join(dir, SecretsFile), &all); err != nil {
+		return natsauth.Keys{}, nil, false, fmt.Errorf("launcher: NATS keys: %w", err)
+	}
+	m := all[natsSecrets]
+	k := natsauth.Keys{IssuerSeed: m["issuer_seed"], AuthPassword: m["auth_password"], GovernancePassword: m["governance_password"],
+		SystemPassword: m["system_password"], IdentityPassword: m["identity_password"]}
+	ok := k.IssuerSeed != "" && k.AuthPassword != "" && k.GovernancePassword != "" && k.SystemPassword != "" && k.IdentityPassword != ""
+	return k, all, ok, nil
 }
 
 // natsEnv is the NATS credentials each process gets: the catalog its static governance user

@@ -12,15 +12,19 @@ type Ports struct {
 	NATS        int // client connections
 	NATSMonitor int // HTTP monitoring
 	MQTT        int // NATS's MQTT listener
+	// NATSCluster is the route port of the first node under Options.HA; node N has
+	// NATSCluster+N−1, as its client and monitoring ports are NATS+N−1 and NATSMonitor+N−1.
+	NATSCluster int
 	Postgres    int
 	Redis       int
 }
 
 // DefaultPorts returns the ports of architecture §5, chosen so as not to collide with servers
-// installed on the machine (Postgres 15432, Redis 16379). FerretDB has no port: it listens on a
+// installed on the machine (Postgres 15432, Redis 16379), and the routes of the --ha cluster
+// from NATS's conventional 6222. FerretDB has no port: it listens on a
 // Unix socket (see the package doc).
 func DefaultPorts() Ports {
-	return Ports{NATS: 4222, NATSMonitor: 8222, MQTT: 1883, Postgres: 15432, Redis: 16379}
+	return Ports{NATS: 4222, NATSMonitor: 8222, MQTT: 1883, NATSCluster: 6222, Postgres: 15432, Redis: 16379}
 }
 
 // Options configures Run. The zero value runs the mesh of Services from ./bin with its data in
@@ -32,9 +36,15 @@ type Options struct {
 	BinDir string
 	// NoSim leaves the simulators out.
 	NoSim bool
-	// HA runs NATS as a three-node cluster and gives every process NATS_URL listing the three
-	// nodes and NATS_REPLICAS=3 (see InfraOptions.HA).
+	// HA runs NATS as a three-node cluster, one supervised process per node (RunNATSNode), and
+	// gives every process NATS_URL listing the three nodes and NATS_REPLICAS=3.
 	HA bool
+	// NATSNode is the binary whose NATSNodeCommand runs a node under HA; "" means this
+	// process's own executable (meshctl).
+	NATSNode string
+	// Replicas is how many processes each domain service runs (the catalog and the
+	// simulators run once), 1 … MaxReplicas; 0 means 1. See ReplicaPortStep for their ports.
+	Replicas int
 	// Only, when not empty, names the services and simulators to start (the catalog always
 	// starts: every service registers its data products there). A name not in the table, or
 	// whose binary is missing, is an error.
@@ -94,6 +104,9 @@ func (o Options) withDefaults() Options {
 	if o.PostgresFallback == "" {
 		o.PostgresFallback = "/var/tmp"
 	}
+	if o.Replicas == 0 {
+		o.Replicas = 1
+	}
 	return o
 }
 
@@ -118,7 +131,7 @@ func (p Ports) Offset(n int) Ports {
 		return port + n
 	}
 	return Ports{NATS: shift(p.NATS), NATSMonitor: shift(p.NATSMonitor), MQTT: shift(p.MQTT),
-		Postgres: shift(p.Postgres), Redis: shift(p.Redis)}
+		NATSCluster: shift(p.NATSCluster), Postgres: shift(p.Postgres), Redis: shift(p.Redis)}
 }
 
 // OffsetServices returns a copy of table with n added to every service's gRPC and HTTP port.

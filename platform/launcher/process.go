@@ -11,17 +11,18 @@ import (
 
 // proc is one run of a child process.
 type proc struct {
+	name    string // the child's
 	cmd     *exec.Cmd
 	started time.Time
 	done    chan struct{} // closed once the process has exited and its output is written
 	err     error         // Wait's error, valid once done is closed
 }
 
-// startProc starts the binary at path with exactly env, its output going line by line to c
-// behind name (and into tail). The child leads its own process group, so a terminal's Ctrl-C
+// startProc starts the binary at path with args and exactly env, its output going line by line
+// to c behind name (and into tail). The child leads its own process group, so a terminal's Ctrl-C
 // reaches it only through the launcher, and gets SIGTERM if the launcher dies (Linux).
-func startProc(path, name string, env []string, c *console, tail *lineTail) (*proc, error) {
-	cmd := exec.Command(path)
+func startProc(path string, args []string, name string, env []string, c *console, tail *lineTail) (*proc, error) {
+	cmd := exec.Command(path, args...)
 	cmd.Env = env
 	stdout := &lineWriter{c: c, name: name, tail: tail}
 	stderr := &lineWriter{c: c, name: name, tail: tail}
@@ -33,7 +34,7 @@ func startProc(path, name string, env []string, c *console, tail *lineTail) (*pr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("launcher: start %s: %w", name, err)
 	}
-	p := &proc{cmd: cmd, started: time.Now(), done: make(chan struct{})}
+	p := &proc{name: name, cmd: cmd, started: time.Now(), done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		stdout.flush()

@@ -175,6 +175,37 @@ func Databases(table []Service) []string {
 	return dbs
 }
 
+// ReplicaPortStep is how far apart the ports of a service's replicas are (`meshctl up
+// --replicas N`): replica r listens on the table's gRPC and HTTP ports plus
+// ReplicaPortStep·(r−1), so quality's second replica is on 7013 and 8013, its third on 7023
+// and 8023. The step stays below --port-offset's 100, which a second mesh beside the first uses.
+const ReplicaPortStep = 10
+
+// MaxReplicas is the most replicas of a service `meshctl up --replicas` runs.
+const MaxReplicas = 3
+
+// replica returns s as replica r (from 1) runs it: on its ports shifted by ReplicaPortStep.
+func (s Service) replica(r int) Service {
+	if s.GRPCPort != 0 {
+		s.GRPCPort += ReplicaPortStep * (r - 1)
+		s.HTTPPort += ReplicaPortStep * (r - 1)
+	}
+	return s
+}
+
+// replicaName is the process name of replica r of the service name: name itself for the
+// first, "<name>-<r>" for the others.
+func replicaName(name string, r int) string {
+	if r == 1 {
+		return name
+	}
+	return name + "-" + strconv.Itoa(r)
+}
+
+// replicated reports whether s runs Options.Replicas times: every service but the catalog
+// (which answers NATS's auth callout) and the simulators.
+func (s Service) replicated() bool { return s.GRPCPort != 0 && s.Name != Catalog && !s.Simulator }
+
 // GRPCAddr is the service's gRPC address, 127.0.0.1:port, or "" for a simulator.
 func (s Service) GRPCAddr() string { return hostPort(s.GRPCPort) }
 

@@ -3,7 +3,10 @@ package launcher
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -18,6 +21,7 @@ type supervisor struct {
 	c     *console
 	table []Service
 	ep    Endpoints
+	file  *endpointsFile
 	own   map[string][]string // each service's own NAME=value pairs (secrets, service account)
 	fatal chan error          // the first child to exhaust its restarts (or fail to restart)
 	wg    sync.WaitGroup
@@ -27,17 +31,24 @@ type supervisor struct {
 	stopCh   chan struct{} // closed when stopping becomes true
 }
 
-// child is one entry of the plan and its current run.
+// child is one process of the plan (a service's replica, a simulator, a NATS node) and its
+// current run.
 type child struct {
-	svc  Service
-	path string
-	env  []string
-	tail *lineTail
-	cur  *proc // guarded by supervisor.mu
+	svc     Service // the table's entry; a NATS node has only a Name
+	name    string  // its log prefix and name in endpoints.json: svc.Name, "quality-2", "nats-1"
+	kind    string  // KindDomain or KindNATS
+	replica int     // 1 … Options.Replicas for a service, 1 otherwise
+	path    string
+	args    []string
+	env     []string
+	ready   string // the URL that answers 200 once it is ready; "" for a simulator, up once started
+	where   string // its addresses, for the "ready on" line
+	tail    *lineTail
+	cur     *proc // guarded by supervisor.mu
 }
 
-func newSupervisor(opts Options, c *console, ep Endpoints) *supervisor {
-	return &supervisor{opts: opts, c: c, table: opts.Services, ep: ep, own: map[string][]string{},
+func newSupervisor(opts Options, c *console, ep Endpoints, file *endpointsFile) *supervisor {
+	return &supervisor{opts: opts, c: c, table: opts.Services, ep: ep, file: file, own: map[string][]string{},
 		fatal: make(chan error, 1), stopCh: make(chan struct{})}
 }
 
@@ -46,31 +57,51 @@ func (s *supervisor) addEnv(name string, pairs ...string) {
 	s.own[name] = append(s.own[name], pairs...)
 }
 
-// env returns svc's whole environment.
-func (s *supervisor) env(svc Service) []string {
+// env returns svc's whole environment, with extra pairs.
+func (s *supervisor) env(svc Service, extra ...string) []string {
 	getenv := s.opts.Getenv
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
-	return childEnv(svc, s.table, s.ep, getenv, s.own[svc.Name]...)
+	return childEnv(svc, s.table, s.ep, getenv, append(slices.Clone(s.own[svc.Name]), extra...)...)
 }
 
+// newChild is the first (or only) replica of svc.
 func (s *supervisor) newChild(svc Service) *child {
-	return &child{svc: svc, path: filepath.Join(s.opts.BinDir, svc.Name), env: s.env(svc), tail: newLineTail(20)}
+	ch := &child{svc: svc, name: svc.Name, kind: KindDomain, replica: 1, path: filepath.Join(s.opts.BinDir, svc.Name),
+		env: s.env(svc), tail: newLineTail(20)}
+	if svc.HTTPPort != 0 {
+		ch.ready, ch.where = "http://"+svc.HTTPAddr()+"/readyz", fmt.Sprintf("%s (HTTP %s)", svc.GRPCAddr(), svc.HTTPAddr())
+	}
+	return ch
 }
 
-// start begins a new run of ch, unless the mesh is stopping.
+// newReplica is replica r (from 1) of svc under Options.Replicas > 1: on svc's ports plus
+// ReplicaPortStep·(r−1), named as replicaName says, with REPLICA=r in its environment.
+func (s *supervisor) newReplica(svc Service, r int) *child {
+	svc = svc.replica(r)
+	ch := s.newChild(svc)
+	ch.name, ch.replica = replicaName(svc.Name, r), r
+	ch.env = s.env(svc, "REPLICA="+strconv.Itoa(r))
+	return ch
+}
+
+// start begins a new run of ch, unless the mesh is stopping, and records its pid in
+// endpoints.json.
 func (s *supervisor) start(ch *child) (*proc, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopping {
 		return nil, errStopping
 	}
-	p, err := startProc(ch.path, ch.svc.Name, ch.env, s.c, ch.tail)
+	p, err := startProc(ch.path, ch.args, ch.name, ch.env, s.c, ch.tail)
 	if err != nil {
 		return nil, err
 	}
 	ch.cur = p
+	if err := s.file.started(Process{Name: ch.name, Kind: ch.kind, Replica: ch.replica, PID: p.cmd.Process.Pid}); err != nil {
+		s.c.say("%s: %v", ch.name, err)
+	}
 	return p, nil
 }
 
@@ -89,20 +120,20 @@ func (s *supervisor) startGroup(ctx context.Context, group []*child) error {
 			first = err
 			break
 		}
-		if ch.svc.HTTPPort == 0 {
-			s.c.say("%s started", ch.svc.Name)
+		if ch.ready == "" {
+			s.c.say("%s started", ch.name)
 			s.supervise(ch, p)
 			continue
 		}
 		waiting++
 		go func() {
-			err := waitReady(ctx, ch.svc, p, s.opts.ReadyTimeout)
+			err := waitReady(ctx, ch.name, ch.ready, p, s.opts.ReadyTimeout)
 			switch {
 			case err == nil:
-				s.c.say("%s ready on %s (HTTP %s)", ch.svc.Name, ch.svc.GRPCAddr(), ch.svc.HTTPAddr())
+				s.c.say("%s ready on %s", ch.name, ch.where)
 				s.supervise(ch, p)
 			case p.exited():
-				err = &ExitError{Name: ch.svc.Name, Status: p.status(), Times: 1, StartUp: true, Tail: ch.tail.get()}
+				err = &ExitError{Name: ch.name, Status: p.status(), Times: 1, StartUp: true, Tail: ch.tail.get()}
 			}
 			errc <- err
 		}()
@@ -141,7 +172,7 @@ func (s *supervisor) supervise(ch *child, p *proc) {
 				failures = 0
 			}
 			failures++
-			name, status := ch.svc.Name, p.status()
+			name, status := ch.name, p.status()
 			if failures > s.opts.MaxRestarts {
 				s.c.say("%s exited (%s) %d times in a row: stopping the mesh", name, status, failures)
 				s.report(&ExitError{Name: name, Status: status, Times: failures, Tail: ch.tail.get()})
@@ -163,7 +194,7 @@ func (s *supervisor) supervise(ch *child, p *proc) {
 				return
 			}
 			p = next
-			if ch.svc.HTTPPort != 0 {
+			if ch.ready != "" {
 				s.wg.Add(1) // while this watcher holds the group open, so stop waits for it too
 				go s.announceReady(ch, p)
 			}
@@ -183,8 +214,8 @@ func (s *supervisor) announceReady(ch *child, p *proc) {
 		case <-ctx.Done():
 		}
 	}()
-	if waitReady(ctx, ch.svc, p, s.opts.ReadyTimeout) == nil {
-		s.c.say("%s ready again", ch.svc.Name)
+	if waitReady(ctx, ch.name, ch.ready, p, s.opts.ReadyTimeout) == nil {
+		s.c.say("%s ready again", ch.name)
 	}
 }
 
@@ -234,7 +265,7 @@ func (s *supervisor) stop(groups [][]*child, deadline time.Time) {
 	waitAll(all, deadline)
 	for _, p := range all {
 		if !p.exited() {
-			s.c.say("%s did not stop within %s: killing it", filepath.Base(p.cmd.Path), s.opts.StopTimeout)
+			s.c.say("%s did not stop within %s: killing it", p.name, s.opts.StopTimeout)
 			p.signal(syscall.SIGKILL)
 		}
 	}

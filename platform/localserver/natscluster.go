@@ -69,8 +69,8 @@ type NATSClusterOptions struct {
 }
 
 // NATSCluster is a cluster of in-process nats-servers joined by routes on loopback, each with
-// JetStream on its own store. Tests (testinfra.StartNATSCluster) and `meshctl up --ha`
-// (package launcher) run it.
+// JetStream on its own store. Tests run it (testinfra.StartNATSCluster); `meshctl up --ha`
+// runs the same nodes as processes of their own (launcher.RunNATSNode).
 type NATSCluster struct {
 	nodes []*NATS
 	opts  []NATSOptions

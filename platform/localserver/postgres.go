@@ -336,6 +336,9 @@ func (p *Postgres) URL(database string) string {
 // Port is the TCP port the server listens on.
 func (p *Postgres) Port() int { return p.port }
 
+// Pid is the server's process id.
+func (p *Postgres) Pid() int { return p.proc.cmd.Process.Pid }
+
 // Dir is the cluster's data directory.
 func (p *Postgres) Dir() string { return p.dir }
 

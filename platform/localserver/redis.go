@@ -155,6 +155,9 @@ func (r *Redis) URL() string {
 	return u.String()
 }
 
+// Pid is the server's process id.
+func (r *Redis) Pid() int { return r.proc.cmd.Process.Pid }
+
 // Stop shuts the server down (flushing the append-only file when Persist is set) and waits for
 // it to exit; if ctx ends first the server is killed. It is safe to call more than once.
 func (r *Redis) Stop(ctx context.Context) error {

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"meshwork.dev/platform/launcher"
 )
 
 func main() {
@@ -181,6 +183,8 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		return a.serviceAccountsCmd(ctx, rest)
 	case "new":
 		return a.newCmd(ctx, rest)
+	case launcher.NATSNodeCommand: // hidden: the launcher runs its --ha nodes with it
+		return launcher.RunNATSNode(ctx, rest, a.stdout, a.stderr)
 	case "up":
 		return runUp(ctx, rest, a.stdout, a.stderr)
 	case "version":
