@@ -3,34 +3,19 @@ package chaos
 import (
 	"bytes"
 	"context"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
 
-// buildAll builds what `make build` builds into a temporary directory, from the workspace
-// this test runs in.
 func buildAll(t *testing.T) string {
 	t.Helper()
-	out, err := exec.Command("go", "env", "GOWORK").Output()
-	gowork := strings.TrimSpace(string(out))
-	if err != nil || gowork == "" || gowork == "off" {
-		t.Fatalf("go env GOWORK: %q, %v: the chaos suite runs inside the workspace", out, err)
+	root, err := WorkspaceRoot()
+	if err != nil {
+		t.Fatal(err)
 	}
-	root := filepath.Dir(gowork)
 	bin := t.TempDir()
-	pkgs := []string{"./platform/cmd/..."}
-	domains, _ := filepath.Glob(filepath.Join(root, "domains", "*", "cmd"))
-	for _, d := range domains {
-		rel, _ := filepath.Rel(root, d)
-		pkgs = append(pkgs, "./"+rel+"/...")
-	}
-	build := exec.Command("go", append([]string{"build", "-o", bin + "/"}, pkgs...)...)
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if err := BuildAll(root, bin); err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }

@@ -80,9 +80,37 @@ type Mesh struct {
 var basePorts = []int{4222, 4223, 4224, 8222, 1883, 15432, 16379, 7000, 8000, 7001, 8001, 7002, 8002, 7003, 8003,
 	7004, 8004, 7005, 8005}
 
-// freeOffset finds a port offset at which every mesh port is free now, below the ephemeral
-// range, as the e2e tests do.
-func freeOffset() (int, error) {
+// WorkspaceRoot is the checkout's top directory, where go.work is.
+func WorkspaceRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOWORK").Output()
+	gowork := strings.TrimSpace(string(out))
+	if err != nil || gowork == "" || gowork == "off" {
+		return "", fmt.Errorf("chaos: go env GOWORK: %q, %v: run inside the workspace", out, err)
+	}
+	return filepath.Dir(gowork), nil
+}
+
+// BuildAll builds what `make build` builds (platform/cmd/... and every domains/*/cmd/...) from
+// the checkout at root into bin.
+func BuildAll(root, bin string) error {
+	pkgs := []string{"./platform/cmd/..."}
+	domains, _ := filepath.Glob(filepath.Join(root, "domains", "*", "cmd"))
+	for _, d := range domains {
+		rel, _ := filepath.Rel(root, d)
+		pkgs = append(pkgs, "./"+rel+"/...")
+	}
+	build := exec.Command("go", append([]string{"build", "-o", bin + "/"}, pkgs...)...)
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("chaos: go build: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// FreeOffset finds a port offset at which every mesh port is free now. The offsets keep every
+// port below the kernel's ephemeral range (32768 and up), where other servers and outgoing
+// connections take theirs, so a port found free stays free.
+func FreeOffset() (int, error) {
 	for i := range 40 {
 		offset := 1000 + (os.Getpid()+i*7)%48*100
 		if 16379+offset < 32768 && allFree(offset) {
@@ -115,7 +143,7 @@ func StartMesh(ctx context.Context, bin string, t Topology) (*Mesh, error) {
 		return nil, err
 	}
 	m := &Mesh{Bin: bin, Root: root, Dir: filepath.Join(root, ".mesh"), Topology: t, out: &lockedBuffer{}, exited: make(chan error, 1)}
-	if m.Offset, err = freeOffset(); err != nil {
+	if m.Offset, err = FreeOffset(); err != nil {
 		return m, err
 	}
 	args := append([]string{"up", "--dir", m.Dir, "--bin", bin, "--no-sim", "--port-offset", fmt.Sprint(m.Offset)}, t.args()...)

@@ -80,36 +80,36 @@ func readStreamOnce(ctx context.Context, js jetstream.JetStream, product string,
 	}
 }
 
-// rawEvents turns raw readings into events keyed by sensor, ordered by the load's sequence
-// number, and returns the raw event ids' inputs for the clean readings to point back to.
-func rawEvents(evs []stored) ([]Event, map[string]Event, error) {
-	out := make([]Event, 0, len(evs))
-	byID := make(map[string]Event, len(evs))
-	for _, s := range evs {
-		var r qualityv1.RawReading
-		if err := proto.Unmarshal(s.data, &r); err != nil {
-			return nil, nil, fmt.Errorf("chaos: raw reading %s: %w", s.id, err)
-		}
-		ev := Event{ID: s.id, Key: r.GetSensorId(), Input: inputName(r.GetSensorId(), r.GetDeviceSeq()), Order: int64(r.GetDeviceSeq())}
-		out = append(out, ev)
-		byID[s.id] = ev
-	}
-	return out, byID, nil
-}
-
-// cleanEvents turns clean readings into events standing for the raw reading they came from
-// (source_event_id); a clean reading of an unknown raw event stands for nothing.
-func cleanEvents(evs []stored, raw map[string]Event) ([]Event, error) {
+// decodeEach decodes every stored event's payload as an M and turns it into an Event with
+// event; what names the payload in errors.
+func decodeEach[M any, PM interface {
+	*M
+	proto.Message
+}](evs []stored, what string, event func(id string, m PM) Event) ([]Event, error) {
 	out := make([]Event, 0, len(evs))
 	for _, s := range evs {
-		var c qualityv1.CleanReading
-		if err := proto.Unmarshal(s.data, &c); err != nil {
-			return nil, fmt.Errorf("chaos: clean reading %s: %w", s.id, err)
+		m := PM(new(M))
+		if err := proto.Unmarshal(s.data, m); err != nil {
+			return nil, fmt.Errorf("chaos: %s %s: %w", what, s.id, err)
 		}
-		src := raw[c.GetSourceEventId()]
-		out = append(out, Event{ID: s.id, Key: c.GetSensorId(), Input: src.Input, Order: src.Order})
+		out = append(out, event(s.id, m))
 	}
 	return out, nil
+}
+
+// rawEvent is a raw reading keyed by sensor, standing for the load's reading of that sensor
+// and sequence number (device_seq), ordered by it.
+func rawEvent(id string, r *qualityv1.RawReading) Event {
+	return Event{ID: id, Key: r.GetSensorId(), Input: inputName(r.GetSensorId(), r.GetDeviceSeq()), Order: int64(r.GetDeviceSeq())}
+}
+
+// cleanEvent makes clean readings stand for the raw reading they came from
+// (source_event_id, looked up in raw); one of an unknown raw event stands for nothing.
+func cleanEvent(raw map[string]Event) func(string, *qualityv1.CleanReading) Event {
+	return func(id string, c *qualityv1.CleanReading) Event {
+		src := raw[c.GetSourceEventId()]
+		return Event{ID: id, Key: c.GetSensorId(), Input: src.Input, Order: src.Order}
+	}
 }
 
 // faultInput names a sensor fault event: declared or cleared, sensor and type.
@@ -121,57 +121,33 @@ func faultInput(sensor string, cleared bool, t qualityv1.FaultType) string {
 	return what + " " + sensor + " " + t.String()
 }
 
-// faultEvents are sensor faults keyed by sensor, in event time (since, or cleared_at).
-func faultEvents(evs []stored) ([]Event, error) {
-	out := make([]Event, 0, len(evs))
-	for _, s := range evs {
-		var f qualityv1.SensorFault
-		if err := proto.Unmarshal(s.data, &f); err != nil {
-			return nil, fmt.Errorf("chaos: sensor fault %s: %w", s.id, err)
-		}
-		at := f.GetSince().AsTime()
-		if f.GetCleared() {
-			at = f.GetClearedAt().AsTime()
-		}
-		out = append(out, Event{ID: s.id, Key: f.GetSensorId(), Input: faultInput(f.GetSensorId(), f.GetCleared(), f.GetFaultType()), Order: at.UnixNano()})
+// faultEvent is a sensor fault keyed by sensor, in event time (since, or cleared_at).
+func faultEvent(id string, f *qualityv1.SensorFault) Event {
+	at := f.GetSince().AsTime()
+	if f.GetCleared() {
+		at = f.GetClearedAt().AsTime()
 	}
-	return out, nil
+	return Event{ID: id, Key: f.GetSensorId(), Input: faultInput(f.GetSensorId(), f.GetCleared(), f.GetFaultType()), Order: at.UnixNano()}
 }
 
 // healthInput names a health change: machine and status.
 func healthInput(machine string, s qualityv1.HealthStatus) string { return machine + " " + s.String() }
 
-// healthEvents are health changes keyed by machine, in assessment time.
-func healthEvents(evs []stored) ([]Event, error) {
-	out := make([]Event, 0, len(evs))
-	for _, s := range evs {
-		var h qualityv1.MachineHealth
-		if err := proto.Unmarshal(s.data, &h); err != nil {
-			return nil, fmt.Errorf("chaos: machine health %s: %w", s.id, err)
-		}
-		out = append(out, Event{ID: s.id, Key: h.GetMachineId(), Input: healthInput(h.GetMachineId(), h.GetStatus()),
-			Order: h.GetAssessedAt().AsTime().UnixNano()})
-	}
-	return out, nil
+// healthEvent is a health change keyed by machine, in assessment time.
+func healthEvent(id string, h *qualityv1.MachineHealth) Event {
+	return Event{ID: id, Key: h.GetMachineId(), Input: healthInput(h.GetMachineId(), h.GetStatus()),
+		Order: h.GetAssessedAt().AsTime().UnixNano()}
 }
 
-// jobEvents are service job changes keyed by job id, in commit time; a job's opening stands
+// jobEvent is a service job change keyed by job id, in commit time; a job's opening stands
 // for the job (every job in scheduling's store must have one), other changes for nothing
 // the load predicts.
-func jobEvents(evs []stored) ([]Event, error) {
-	out := make([]Event, 0, len(evs))
-	for _, s := range evs {
-		var c schedulingv1.ServiceJobChanged
-		if err := proto.Unmarshal(s.data, &c); err != nil {
-			return nil, fmt.Errorf("chaos: service job change %s: %w", s.id, err)
-		}
-		ev := Event{ID: s.id, Key: c.GetJob().GetId(), Order: c.GetOccurredAt().AsTime().UnixNano()}
-		if c.GetPreviousState() == schedulingv1.JobState_JOB_STATE_UNSPECIFIED {
-			ev.Input = "opened " + c.GetJob().GetId()
-		}
-		out = append(out, ev)
+func jobEvent(id string, c *schedulingv1.ServiceJobChanged) Event {
+	ev := Event{ID: id, Key: c.GetJob().GetId(), Order: c.GetOccurredAt().AsTime().UnixNano()}
+	if c.GetPreviousState() == schedulingv1.JobState_JOB_STATE_UNSPECIFIED {
+		ev.Input = "opened " + c.GetJob().GetId()
 	}
-	return out, nil
+	return ev
 }
 
 // redelivered sums, over the durable consumers of stream, the deliveries beyond the first
