@@ -28,14 +28,16 @@ type Topology struct {
 }
 
 // DetectTopology asks `meshctl up --help` which of --ha and --replicas exist and returns the
-// most of what is wanted that they allow.
-func DetectTopology(ctx context.Context, meshctl string, replicas int) Topology {
+// most of what is wanted that they allow: the cluster when ha, replicas processes per domain.
+func DetectTopology(ctx context.Context, meshctl string, ha bool, replicas int) Topology {
 	out, _ := exec.CommandContext(ctx, meshctl, "up", "--help").CombinedOutput()
 	help := string(out)
 	t := Topology{Replicas: 1}
-	if strings.Contains(help, "-ha") {
+	switch {
+	case !ha:
+	case strings.Contains(help, "-ha"):
 		t.HA = true
-	} else {
+	default:
 		t.Why = append(t.Why, "single NATS node: this meshctl up has no --ha")
 	}
 	switch {

@@ -31,6 +31,8 @@ type Config struct {
 	// load is spread over Rounds × Round.
 	Rounds int
 	Round  time.Duration
+	// SingleNATS runs NATS as one server instead of the --ha cluster, for comparison.
+	SingleNATS bool
 	// Replicas is how many processes per domain to ask meshctl up for.
 	Replicas int
 	// Settle bounds the wait, after the load, for the products to hold every reading.
@@ -81,7 +83,7 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 			fmt.Fprintf(cfg.Log, "[chaos] "+format+"\n", args...)
 		}
 	}
-	topo := DetectTopology(ctx, cfg.Bin+"/meshctl", cfg.Replicas)
+	topo := DetectTopology(ctx, cfg.Bin+"/meshctl", !cfg.SingleNATS, cfg.Replicas)
 	run := fmt.Sprintf("%x", began.Unix()%0xffffff)
 	machines := cfg.machines(run)
 	rep = Report{DoubleBookings: -1}
