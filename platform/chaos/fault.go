@@ -18,6 +18,27 @@ type injector struct {
 	m       *Mesh
 	ackWait time.Duration
 	faults  map[string]*FaultCount
+	// started are the NATS nodes meshchaos brought back itself, stopped by stop.
+	started []startedNode
+}
+
+// startedNode is a NATS node process meshchaos started; exited yields its Wait.
+type startedNode struct {
+	cmd    *exec.Cmd
+	exited chan error
+}
+
+// stop ends the NATS node processes the injector started.
+func (in *injector) stop() {
+	for _, n := range in.started {
+		_ = n.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-n.exited:
+		case <-time.After(10 * time.Second):
+			_ = n.cmd.Process.Kill()
+			<-n.exited
+		}
+	}
 }
 
 func newInjector(m *Mesh, ackWait time.Duration) *injector {
@@ -145,20 +166,52 @@ func (in *injector) killNATSNode(round int) {
 			break
 		}
 	}
+	// What it takes to start the node again, should the launcher not.
+	env, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p.PID), "environ"))
+	cwd, _ := os.Readlink(filepath.Join("/proc", strconv.Itoa(p.PID), "cwd"))
 	start := time.Now()
 	if err := syscall.Kill(p.PID, syscall.SIGKILL); err != nil {
 		in.done(KillNATSNode, "", fmt.Errorf("kill %s %d: %w", name, p.PID, err))
 		return
 	}
-	back := waitFor(30*time.Second, func() bool {
+	back := waitFor(15*time.Second, func() bool {
 		q, ok := NATSNodes(Descendants(in.m.PID()))[name]
 		return ok && q.PID != p.PID
 	})
-	if !back {
-		in.done(KillNATSNode, "", fmt.Errorf("%s pid %d killed, not back within 30 s", name, p.PID))
+	if back {
+		in.done(KillNATSNode, fmt.Sprintf("%s pid %d, restarted by the launcher in %s", name, p.PID, time.Since(start).Round(100*time.Millisecond)), nil)
 		return
 	}
-	in.done(KillNATSNode, fmt.Sprintf("%s pid %d, back in %s", name, p.PID, time.Since(start).Round(100*time.Millisecond)), nil)
+	if err := in.restartNode(name, p.Args, strings.Split(strings.TrimRight(string(env), "\x00"), "\x00"), cwd); err != nil {
+		in.done(KillNATSNode, "", fmt.Errorf("%s pid %d killed, not restarted by the launcher within 15 s, nor by meshchaos: %w", name, p.PID, err))
+		return
+	}
+	in.done(KillNATSNode, fmt.Sprintf("%s pid %d, not restarted by the launcher within 15 s: meshchaos started it again with the same command line", name, p.PID), nil)
+}
+
+// restartNode starts a killed NATS node again with its command line, environment and working
+// directory, logging to <mesh dir>/logs/<name>-chaos.log, and checks it still runs 2 s later.
+func (in *injector) restartNode(name string, args, env []string, cwd string) error {
+	log, err := os.Create(filepath.Join(in.m.Dir, "logs", name+"-chaos.log"))
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = env, cwd, log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	n := startedNode{cmd: cmd, exited: make(chan error, 1)}
+	go func() { n.exited <- cmd.Wait() }()
+	select {
+	case err := <-n.exited:
+		return fmt.Errorf("the restarted node exited: %v", err)
+	case <-time.After(2 * time.Second):
+	}
+	in.started = append(in.started, n)
+	return nil
 }
 
 // pgCtl runs pg_ctl of the cluster in dir (the binary next to the postgres that

@@ -152,6 +152,7 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	}
 
 	inj := newInjector(m, dataproduct.DefaultAckWait)
+	defer inj.stop()
 	loadDone := make(chan struct{})
 	var load loadResult
 	var loadErr error
