@@ -27,7 +27,8 @@ type Machine struct {
 // WearFrom is the tick at which a worn machine's bearing starts to wear.
 const WearFrom = 1160
 
-// Sensor ids of machine m: unique mesh-wide, one subject token each.
+// Sensors are the ids of m's sensors (temperature, vibration, current): unique mesh-wide,
+// one subject token each.
 func (m Machine) Sensors() []string { return []string{m.ID + "-t", m.ID + "-v", m.ID + "-c"} }
 
 // values are the three sensors' values at tick i: small smooth noise well inside every
