@@ -55,6 +55,10 @@ test: proto-check lint vet
 	$(GO) test -count=1 -timeout 15m $(addsuffix /...,$(MODULES))
 	cd platform && $(GO) test -count=1 -race -timeout 15m ./...
 
+## chaos: the chaos suite: faults under a numbered load, counted per product (CHAOS=long for the long run; docs/chaos.md)
+chaos: build
+	$(BIN)/meshchaos --bin $(BIN) $(if $(filter long,$(CHAOS)),--long)
+
 ## bench: benchmarks behind docs/benchmarks.md
 bench:
 	./scripts/bench.sh
