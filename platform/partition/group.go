@@ -12,21 +12,17 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"meshwork.dev/platform/dataproduct"
-	"meshwork.dev/platform/dataproduct/rules"
 	"meshwork.dev/platform/errs"
 )
 
 // Group is one replica's membership in a consumer domain's partitioned consumption of a
 // product. End it with Leave.
 type Group struct {
-	js        jetstream.JetStream
 	kv        jetstream.KeyValue
-	product   dataproduct.Product
-	typeName  string
-	rules     *rules.Set
 	cfg       Config
 	names     names
-	handler   dataproduct.Handler
+	recv      *dataproduct.Receiver
+	batches   bool // recv has a batch handler: hand it each fetch whole
 	consumers []jetstream.Consumer
 
 	mu    sync.Mutex
@@ -46,26 +42,45 @@ type claim struct {
 }
 
 // Join provisions the partitioned consumption of p by cfg.ConsumerDomain (work stream,
-// partition consumers, membership bucket) and joins this replica to it. It returns once the
-// replica is a member; partitions are claimed within a heartbeat. ctx bounds the setup only.
+// partition consumers, membership bucket) and joins this replica to it, handling each event
+// with h, one at a time per partition. It returns once the replica is a member; partitions are
+// claimed within a heartbeat. ctx bounds the setup only.
 func Join(ctx context.Context, js jetstream.JetStream, p dataproduct.Product, cfg Config, h dataproduct.Handler) (*Group, error) {
 	const op = "partition.Join"
-	if err := p.Validate(); err != nil {
-		return nil, errs.Wrap(op, err)
-	}
 	if h == nil {
 		return nil, errs.BadRequest(op, errs.Violation{Field: "handler", Description: "is required"})
+	}
+	return join(ctx, op, js, p, cfg, func(c dataproduct.ConsumerConfig) (*dataproduct.Receiver, error) {
+		return dataproduct.NewReceiver(js, p, c, h)
+	}, false)
+}
+
+// JoinBatches is Join handing h the events of each fetch of a partition together (up to
+// Config.Batch, in order; dataproduct.BatchHandler): one batch at a time per partition, so a
+// handler can apply a partition's events in one transaction.
+func JoinBatches(ctx context.Context, js jetstream.JetStream, p dataproduct.Product, cfg Config, h dataproduct.BatchHandler) (*Group, error) {
+	const op = "partition.JoinBatches"
+	if h == nil {
+		return nil, errs.BadRequest(op, errs.Violation{Field: "handler", Description: "is required"})
+	}
+	return join(ctx, op, js, p, cfg, func(c dataproduct.ConsumerConfig) (*dataproduct.Receiver, error) {
+		return dataproduct.NewBatchReceiver(js, p, c, h)
+	}, true)
+}
+
+func join(ctx context.Context, op string, js jetstream.JetStream, p dataproduct.Product, cfg Config,
+	receiver func(dataproduct.ConsumerConfig) (*dataproduct.Receiver, error), batches bool) (*Group, error) {
+	if err := p.Validate(); err != nil {
+		return nil, errs.Wrap(op, err)
 	}
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, errs.Wrap(op, err)
 	}
-	var set *rules.Set
-	if len(p.Rules) > 0 {
-		var err error
-		if set, err = rules.Compile(p.Message, p.Rules); err != nil {
-			return nil, errs.Wrap(op, err)
-		}
+	recv, err := receiver(dataproduct.ConsumerConfig{ConsumerDomain: cfg.ConsumerDomain, MaxDeliver: cfg.MaxDeliver,
+		Backoff: cfg.Backoff, AckWait: cfg.AckWait, Logger: cfg.Logger})
+	if err != nil {
+		return nil, errs.Wrap(op, err)
 	}
 	n := namesOf(p, cfg.ConsumerDomain)
 	consumers, kv, err := provision(ctx, js, p, n, cfg)
@@ -73,8 +88,7 @@ func Join(ctx context.Context, js jetstream.JetStream, p dataproduct.Product, cf
 		return nil, errs.Wrap(op, err)
 	}
 	g := &Group{
-		js: js, kv: kv, product: p, typeName: string(p.Message.ProtoReflect().Descriptor().FullName()),
-		rules: set, cfg: cfg, names: n, handler: h, consumers: consumers,
+		kv: kv, cfg: cfg, names: n, recv: recv, batches: batches, consumers: consumers,
 		owned: map[int]*claim{}, stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	if _, err := kv.Put(ctx, memberKey(cfg.Replica), []byte(cfg.Replica)); err != nil {
@@ -318,12 +332,20 @@ func (g *Group) fetch(ctx context.Context, p int, c *claim) {
 			continue
 		}
 		idle = true
+		hctx := context.WithValue(ctx, partitionKey{}, p)
+		var held []jetstream.Msg
 		for msg := range batch.Messages() {
 			idle = false
-			if ctx.Err() != nil {
-				continue // claim lost: leave the rest to redelivery
+			switch {
+			case ctx.Err() != nil: // claim lost: leave the rest to redelivery
+			case g.batches:
+				held = append(held, msg)
+			default:
+				g.recv.Deliver(hctx, msg)
 			}
-			g.deliver(ctx, p, msg)
+		}
+		if len(held) > 0 {
+			g.recv.DeliverBatch(hctx, held)
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && ctx.Err() == nil {
 			g.cfg.Logger.Debug("partition: fetch", "consumer", g.names.consumer(p), "error", err)
