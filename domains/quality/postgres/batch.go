@@ -27,7 +27,7 @@ type Item struct {
 func (s *State) ApplyBatch(ctx context.Context, items []Item) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, err := s.begin(ctx, items, nil)
+	p, err := s.begin(ctx, s.cache, items, nil)
 	if err != nil {
 		return err
 	}
@@ -53,10 +53,10 @@ type savedState struct {
 // runs the steps of the readings seen for the first time on the machines' states (locking
 // each machine's row when it is read from the database) and encodes the states as they stand
 // after the batch. With js set the derived events are published asynchronously (their acks are
-// in the result); without, they are enqueued in the outbox in one statement. On error the
-// transaction is rolled back and the cached states of the batch's machines are dropped; the
-// caller holds s.mu.
-func (s *State) begin(ctx context.Context, items []Item, js jetstream.JetStream) (_ *pending, err error) {
+// in the result); without, they are enqueued in the outbox in one statement. States are read
+// from and cached in cache. On error the transaction is rolled back and the cached states of
+// the batch's machines are dropped; the caller holds cache (s.mu for s.cache).
+func (s *State) begin(ctx context.Context, cache map[string]*readings.Machine, items []Item, js jetstream.JetStream) (_ *pending, err error) {
 	const op = "postgres.State.ApplyBatch"
 	dirty := map[string]*readings.Machine{}
 	applied := map[string]int{}
@@ -70,7 +70,7 @@ func (s *State) begin(ctx context.Context, items []Item, js jetstream.JetStream)
 		if err != nil {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 			for id := range dirty {
-				delete(s.cache, id)
+				delete(cache, id)
 			}
 			err = fmt.Errorf("%s: %w", op, err)
 		}
@@ -91,7 +91,7 @@ func (s *State) begin(ctx context.Context, items []Item, js jetstream.JetStream)
 		delete(first, it.EventID) // the same event twice in one batch is applied once
 		m, ok := dirty[it.Machine]
 		if !ok {
-			if m, err = s.load(ctx, tx, it.Machine); err != nil {
+			if m, err = load(ctx, tx, cache, it.Machine); err != nil {
 				return nil, err
 			}
 			dirty[it.Machine] = m

@@ -95,7 +95,7 @@ func (s *State) Apply(ctx context.Context, machine, eventID string, step pipelin
 		if err != nil || !first {
 			return err
 		}
-		m, err := s.load(ctx, tx, machine)
+		m, err := load(ctx, tx, s.cache, machine)
 		if err != nil {
 			return err
 		}
@@ -124,9 +124,10 @@ ON CONFLICT (machine_id) DO UPDATE SET state = EXCLUDED.state, applied = quality
 	return nil
 }
 
-// load returns the cached machine, or reads it (locking its row) or starts it empty.
-func (s *State) load(ctx context.Context, tx pgx.Tx, machine string) (*readings.Machine, error) {
-	if m, ok := s.cache[machine]; ok {
+// load returns the machine cached in cache, or reads it (locking its row) or starts it empty,
+// and caches it.
+func load(ctx context.Context, tx pgx.Tx, cache map[string]*readings.Machine, machine string) (*readings.Machine, error) {
+	if m, ok := cache[machine]; ok {
 		return m, nil
 	}
 	var raw []byte
@@ -143,7 +144,7 @@ func (s *State) load(ctx context.Context, tx pgx.Tx, machine string) (*readings.
 			return nil, fmt.Errorf("decode state of %s: %w", machine, err)
 		}
 	}
-	s.cache[machine] = m
+	cache[machine] = m
 	return m, nil
 }
 
