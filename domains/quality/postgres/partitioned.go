@@ -9,7 +9,6 @@ import (
 
 	qualityv1 "meshwork.dev/contracts/gen/go/mesh/quality/v1"
 	"meshwork.dev/domains/quality/pipeline"
-	"meshwork.dev/domains/quality/readings"
 	"meshwork.dev/domains/quality/stream"
 	"meshwork.dev/platform/dataproduct"
 	"meshwork.dev/platform/errs"
@@ -39,7 +38,7 @@ type Partitions struct {
 	group *partition.Group
 
 	mu     sync.Mutex
-	caches map[int]map[string]*readings.Machine // by owned partition
+	caches map[int]cache // by owned partition
 }
 
 // JoinPartitions joins this replica to quality's partitioned consumption of raw readings with
@@ -50,7 +49,7 @@ func (s *State) JoinPartitions(ctx context.Context, js jetstream.JetStream, proc
 	if cfg.OnAssigned != nil || cfg.OnRevoked != nil {
 		return nil, errs.BadRequest(op, errs.Violation{Field: "OnAssigned/OnRevoked", Description: "are the state's own: leave them unset"})
 	}
-	pt := &Partitions{state: s, proc: proc, js: js, caches: map[int]map[string]*readings.Machine{}}
+	pt := &Partitions{state: s, proc: proc, js: js, caches: map[int]cache{}}
 	cfg.OnAssigned = pt.assigned
 	cfg.OnRevoked = pt.revoked
 	g, err := partition.JoinBatches(ctx, js, stream.RawReadings, cfg, pt.apply)
@@ -76,7 +75,7 @@ func (pt *Partitions) Replica() string { return pt.group.Replica() }
 func (pt *Partitions) assigned(_ context.Context, p int) error {
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
-	pt.caches[p] = map[string]*readings.Machine{}
+	pt.caches[p] = cache{}
 	return nil
 }
 
