@@ -76,8 +76,9 @@ func servicePath(b *testing.B, replicas int) {
 		st := postgres.New(pool())
 		rctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
+		cjs := n.JetStream(b) // closed after the consumer's cleanup below has stopped it
 		go func() {
-			done <- st.ConsumeBatches(rctx, n.JetStream(b), pipeline.NewProcessor(reg, st), postgres.BatchConfig{})
+			done <- st.ConsumeBatches(rctx, cjs, pipeline.NewProcessor(reg, st), postgres.BatchConfig{Logger: slog.New(slog.DiscardHandler)})
 		}()
 		b.Cleanup(func() {
 			cancel()
