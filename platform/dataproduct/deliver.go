@@ -123,10 +123,13 @@ func (r *Receiver) Deliver(ctx context.Context, msg jetstream.Msg) {
 
 // DeliverBatch handles the deliveries of one fetch, in order: malformed events, rule
 // failures and events past MaxDeliver are dead-lettered one by one, the rest go to the batch
-// handler together and are acknowledged together; if it fails they are delivered again one
-// at a time (BatchHandler). A receiver made by NewReceiver delivers them one at a time.
+// handler together and are acknowledged together. A failed batch is tried again in place after
+// Backoff, its events kept in progress so nothing overtakes them, up to MaxDeliver tries in
+// all; after a Permanent error or the last try its events are delivered one at a time
+// (BatchHandler). If ctx ends first they are handed back at once. A receiver made by
+// NewReceiver delivers them one at a time.
 func (r *Receiver) DeliverBatch(ctx context.Context, msgs []jetstream.Msg) {
-	if r.batch == nil || len(msgs) == 1 {
+	if r.batch == nil {
 		for _, msg := range msgs {
 			r.Deliver(ctx, msg)
 		}
@@ -159,7 +162,18 @@ func (r *Receiver) DeliverBatch(ctx context.Context, msgs []jetstream.Msg) {
 	if len(in) == 0 {
 		return
 	}
-	err := r.run(ctx, evs[0], func(ctx context.Context) error { return r.batch(ctx, evs) }, held...)
+	batch := func(ctx context.Context) error { return r.batch(ctx, evs) }
+	err := r.run(ctx, evs[0], batch, held...)
+	// A failure that may pass (not Permanent) is retried in place, the events kept in
+	// progress, so that nothing after them overtakes them: per-key order holds.
+	for attempt := 1; err != nil && !IsPermanent(err) && ctx.Err() == nil && attempt < r.cfg.MaxDeliver; attempt++ {
+		d := r.backoff(uint64(attempt))
+		r.cfg.Logger.Warn("dataproduct: batch failed, retrying it in place", "consumer", r.durable, "n", len(in), "attempt", attempt, "after", d, "error", err)
+		if !r.pause(ctx, held, d) {
+			break
+		}
+		err = r.run(ctx, evs[0], batch, held...)
+	}
 	if err == nil {
 		for _, a := range in {
 			r.ack(a.msg, a.meta)
@@ -169,7 +183,7 @@ func (r *Receiver) DeliverBatch(ctx context.Context, msgs []jetstream.Msg) {
 	if ctx.Err() != nil {
 		spanError(span, err)
 		for _, a := range in {
-			r.nak(a.msg, a.meta, r.backoff(a.meta.NumDelivered))
+			r.nak(a.msg, a.meta, 0)
 		}
 		return
 	}
@@ -239,8 +253,9 @@ func (r *Receiver) settle(ctx context.Context, span trace.Span, msg jetstream.Ms
 		r.deadLetter(msg, meta, err.Error())
 	case ctx.Err() != nil:
 		// Stopped while the handler ran: the failure may be the cancellation, so never
-		// dead-letter for it; hand the event back.
-		r.nak(msg, meta, r.backoff(meta.NumDelivered))
+		// dead-letter for it; hand the event back at once, so that it comes before the
+		// events after it.
+		r.nak(msg, meta, 0)
 	case meta.NumDelivered >= uint64(r.cfg.MaxDeliver):
 		r.deadLetter(msg, meta, fmt.Sprintf("handler failed on delivery %d of %d: %v", meta.NumDelivered, r.cfg.MaxDeliver, err))
 	default:
@@ -346,6 +361,20 @@ func (r *Receiver) keepAlive(msgs []jetstream.Msg) (stop func()) {
 		defer mu.Unlock()
 		stopped = true
 		timer.Stop()
+	}
+}
+
+// pause waits d before a batch is tried again, keeping msgs in progress; false if ctx ended.
+func (r *Receiver) pause(ctx context.Context, msgs []jetstream.Msg, d time.Duration) bool {
+	for _, msg := range msgs {
+		_ = msg.InProgress()
+	}
+	defer r.keepAlive(msgs)()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
 	}
 }
 

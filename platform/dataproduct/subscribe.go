@@ -104,8 +104,8 @@ func (s *Subscription) Drain(ctx context.Context) error {
 
 // Stop stops fetching, cancels the running handlers' contexts and waits, up to ctx, for
 // them to return. Fetched events not yet handled are redelivered after AckWait; an event
-// whose handler fails after the cancellation is handed back with the usual backoff and is
-// never dead-lettered for that failure.
+// whose handler fails after the cancellation is handed back at once (so it comes before the
+// events after it) and is never dead-lettered for that failure.
 func (s *Subscription) Stop(ctx context.Context) error {
 	s.stopLoops(false)
 	s.cancel()

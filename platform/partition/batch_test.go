@@ -126,3 +126,55 @@ func deadLetters(t *testing.T, e *env, n int) map[string]*nats.Msg {
 	}
 	return out
 }
+
+// TestFailedBatchIsRetriedInPlace: a batch handler failing twice (not permanently) has the
+// same batch again after its backoff, before anything after it: every event is handled once,
+// in key order, and nothing is dead-lettered.
+func TestFailedBatchIsRetriedInPlace(t *testing.T) {
+	t.Parallel()
+	const parts, keys, events = 2, 4, 200
+	e := setup(t)
+	e.publish(keys, events, 0)
+	rec := newRecorder()
+	one := rec.handler("a", parts, nil)
+	var mu sync.Mutex
+	failures := 0
+	h := func(ctx context.Context, evs []*dataproduct.Event) error {
+		mu.Lock()
+		fail := failures < 2
+		if fail {
+			failures++
+		}
+		mu.Unlock()
+		if fail {
+			return errors.New("transient")
+		}
+		for _, ev := range evs {
+			if err := one(ctx, ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	g, err := partition.JoinBatches(e.ctx, e.js, e.p, fast("a", parts), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.Leave(context.Background()) })
+	waitFor(t, "every event handled", func() bool { return rec.distinct() == events })
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for id, n := range rec.seen {
+		if n != 1 {
+			t.Errorf("event %s handled %d times", id, n)
+		}
+	}
+	if len(rec.disorder) > 0 {
+		t.Errorf("per-key order broken by the retries: %v", rec.disorder)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if failures != 2 {
+		t.Fatalf("%d failed batches, want 2: the test retried nothing", failures)
+	}
+}

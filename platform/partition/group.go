@@ -228,6 +228,12 @@ func (g *Group) renew(ctx context.Context) {
 		c := g.owned[p]
 		g.mu.Unlock()
 		rev, err := g.kv.Update(ctx, ownerKey(p), []byte(g.cfg.Replica), c.rev)
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			// The revision moved on: an earlier renewal whose reply was lost (a timeout under
+			// load) still landed. Only the holder writes a claim, so one naming this replica
+			// is still its own.
+			rev, err = g.reclaim(ctx, p)
+		}
 		switch {
 		case err == nil:
 			g.mu.Lock()
@@ -241,9 +247,25 @@ func (g *Group) renew(ctx context.Context) {
 	}
 }
 
+// reclaim refreshes the claim of p if it names this replica and returns its new revision;
+// jetstream.ErrKeyExists if another replica holds it.
+func (g *Group) reclaim(ctx context.Context, p int) (uint64, error) {
+	e, err := g.kv.Get(ctx, ownerKey(p))
+	if err != nil {
+		return 0, err
+	}
+	if string(e.Value()) != g.cfg.Replica {
+		return 0, jetstream.ErrKeyExists
+	}
+	return g.kv.Update(ctx, ownerKey(p), []byte(g.cfg.Replica), e.Revision())
+}
+
 // take claims partition p if nobody holds it, calls OnAssigned and starts its fetch loop.
 func (g *Group) take(ctx context.Context, p int) {
 	rev, err := g.kv.Create(ctx, ownerKey(p), []byte(g.cfg.Replica))
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		rev, err = g.reclaim(ctx, p) // a claim of this replica's left from a partition it dropped
+	}
 	if err != nil {
 		return // held by another replica until it releases it or its claim expires
 	}
