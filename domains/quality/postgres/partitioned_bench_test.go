@@ -18,7 +18,6 @@ import (
 	"meshwork.dev/domains/quality/stream"
 	"meshwork.dev/platform/dataproduct"
 	"meshwork.dev/platform/partition"
-	"meshwork.dev/platform/testinfra"
 )
 
 // benchMachines × benchSensors sensors: enough machines for every partition to hold some.
@@ -41,14 +40,8 @@ func BenchmarkPartitionedRawToClean(b *testing.B) {
 func servicePath(b *testing.B, replicas int) {
 	ctx := context.Background()
 	serviceGC(b)
-	n := testinfra.StartNATS(b)
-	pg := testinfra.StartPostgres(b)
-	js := n.JetStream(b)
-	for _, p := range stream.Products {
-		if _, err := dataproduct.Provision(ctx, js, p); err != nil {
-			b.Fatal(err)
-		}
-	}
+	srv := startServers(b, ctx)
+	n, pg, js := srv.nats, srv.pg, srv.js
 	reg := registry{}
 	for m := range benchMachines {
 		for s := range benchSensors {
@@ -68,9 +61,6 @@ func servicePath(b *testing.B, replicas int) {
 		}
 		b.Cleanup(p.Close)
 		return p
-	}
-	if err := postgres.New(pool()).Migrate(ctx); err != nil {
-		b.Fatal(err)
 	}
 	if replicas == 0 {
 		st := postgres.New(pool())
@@ -132,20 +122,5 @@ func servicePath(b *testing.B, replicas int) {
 			b.Fatal(err)
 		}
 	}
-	deadline = time.Now().Add(5 * time.Minute)
-	for {
-		info, err := clean.Info(ctx)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if info.State.Msgs >= uint64(b.N) {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("only %d of %d clean readings", info.State.Msgs, b.N)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "readings/s")
+	waitClean(b, clean)
 }

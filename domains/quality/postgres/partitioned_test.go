@@ -216,17 +216,8 @@ func TestReplicasSplitMachinesAndSurviveACrash(t *testing.T) {
 	const parts, machines = 8, 12
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	n := testinfra.StartNATS(t)
-	pg := testinfra.StartPostgres(t)
-	admin := n.JetStream(t)
-	for _, p := range stream.Products {
-		if _, err := dataproduct.Provision(ctx, admin, p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := postgres.New(pg.Pool(t)).Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	srv := startServers(t, ctx)
+	n, pg, admin := srv.nats, srv.pg, srv.js
 	f := newFleet(t, ctx, admin, machines)
 	a := startReplica(t, ctx, n, pg, "a", parts, f.reg)
 	b := startReplica(t, ctx, n, pg, "b", parts, f.reg)
