@@ -28,7 +28,10 @@ import (
 // machines are read from Postgres (locking their rows) as the previous owner left them;
 // OnRevoked, called after the partition's last batch was committed and acked, drops it. A
 // partition lost without OnRevoked (its claim expired) is re-taken through OnAssigned, never
-// from a stale cache. Readings are idempotent on their event id (the inbox), so what a crashed
+// from a stale cache, and a batch saves a machine only if its row still holds the watermark
+// the batch read (a stale writer fails and re-reads instead of overwriting). A batch that fails
+// is retried in place (dataproduct.DeliverBatch), so later readings never overtake it.
+// Readings are idempotent on their event id (the inbox), so what a crashed
 // owner had applied but not acknowledged is skipped, and its derived events, republished with
 // the same ids, are dropped by the streams' duplicate windows.
 type Partitions struct {
