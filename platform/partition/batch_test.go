@@ -91,16 +91,7 @@ func TestBatchesDeadLetterOnlyTheBadEvents(t *testing.T) {
 			t.Errorf("dead letter %s names subject %s, want the product's", seq, s)
 		}
 	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	for id, n := range rec.seen {
-		if n != 1 {
-			t.Errorf("event %s handled %d times", id, n)
-		}
-	}
-	if len(rec.disorder) > 0 {
-		t.Errorf("per-key order broken: %v", rec.disorder)
-	}
+	rec.onceInOrder(t)
 	mu.Lock()
 	defer mu.Unlock()
 	if largest < 2 {
@@ -162,19 +153,25 @@ func TestFailedBatchIsRetriedInPlace(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = g.Leave(context.Background()) })
 	waitFor(t, "every event handled", func() bool { return rec.distinct() == events })
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	for id, n := range rec.seen {
-		if n != 1 {
-			t.Errorf("event %s handled %d times", id, n)
-		}
-	}
-	if len(rec.disorder) > 0 {
-		t.Errorf("per-key order broken by the retries: %v", rec.disorder)
-	}
+	rec.onceInOrder(t)
 	mu.Lock()
 	defer mu.Unlock()
 	if failures != 2 {
 		t.Fatalf("%d failed batches, want 2: the test retried nothing", failures)
+	}
+}
+
+// onceInOrder fails t unless every event recorded was handled once, each key's in order.
+func (r *recorder) onceInOrder(t *testing.T) {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, n := range r.seen {
+		if n != 1 {
+			t.Errorf("event %s handled %d times", id, n)
+		}
+	}
+	if len(r.disorder) > 0 {
+		t.Errorf("per-key order broken: %v", r.disorder)
 	}
 }
