@@ -47,6 +47,9 @@ func DeadLetter(subject, consumer string, msg jetstream.Msg, meta *jetstream.Msg
 	for k, v := range orig {
 		h[k] = v
 	}
+	// The server refuses a publish carrying its own sourcing header (a message fetched from a
+	// stream sourcing the product): the dlq-* headers say where the original stands instead.
+	h.Del(streamSourceHeader)
 	h.Set(HeaderDLQReason, reason)
 	h.Set(HeaderDLQSubject, msg.Subject())
 	h.Set(HeaderDLQConsumer, consumer)
@@ -63,38 +66,43 @@ func DeadLetter(subject, consumer string, msg jetstream.Msg, meta *jetstream.Msg
 
 // deadLetter copies msg to the consumer's dead-letter subject, then terminates it so the
 // consumer moves on. The copy is stored before the termination: if the publish fails, the
-// event is handed back with backoff instead, and dead-lettered on a later delivery.
+// event is handed back with backoff instead, and dead-lettered on a later delivery. kv are
+// header key/value pairs added to the copy (dlq-rule for a rule violation).
 //
 // The copy's Nats-Msg-Id is <consumer>:<stream>:<sequence>, not the event id: a repeated
 // attempt for the same delivery is dropped by the DEADLETTER stream's duplicate window, while
-// the same event given up by two consumer domains is kept twice.
-func (s *Subscription) deadLetter(msg jetstream.Msg, meta *jetstream.MsgMetadata, reason string) {
-	s.deadLetterWith(msg, meta, reason)
-}
-
-// deadLetterWith is deadLetter adding header key/value pairs to the copy (dlq-rule for a
-// rule violation).
-func (s *Subscription) deadLetterWith(msg jetstream.Msg, meta *jetstream.MsgMetadata, reason string, kv ...string) {
+// the same event given up by two consumer domains is kept twice. For a message sourced from
+// the product's stream, stream and sequence are the product stream's (Receiver).
+func (r *Receiver) deadLetter(msg jetstream.Msg, meta *jetstream.MsgMetadata, reason string, kv ...string) {
 	if len(reason) > maxReasonLen {
 		reason = reason[:maxReasonLen]
 	}
-	dl := DeadLetter(s.dlq, s.durable, msg, meta, reason)
+	dl := DeadLetter(r.dlq, r.durable, msg, meta, reason)
+	if subject, _, seq, sourced := r.origin(msg, meta); sourced {
+		s := strconv.FormatUint(seq, 10)
+		stream := r.product.StreamName()
+		dl.Header.Set(HeaderDLQSubject, subject)
+		dl.Header.Set(HeaderDLQStream, stream)
+		dl.Header.Set(HeaderDLQSequence, s)
+		dl.Header.Set(HeaderMsgID, r.durable+":"+stream+":"+s)
+	}
 	for i := 0; i+1 < len(kv); i += 2 {
 		dl.Header.Set(kv[i], kv[i+1])
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), deadLetterTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), deadLetterTimeout)
 	defer cancel()
-	if _, err := s.js.PublishMsg(ctx, dl); err != nil {
-		s.cfg.Logger.Error("dataproduct: dead-letter publish failed, event handed back",
-			"consumer", s.durable, "seq", meta.Sequence.Stream, "reason", reason, "error", err)
-		s.nak(msg, meta, s.backoff(meta.NumDelivered))
+	seq := dl.Header.Get(HeaderDLQSequence)
+	if _, err := r.js.PublishMsg(ctx, dl); err != nil {
+		r.cfg.Logger.Error("dataproduct: dead-letter publish failed, event handed back",
+			"consumer", r.durable, "seq", seq, "reason", reason, "error", err)
+		r.nak(msg, meta, r.backoff(meta.NumDelivered))
 		return
 	}
-	s.cfg.Logger.Warn("dataproduct: event dead-lettered",
-		"consumer", s.durable, "seq", meta.Sequence.Stream, "subject", s.dlq, "reason", reason)
+	r.cfg.Logger.Warn("dataproduct: event dead-lettered",
+		"consumer", r.durable, "seq", seq, "subject", r.dlq, "reason", reason)
 	if err := msg.TermWithReason(reason); err != nil {
 		// The copy is parked; at worst the event comes back and is parked again, which the
 		// DEADLETTER duplicate window absorbs.
-		s.cfg.Logger.Warn("dataproduct: term", "consumer", s.durable, "seq", meta.Sequence.Stream, "error", err)
+		r.cfg.Logger.Warn("dataproduct: term", "consumer", r.durable, "seq", seq, "error", err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"go.opentelemetry.io/otel/trace"
 
 	"meshwork.dev/platform/errs"
 )
@@ -19,16 +18,8 @@ const (
 
 // Subscription is a running consumer of one product. Stop or Drain it on shutdown.
 type Subscription struct {
-	js       jetstream.JetStream
 	consumer jetstream.Consumer
-	product  Product
-	cfg      ConsumerConfig
-	handler  Handler
-	env      *envelope
 	durable  string
-	dlq      string
-	span     string
-	tracer   trace.Tracer
 	ctx      context.Context // parent of every handler's context
 	cancel   context.CancelFunc
 	loops    []jetstream.ConsumeContext
@@ -42,20 +33,14 @@ type Subscription struct {
 // (see Provision); the DEADLETTER stream is created if it is missing.
 func Subscribe(ctx context.Context, js jetstream.JetStream, p Product, cfg ConsumerConfig, h Handler) (*Subscription, error) {
 	const op = "dataproduct.Subscribe"
-	if err := p.Validate(); err != nil {
-		return nil, errs.Wrap(op, err)
-	}
 	if h == nil {
 		return nil, errs.BadRequest(op, errs.Violation{Field: "handler", Description: "is required"})
 	}
-	cfg = cfg.withDefaults()
-	if err := cfg.validate(); err != nil {
-		return nil, errs.Wrap(op, err)
-	}
-	env, err := newEnvelope(p)
+	recv, err := newReceiver(op, js, p, cfg, h, nil)
 	if err != nil {
-		return nil, errs.Wrap(op, err)
+		return nil, err
 	}
+	cfg = recv.cfg
 	consumer, err := ensureConsumer(ctx, js, p.StreamName(), cfg.consumerConfig(p))
 	if err != nil {
 		return nil, errs.Wrap(op, err)
@@ -71,11 +56,7 @@ func Subscribe(ctx context.Context, js jetstream.JetStream, p Product, cfg Consu
 		}
 	}
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &Subscription{
-		js: js, consumer: consumer, product: p, cfg: cfg, handler: h, env: env,
-		durable: p.DurableName(cfg.ConsumerDomain), dlq: p.DeadLetterSubject(cfg.ConsumerDomain),
-		span: "process " + p.ID(), tracer: newTracer(), ctx: hctx, cancel: cancel,
-	}
+	s := &Subscription{consumer: consumer, durable: recv.durable, ctx: hctx, cancel: cancel}
 	opts := []jetstream.PullConsumeOpt{jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		cfg.Logger.Warn("dataproduct: consume", "consumer", s.durable, "error", err)
 	})}
@@ -91,7 +72,7 @@ func Subscribe(ctx context.Context, js jetstream.JetStream, p Product, cfg Consu
 		opts = append(opts, jetstream.PullExpiry(smallBatchExpiry))
 	}
 	for range cfg.Concurrency {
-		cc, err := consumer.Consume(s.deliver, opts...)
+		cc, err := consumer.Consume(func(msg jetstream.Msg) { recv.Deliver(hctx, msg) }, opts...)
 		if err != nil {
 			s.stopLoops(false)
 			cancel()
@@ -123,8 +104,8 @@ func (s *Subscription) Drain(ctx context.Context) error {
 
 // Stop stops fetching, cancels the running handlers' contexts and waits, up to ctx, for
 // them to return. Fetched events not yet handled are redelivered after AckWait; an event
-// whose handler fails after the cancellation is handed back with the usual backoff and is
-// never dead-lettered for that failure.
+// whose handler fails after the cancellation is handed back at once (so it comes before the
+// events after it) and is never dead-lettered for that failure.
 func (s *Subscription) Stop(ctx context.Context) error {
 	s.stopLoops(false)
 	s.cancel()

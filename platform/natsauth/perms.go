@@ -7,6 +7,7 @@ import (
 	"github.com/nats-io/jwt/v2"
 
 	"meshwork.dev/platform/dataproduct"
+	"meshwork.dev/platform/partition"
 )
 
 // Kind is what sort of principal a connection authenticated as.
@@ -108,20 +109,25 @@ func Namespace(domain string) string {
 }
 
 // OwnStreams returns the streams of p's declaration that it may manage: those in its domain's
-// namespace, never the audit stream.
+// namespace, and its own partition membership buckets' (KV_PT_<domain>--…, package
+// partition), never the audit stream.
 func OwnStreams(p Principal) []string {
 	if p.Kind != Service || p.Domain == "" {
 		return nil
 	}
-	ns := Namespace(p.Domain)
+	ns, buckets := Namespace(p.Domain), kvStreamPrefix+partition.BucketPrefix(p.Domain)
 	var out []string
 	for _, s := range p.Streams {
-		if strings.HasPrefix(s, ns) && len(s) > len(ns) && s != AuditStream && token(s) == s && !slices.Contains(out, s) {
+		own := strings.HasPrefix(s, ns) && len(s) > len(ns) || strings.HasPrefix(s, buckets) && len(s) > len(buckets)
+		if own && s != AuditStream && token(s) == s && !slices.Contains(out, s) {
 			out = append(out, s)
 		}
 	}
 	return out
 }
+
+// kvStreamPrefix starts the stream of a key-value bucket: KV_<bucket>.
+const kvStreamPrefix = "KV_"
 
 // Permissions computes the permissions of p holding grants. domains are the mesh's consumer
 // namespaces (every domain): the durable consumers of those namespaces on a granted product are
@@ -153,9 +159,15 @@ func Permissions(p Principal, grants []Grant, domains []string) jwt.Permissions 
 			"$JS.API.STREAM.CREATE."+dataproduct.ViolationStream, "$JS.API.STREAM.INFO."+dataproduct.ViolationStream)
 		for _, s := range OwnStreams(p) {
 			manage(&perm, s)
+			if b, ok := strings.CutPrefix(s, kvStreamPrefix); ok {
+				perm.Pub.Allow.Add("$KV." + b + ".>")
+			}
 		}
 		for _, g := range grants {
 			read(&perm, g, d, domains)
+			if !g.View {
+				partitioned(&perm, d, g.Product)
+			}
 		}
 	case Person:
 		for _, g := range grants {
@@ -187,6 +199,19 @@ func manage(perm *jwt.Permissions, s string) {
 	}
 	perm.Pub.Allow.Add("$JS.API.CONSUMER.CREATE."+s, "$JS.API.CONSUMER.LIST."+s, "$JS.API.CONSUMER.NAMES."+s)
 	perm.Pub.Allow.Add("$JS.ACK."+s+".>", "$JS.FC."+s+".>")
+}
+
+// partitioned lets domain d consume product id in partitions (package partition): manage its
+// work stream <D>_PT_<PRODUCT STREAM> and that stream's consumers, and its membership bucket
+// PT_<d>--<product> (stream KV_…, subjects $KV.<bucket>.>). The work stream is filled by the
+// server sourcing the product; nobody publishes on its subjects. A redacted view (a grant
+// without PII on a product with PII fields) is read through its view stream only, so it has
+// no partitioned consumption.
+func partitioned(perm *jwt.Permissions, d, id string) {
+	manage(perm, partition.StreamNameOf(d, id))
+	bucket := partition.BucketOf(d, id)
+	manage(perm, kvStreamPrefix+bucket)
+	perm.Pub.Allow.Add("$KV." + bucket + ".>")
 }
 
 // read lets namespace ns read g's product (or its redacted view): its own durable

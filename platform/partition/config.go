@@ -180,7 +180,7 @@ func namesOf(p dataproduct.Product, consumerDomain string) names {
 	return names{
 		durable: durable,
 		stream:  StreamName(p, consumerDomain),
-		bucket:  "PT_" + durable,
+		bucket:  BucketOf(consumerDomain, p.ID()),
 		prefix:  "pt." + consumerDomain + "." + p.ID() + ".",
 		dlq:     p.DeadLetterSubject(consumerDomain),
 	}
@@ -191,7 +191,31 @@ func namesOf(p dataproduct.Product, consumerDomain string) names {
 // in the consumer domain's stream namespace, so a service declares it at connect
 // (service.ConnectNATS) to be allowed to manage it.
 func StreamName(p dataproduct.Product, consumerDomain string) string {
-	return dataproduct.StreamNameOf(consumerDomain + ".pt." + p.ID())
+	return StreamNameOf(consumerDomain, p.ID())
+}
+
+// StreamNameOf is StreamName for the product with id productID.
+func StreamNameOf(consumerDomain, productID string) string {
+	return dataproduct.StreamNameOf(consumerDomain + ".pt." + productID)
+}
+
+// BucketOf is the membership bucket of consumerDomain's partitioned consumption of the product
+// with id productID: BucketPrefix(consumerDomain) and the product id with underscores for
+// dots, e.g. PT_scheduling--quality_machine-health_v1. Its stream is KV_<bucket>, its
+// subjects $KV.<bucket>.>.
+func BucketOf(consumerDomain, productID string) string {
+	return "PT_" + dataproduct.DurableNameOf(consumerDomain, productID)
+}
+
+// BucketPrefix starts the names of consumerDomain's membership buckets, PT_<consumer-domain>--.
+// A kebab-case domain name holds no "--", so the prefix names one domain only.
+func BucketPrefix(consumerDomain string) string { return "PT_" + consumerDomain + "--" }
+
+// Streams are the streams consumerDomain's partitioned consumption of p manages: the work
+// stream and the membership bucket's. A service consuming its own domain's product declares
+// them at connect (service.ConnectNATS); for a product granted to it, natsauth allows them.
+func Streams(p dataproduct.Product, consumerDomain string) []string {
+	return []string{StreamName(p, consumerDomain), "KV_" + BucketOf(consumerDomain, p.ID())}
 }
 
 // consumer is the durable of partition i.

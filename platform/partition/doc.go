@@ -35,12 +35,16 @@
 //
 // # Delivery
 //
-// Delivery follows package dataproduct's conventions: the handler is a dataproduct.Handler
-// receiving a decoded dataproduct.Event (Key, Subject and Sequence are those of the product
-// stream), explicit acks, redelivery with backoff up to MaxDeliver, Permanent errors and
-// malformed events to the consumer domain's dead-letter subject, keep-alive while a handler
-// runs. Events of one partition are handled one at a time, in order; a failed event is retried
-// after its backoff, so the events after it may pass it (as with dataproduct.Subscribe).
+// Delivery is package dataproduct's, through a dataproduct.Receiver: the handler is a
+// dataproduct.Handler receiving a decoded dataproduct.Event (Key, Subject and Sequence are
+// those of the product stream), explicit acks, redelivery with backoff up to MaxDeliver,
+// Permanent errors and malformed events to the consumer domain's dead-letter subject (the
+// copy names the product stream and sequence, as Subscribe's would), rule violations counted,
+// keep-alive while a handler runs. Events of one partition are handled one at a time, in
+// order; a failed event is retried after its backoff, so the events after it may pass it (as
+// with dataproduct.Subscribe). JoinBatches hands the handler each fetch of a partition whole
+// (a dataproduct.BatchHandler, one batch at a time per partition), for handlers that apply a
+// batch in one transaction; a failed batch is delivered again one event at a time.
 // Handlers are idempotent on Event.ID: a takeover redelivers what the dead owner had not
 // acknowledged.
 package partition

@@ -12,21 +12,17 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"meshwork.dev/platform/dataproduct"
-	"meshwork.dev/platform/dataproduct/rules"
 	"meshwork.dev/platform/errs"
 )
 
 // Group is one replica's membership in a consumer domain's partitioned consumption of a
 // product. End it with Leave.
 type Group struct {
-	js        jetstream.JetStream
 	kv        jetstream.KeyValue
-	product   dataproduct.Product
-	typeName  string
-	rules     *rules.Set
 	cfg       Config
 	names     names
-	handler   dataproduct.Handler
+	recv      *dataproduct.Receiver
+	batches   bool // recv has a batch handler: hand it each fetch whole
 	consumers []jetstream.Consumer
 
 	mu    sync.Mutex
@@ -46,26 +42,45 @@ type claim struct {
 }
 
 // Join provisions the partitioned consumption of p by cfg.ConsumerDomain (work stream,
-// partition consumers, membership bucket) and joins this replica to it. It returns once the
-// replica is a member; partitions are claimed within a heartbeat. ctx bounds the setup only.
+// partition consumers, membership bucket) and joins this replica to it, handling each event
+// with h, one at a time per partition. It returns once the replica is a member; partitions are
+// claimed within a heartbeat. ctx bounds the setup only.
 func Join(ctx context.Context, js jetstream.JetStream, p dataproduct.Product, cfg Config, h dataproduct.Handler) (*Group, error) {
 	const op = "partition.Join"
-	if err := p.Validate(); err != nil {
-		return nil, errs.Wrap(op, err)
-	}
 	if h == nil {
 		return nil, errs.BadRequest(op, errs.Violation{Field: "handler", Description: "is required"})
+	}
+	return join(ctx, op, js, p, cfg, func(c dataproduct.ConsumerConfig) (*dataproduct.Receiver, error) {
+		return dataproduct.NewReceiver(js, p, c, h)
+	}, false)
+}
+
+// JoinBatches is Join handing h the events of each fetch of a partition together (up to
+// Config.Batch, in order; dataproduct.BatchHandler): one batch at a time per partition, so a
+// handler can apply a partition's events in one transaction.
+func JoinBatches(ctx context.Context, js jetstream.JetStream, p dataproduct.Product, cfg Config, h dataproduct.BatchHandler) (*Group, error) {
+	const op = "partition.JoinBatches"
+	if h == nil {
+		return nil, errs.BadRequest(op, errs.Violation{Field: "handler", Description: "is required"})
+	}
+	return join(ctx, op, js, p, cfg, func(c dataproduct.ConsumerConfig) (*dataproduct.Receiver, error) {
+		return dataproduct.NewBatchReceiver(js, p, c, h)
+	}, true)
+}
+
+func join(ctx context.Context, op string, js jetstream.JetStream, p dataproduct.Product, cfg Config,
+	receiver func(dataproduct.ConsumerConfig) (*dataproduct.Receiver, error), batches bool) (*Group, error) {
+	if err := p.Validate(); err != nil {
+		return nil, errs.Wrap(op, err)
 	}
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, errs.Wrap(op, err)
 	}
-	var set *rules.Set
-	if len(p.Rules) > 0 {
-		var err error
-		if set, err = rules.Compile(p.Message, p.Rules); err != nil {
-			return nil, errs.Wrap(op, err)
-		}
+	recv, err := receiver(dataproduct.ConsumerConfig{ConsumerDomain: cfg.ConsumerDomain, MaxDeliver: cfg.MaxDeliver,
+		Backoff: cfg.Backoff, AckWait: cfg.AckWait, Logger: cfg.Logger})
+	if err != nil {
+		return nil, errs.Wrap(op, err)
 	}
 	n := namesOf(p, cfg.ConsumerDomain)
 	consumers, kv, err := provision(ctx, js, p, n, cfg)
@@ -73,8 +88,7 @@ func Join(ctx context.Context, js jetstream.JetStream, p dataproduct.Product, cf
 		return nil, errs.Wrap(op, err)
 	}
 	g := &Group{
-		js: js, kv: kv, product: p, typeName: string(p.Message.ProtoReflect().Descriptor().FullName()),
-		rules: set, cfg: cfg, names: n, handler: h, consumers: consumers,
+		kv: kv, cfg: cfg, names: n, recv: recv, batches: batches, consumers: consumers,
 		owned: map[int]*claim{}, stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	if _, err := kv.Put(ctx, memberKey(cfg.Replica), []byte(cfg.Replica)); err != nil {
@@ -215,10 +229,10 @@ func (g *Group) renew(ctx context.Context) {
 		g.mu.Unlock()
 		rev, err := g.kv.Update(ctx, ownerKey(p), []byte(g.cfg.Replica), c.rev)
 		if errors.Is(err, jetstream.ErrKeyExists) {
-			// An earlier renewal whose reply was lost moved the revision on: still ours.
-			if r, ok := g.ours(ctx, p); ok {
-				rev, err = g.kv.Update(ctx, ownerKey(p), []byte(g.cfg.Replica), r)
-			}
+			// The revision moved on: an earlier renewal whose reply was lost (a timeout under
+			// load) still landed. Only the holder writes a claim, so one naming this replica
+			// is still its own.
+			rev, err = g.reclaim(ctx, p)
 		}
 		switch {
 		case err == nil:
@@ -233,14 +247,24 @@ func (g *Group) renew(ctx context.Context) {
 	}
 }
 
+// reclaim refreshes the claim of p if it names this replica and returns its new revision;
+// jetstream.ErrKeyExists if another replica holds it.
+func (g *Group) reclaim(ctx context.Context, p int) (uint64, error) {
+	e, err := g.kv.Get(ctx, ownerKey(p))
+	if err != nil {
+		return 0, err
+	}
+	if string(e.Value()) != g.cfg.Replica {
+		return 0, jetstream.ErrKeyExists
+	}
+	return g.kv.Update(ctx, ownerKey(p), []byte(g.cfg.Replica), e.Revision())
+}
+
 // take claims partition p if nobody holds it, calls OnAssigned and starts its fetch loop.
 func (g *Group) take(ctx context.Context, p int) {
 	rev, err := g.kv.Create(ctx, ownerKey(p), []byte(g.cfg.Replica))
 	if errors.Is(err, jetstream.ErrKeyExists) {
-		// A create whose reply was lost (a timed-out request) left a claim of ours.
-		if r, ok := g.ours(ctx, p); ok {
-			rev, err = r, nil
-		}
+		rev, err = g.reclaim(ctx, p) // a claim of this replica's left from a partition it dropped
 	}
 	if err != nil {
 		return // held by another replica until it releases it or its claim expires
@@ -258,17 +282,6 @@ func (g *Group) take(ctx context.Context, p int) {
 	g.owned[p] = c
 	g.mu.Unlock()
 	go g.fetch(hctx, p, c)
-}
-
-// ours reports whether the stored claim on p names this replica, and its revision. Names are
-// unique among live replicas, so such a claim was made by this process (or by a crashed one
-// of the same name, which no longer consumes).
-func (g *Group) ours(ctx context.Context, p int) (uint64, bool) {
-	e, err := g.kv.Get(ctx, ownerKey(p))
-	if err != nil || string(e.Value()) != g.cfg.Replica {
-		return 0, false
-	}
-	return e.Revision(), true
 }
 
 // release ends p's fetch loop after its current batch, calls OnRevoked and deletes the claim.
@@ -341,12 +354,20 @@ func (g *Group) fetch(ctx context.Context, p int, c *claim) {
 			continue
 		}
 		idle = true
+		hctx := context.WithValue(ctx, partitionKey{}, p)
+		var held []jetstream.Msg
 		for msg := range batch.Messages() {
 			idle = false
-			if ctx.Err() != nil {
-				continue // claim lost: leave the rest to redelivery
+			switch {
+			case ctx.Err() != nil: // claim lost: leave the rest to redelivery
+			case g.batches:
+				held = append(held, msg)
+			default:
+				g.recv.Deliver(hctx, msg)
 			}
-			g.deliver(ctx, p, msg)
+		}
+		if len(held) > 0 {
+			g.recv.DeliverBatch(hctx, held)
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && ctx.Err() == nil {
 			g.cfg.Logger.Debug("partition: fetch", "consumer", g.names.consumer(p), "error", err)

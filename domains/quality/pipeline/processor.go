@@ -15,6 +15,7 @@ import (
 	"meshwork.dev/domains/quality/readings"
 	"meshwork.dev/domains/quality/stream"
 	"meshwork.dev/platform/dataproduct"
+	"meshwork.dev/platform/partition"
 )
 
 // Specs looks up a registered sensor.
@@ -57,14 +58,30 @@ func NewProcessor(specs Specs, state State) *Processor {
 // Consumer is the processor's consumer domain.
 const Consumer = "quality"
 
-// ConsumerConfig is how the processor consumes raw-readings: one durable for the domain, one
-// handler at a time, so readings are filtered in stream order (the filters are
+// ConsumerConfig is how a single processor consumes raw-readings unpartitioned: one durable for
+// the domain, one handler at a time, so readings are filtered in stream order (the filters are
 // order-sensitive, and drift and health look across a machine's sensors). A redelivery can
-// break the order only after a failed handler, which changed nothing. Scaling out would
-// partition by the machine key, one durable (filtered on its keys) per partition.
+// break the order only after a failed handler, which changed nothing. Replicas share the
+// durable and so split the readings by message: with more than one, use PartitionConfig.
 func ConsumerConfig() dataproduct.ConsumerConfig {
 	return dataproduct.ConsumerConfig{ConsumerDomain: Consumer, Concurrency: 1, MaxAckPending: 1000}
 }
+
+// DefaultPartitions is the number of partitions of raw-readings unless QUALITY_PARTITIONS
+// says otherwise: more than the replicas a deployment runs, so each gets several and a
+// departing replica's load spreads over the others.
+const DefaultPartitions = 8
+
+// PartitionConfig is how replicas consume raw-readings in n partitions (platform/partition):
+// by the subject key, the machine id, so every reading of a machine lands in one partition,
+// owned by one replica at a time, handled one batch at a time in stream order. A machine's
+// filter state therefore has one writer, and moves with its partition.
+func PartitionConfig(n int) partition.Config {
+	return partition.Config{ConsumerDomain: Consumer, Partitions: n, Batch: PartitionBatch}
+}
+
+// PartitionBatch is the most readings of one partition fetched and applied together.
+const PartitionBatch = 500
 
 // Subscribe starts consuming raw-readings.
 func (p *Processor) Subscribe(ctx context.Context, js jetstream.JetStream) (*dataproduct.Subscription, error) {

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -10,8 +11,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"meshwork.dev/domains/quality/pipeline"
-	"meshwork.dev/domains/quality/readings"
 )
+
+// errStale fails a batch whose machine state another writer saved meanwhile: the batch is
+// rolled back and applied again from the saved state.
+var errStale = errors.New("stale filter state")
 
 // Item is one raw reading of a batch.
 type Item struct {
@@ -27,11 +31,17 @@ type Item struct {
 func (s *State) ApplyBatch(ctx context.Context, items []Item) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, err := s.begin(ctx, items, nil)
+	p, err := s.begin(ctx, s.cache, items, nil)
 	if err != nil {
 		return err
 	}
-	return s.finish(ctx, p)
+	if err := s.finish(ctx, p); err != nil {
+		for _, st := range p.states { // they ran ahead of the database
+			delete(s.cache, st.machine)
+		}
+		return err
+	}
+	return nil
 }
 
 // pending is a batch applied to the in-memory state inside its open transaction, its events
@@ -42,10 +52,12 @@ type pending struct {
 	states []savedState
 }
 
-// savedState is one machine's state as it stood at the end of a batch.
+// savedState is one machine's state as it stood at the end of a batch: base is the watermark
+// it was read at (-1: no row yet), applied the readings the batch added.
 type savedState struct {
 	machine string
 	state   []byte
+	base    int64
 	applied int
 }
 
@@ -53,12 +65,12 @@ type savedState struct {
 // runs the steps of the readings seen for the first time on the machines' states (locking
 // each machine's row when it is read from the database) and encodes the states as they stand
 // after the batch. With js set the derived events are published asynchronously (their acks are
-// in the result); without, they are enqueued in the outbox in one statement. On error the
-// transaction is rolled back and the cached states of the batch's machines are dropped; the
-// caller holds s.mu.
-func (s *State) begin(ctx context.Context, items []Item, js jetstream.JetStream) (_ *pending, err error) {
+// in the result); without, they are enqueued in the outbox in one statement. States are read
+// from and cached in cache. On error the transaction is rolled back and the cached states of
+// the batch's machines are dropped; the caller holds cache (s.mu for s.cache).
+func (s *State) begin(ctx context.Context, cache cache, items []Item, js jetstream.JetStream) (_ *pending, err error) {
 	const op = "postgres.State.ApplyBatch"
-	dirty := map[string]*readings.Machine{}
+	dirty := map[string]*cached{}
 	applied := map[string]int{}
 	var order []string // machines in first-touched order, for a deterministic save order
 	tx, err := s.pool.Begin(ctx)
@@ -70,7 +82,7 @@ func (s *State) begin(ctx context.Context, items []Item, js jetstream.JetStream)
 		if err != nil {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 			for id := range dirty {
-				delete(s.cache, id)
+				delete(cache, id)
 			}
 			err = fmt.Errorf("%s: %w", op, err)
 		}
@@ -89,15 +101,15 @@ func (s *State) begin(ctx context.Context, items []Item, js jetstream.JetStream)
 			continue
 		}
 		delete(first, it.EventID) // the same event twice in one batch is applied once
-		m, ok := dirty[it.Machine]
+		c, ok := dirty[it.Machine]
 		if !ok {
-			if m, err = s.load(ctx, tx, it.Machine); err != nil {
+			if c, err = load(ctx, tx, cache, it.Machine); err != nil {
 				return nil, err
 			}
-			dirty[it.Machine] = m
+			dirty[it.Machine] = c
 			order = append(order, it.Machine)
 		}
-		msgs, err := it.Step(m)
+		msgs, err := it.Step(c.m)
 		if err != nil {
 			return nil, err
 		}
@@ -112,11 +124,13 @@ func (s *State) begin(ctx context.Context, items []Item, js jetstream.JetStream)
 		return nil, err
 	}
 	for _, id := range order {
-		raw, err := json.Marshal(dirty[id])
+		c := dirty[id]
+		raw, err := json.Marshal(c.m)
 		if err != nil {
 			return nil, err
 		}
-		p.states = append(p.states, savedState{machine: id, state: raw, applied: applied[id]})
+		p.states = append(p.states, savedState{machine: id, state: raw, base: c.applied, applied: applied[id]})
+		c.applied = max(c.applied, 0) + int64(applied[id]) // ahead of the database until the commit
 	}
 	return p, nil
 }
@@ -138,11 +152,26 @@ func (s *State) finish(ctx context.Context, p *pending) (err error) {
 	if len(p.states) > 0 {
 		b := &pgx.Batch{}
 		for _, st := range p.states {
-			b.Queue(`INSERT INTO quality_filter_state (machine_id, state, applied) VALUES ($1, $2, $3)
-ON CONFLICT (machine_id) DO UPDATE SET state = EXCLUDED.state, applied = quality_filter_state.applied + $3, updated_at = now()`,
-				st.machine, st.state, st.applied)
+			if st.base < 0 {
+				b.Queue(`INSERT INTO quality_filter_state (machine_id, state, applied) VALUES ($1, $2, $3) ON CONFLICT (machine_id) DO NOTHING`,
+					st.machine, st.state, st.applied)
+				continue
+			}
+			b.Queue(`UPDATE quality_filter_state SET state = $2, applied = applied + $3, updated_at = now() WHERE machine_id = $1 AND applied = $4`,
+				st.machine, st.state, st.applied, st.base)
 		}
-		if err := p.tx.SendBatch(ctx, b).Close(); err != nil {
+		br := p.tx.SendBatch(ctx, b)
+		for _, st := range p.states {
+			tag, err := br.Exec()
+			if err == nil && tag.RowsAffected() != 1 {
+				err = fmt.Errorf("%w: state of machine %s moved on since it was read at %d readings (another writer)", errStale, st.machine, st.base)
+			}
+			if err != nil {
+				_ = br.Close()
+				return err
+			}
+		}
+		if err := br.Close(); err != nil {
 			return err
 		}
 	}

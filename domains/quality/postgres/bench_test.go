@@ -97,9 +97,15 @@ func saturate(b *testing.B, outboxMode bool) {
 			b.Fatal(err)
 		}
 	}
+	waitClean(b, clean)
+}
+
+// waitClean waits (5 minutes at most) until the clean-readings stream holds b.N readings,
+// stops the timer and reports the rate.
+func waitClean(b *testing.B, clean jetstream.Stream) {
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
-		info, err := clean.Info(ctx)
+		info, err := clean.Info(context.Background())
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -116,7 +116,7 @@ func (s *State) ConsumeBatches(ctx context.Context, js jetstream.JetStream, proc
 		}
 		if !failed {
 			s.mu.Lock()
-			pd, err := s.begin(bg, f.items, direct)
+			pd, err := s.begin(bg, s.cache, f.items, direct)
 			s.mu.Unlock()
 			if err == nil {
 				queue <- inFlight{f: f, p: pd}

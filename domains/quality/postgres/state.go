@@ -46,12 +46,24 @@ var InboxConsumer = pipeline.Consumer + "--" + stream.RawReadings.ID()
 type State struct {
 	pool  *pgxpool.Pool
 	mu    sync.Mutex
-	cache map[string]*readings.Machine
+	cache cache
+}
+
+// cache holds machines' states as the process last saw or made them, by machine id.
+type cache map[string]*cached
+
+// cached is one machine's state and the watermark (readings applied) it stands at; applied is
+// -1 for a machine with no saved row yet. A batch saves the state only if the row still holds
+// the watermark the batch started from, so a writer whose cache went stale (another replica
+// took the machine's partition meanwhile) fails and re-reads instead of overwriting.
+type cached struct {
+	m       *readings.Machine
+	applied int64
 }
 
 // New returns the state over pool.
 func New(pool *pgxpool.Pool) *State {
-	return &State{pool: pool, cache: map[string]*readings.Machine{}}
+	return &State{pool: pool, cache: cache{}}
 }
 
 // Migrate creates the outbox and inbox tables, then applies migrations/*.sql in name order
@@ -95,10 +107,11 @@ func (s *State) Apply(ctx context.Context, machine, eventID string, step pipelin
 		if err != nil || !first {
 			return err
 		}
-		m, err := s.load(ctx, tx, machine)
+		c, err := load(ctx, tx, s.cache, machine)
 		if err != nil {
 			return err
 		}
+		m := c.m
 		msgs, err := step(m)
 		if err != nil {
 			return err
@@ -115,6 +128,7 @@ func (s *State) Apply(ctx context.Context, machine, eventID string, step pipelin
 		_, err = tx.Exec(ctx, `INSERT INTO quality_filter_state (machine_id, state, applied) VALUES ($1, $2, 1)
 ON CONFLICT (machine_id) DO UPDATE SET state = EXCLUDED.state, applied = quality_filter_state.applied + 1, updated_at = now()`,
 			machine, raw)
+		c.applied = max(c.applied, 0) + 1
 		return err
 	})
 	if err != nil {
@@ -124,17 +138,19 @@ ON CONFLICT (machine_id) DO UPDATE SET state = EXCLUDED.state, applied = quality
 	return nil
 }
 
-// load returns the cached machine, or reads it (locking its row) or starts it empty.
-func (s *State) load(ctx context.Context, tx pgx.Tx, machine string) (*readings.Machine, error) {
-	if m, ok := s.cache[machine]; ok {
+// load returns the machine cached in c, or reads it (locking its row) or starts it empty, and
+// caches it.
+func load(ctx context.Context, tx pgx.Tx, c cache, machine string) (*cached, error) {
+	if m, ok := c[machine]; ok {
 		return m, nil
 	}
 	var raw []byte
-	err := tx.QueryRow(ctx, `SELECT state FROM quality_filter_state WHERE machine_id = $1 FOR UPDATE`, machine).Scan(&raw)
+	applied := int64(-1)
+	err := tx.QueryRow(ctx, `SELECT state, applied FROM quality_filter_state WHERE machine_id = $1 FOR UPDATE`, machine).Scan(&raw, &applied)
 	var m *readings.Machine
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		m = readings.NewMachine(machine, readings.DefaultHealth)
+		m, applied = readings.NewMachine(machine, readings.DefaultHealth), -1
 	case err != nil:
 		return nil, err
 	default:
@@ -143,8 +159,8 @@ func (s *State) load(ctx context.Context, tx pgx.Tx, machine string) (*readings.
 			return nil, fmt.Errorf("decode state of %s: %w", machine, err)
 		}
 	}
-	s.cache[machine] = m
-	return m, nil
+	c[machine] = &cached{m: m, applied: applied}
+	return c[machine], nil
 }
 
 // Applied is how many raw readings were applied to machine's state (the watermark).

@@ -27,6 +27,7 @@ func TestMain(m *testing.M) { testinfra.Main(m) }
 // the state tables migrated.
 type servers struct {
 	nats *testinfra.NATS
+	pg   *testinfra.Postgres
 	js   jetstream.JetStream
 	pool *pgxpool.Pool
 }
@@ -35,7 +36,8 @@ func startServers(t testing.TB, ctx context.Context) servers {
 	t.Helper()
 	n := testinfra.StartNATS(t)
 	js := n.JetStream(t)
-	pool := testinfra.StartPostgres(t).Pool(t)
+	pg := testinfra.StartPostgres(t)
+	pool := pg.Pool(t)
 	for _, p := range stream.Products {
 		if _, err := dataproduct.Provision(ctx, js, p); err != nil {
 			t.Fatal(err)
@@ -44,7 +46,7 @@ func startServers(t testing.TB, ctx context.Context) servers {
 	if err := postgres.New(pool).Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return servers{nats: n, js: js, pool: pool}
+	return servers{nats: n, pg: pg, js: js, pool: pool}
 }
 
 type registry map[string]readings.Spec

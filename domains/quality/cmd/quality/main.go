@@ -1,7 +1,9 @@
 // Command quality is the quality service (docs/quality.md): gRPC mesh.quality.v1.QualityService
 // on GRPC_ADDR (default :7003), probes and metrics on HTTP_ADDR (default :8003). It needs
 // DATABASE_URL and NATS_URL; it registers its products with the catalog at CATALOG_ADDR using
-// its service account (SERVICE_CLIENT_ID/SECRET, IDENTITY_ADDR). `quality healthcheck` probes
+// its service account (SERVICE_CLIENT_ID/SECRET, IDENTITY_ADDR). Replicas share the raw
+// readings in QUALITY_PARTITIONS partitions by machine (default 8, the same on every replica).
+// `quality healthcheck` probes
 // a running instance (for Docker). Subcommand:
 //
 //	quality eval --csv FILE [--tz UTC] [--time-col timestamp] [--value-col value] [--label-col label]

@@ -1,0 +1,72 @@
+package postgres_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	qualityv1 "meshwork.dev/contracts/gen/go/mesh/quality/v1"
+	"meshwork.dev/domains/quality/pipeline"
+	"meshwork.dev/domains/quality/postgres"
+	"meshwork.dev/domains/quality/readings"
+	"meshwork.dev/platform/testinfra"
+)
+
+// TestStaleStateCannotOverwrite: two writers of one machine (a replica whose partition was
+// taken over while it still held the machine cached, and the new owner). The new owner's
+// batch commits; the stale writer's next batch fails instead of overwriting it, and succeeds
+// once retried from the saved state, which then holds every reading in order.
+func TestStaleStateCannotOverwrite(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pool := testinfra.StartPostgres(t).Pool(t)
+	old, owner := postgres.New(pool), postgres.New(pool)
+	if err := old.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sp := readings.Spec{ID: "t1", Machine: "m1", Kind: readings.Temperature, Min: -20, Max: 150, Interval: time.Minute}
+	reg := registry{"m1/t1": sp}
+	offline := readings.NewMachine("m1", readings.DefaultHealth)
+	offline.AddSensor(sp, readings.DefaultConfig(readings.Temperature))
+	t0 := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+	item := func(st *postgres.State, i int) []postgres.Item {
+		at, v := t0.Add(time.Duration(i)*time.Minute), 40+float64(i%3)/10
+		r := &qualityv1.RawReading{MachineId: "m1", SensorId: "t1", SampledAt: timestamppb.New(at), Value: v}
+		id := fmt.Sprintf("r%d", i)
+		return []postgres.Item{{Machine: "m1", EventID: id, Step: pipeline.NewProcessor(reg, st).Step(ctx, id, r)}}
+	}
+	for i := range 3 {
+		if _, err := offline.Process(readings.Reading{Sensor: "t1", Time: t0.Add(time.Duration(i) * time.Minute).UnixNano(), Value: 40 + float64(i%3)/10}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := old.ApplyBatch(ctx, item(old, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := owner.ApplyBatch(ctx, item(owner, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.ApplyBatch(ctx, item(old, 2)); err == nil {
+		t.Fatal("a writer with a stale cached state overwrote the machine's saved state")
+	}
+	if err := old.ApplyBatch(ctx, item(old, 2)); err != nil {
+		t.Fatalf("retry from the saved state: %v", err)
+	}
+	if n, err := old.Applied(ctx, "m1"); err != nil || n != 3 {
+		t.Fatalf("applied %d readings (%v), want 3", n, err)
+	}
+	saved, err := old.Snapshot(ctx, "m1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := json.Marshal(saved)
+	b, _ := json.Marshal(offline)
+	if string(a) != string(b) {
+		t.Fatalf("saved state is not the three readings' in order:\n%s\n%s", a, b)
+	}
+}
