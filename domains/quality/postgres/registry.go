@@ -56,23 +56,52 @@ type Registry struct {
 	pool *pgxpool.Pool
 	mu   sync.RWMutex
 	snap map[string]readings.Spec // machine/sensor → spec
+	// misses holds when a sensor missing from snap was last found missing in the database.
+	misses map[string]time.Time
 }
 
 // NewRegistry returns the registry over pool (after Migrate).
 func NewRegistry(pool *pgxpool.Pool) *Registry {
-	return &Registry{pool: pool, snap: map[string]readings.Spec{}}
+	return &Registry{pool: pool, snap: map[string]readings.Spec{}, misses: map[string]time.Time{}}
 }
 
 // Known reports whether sensor is registered on machine.
 func (r *Registry) Known(machine, sensor string) bool { _, ok := r.Spec(machine, sensor); return ok }
 
-// Spec returns a registered sensor.
+// Spec returns a registered sensor. A sensor missing from the snapshot is looked up in the
+// database, since another replica may have registered it; a sensor found missing there is not
+// looked up again for missTTL, so readings of unknown sensors cannot flood the database.
 func (r *Registry) Spec(machine, sensor string) (readings.Spec, bool) {
+	key := machine + "/" + sensor
 	r.mu.RLock()
-	defer r.mu.RUnlock()
-	s, ok := r.snap[machine+"/"+sensor]
-	return s, ok
+	s, ok := r.snap[key]
+	missed, wasMissed := r.misses[key]
+	r.mu.RUnlock()
+	if ok || (wasMissed && time.Since(missed) < missTTL) {
+		return s, ok
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+	defer cancel()
+	s, _, err := r.GetSensor(ctx, sensor)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil || s.Machine != machine {
+		if err == nil || errs.KindOf(err) == errs.NotFound {
+			r.misses[key] = time.Now()
+		}
+		return readings.Spec{}, false
+	}
+	r.snap[key] = s
+	delete(r.misses, key)
+	return s, true
 }
+
+// How long a sensor found unregistered is taken as unregistered, and how long a look-up of a
+// sensor missing from the snapshot may take.
+const (
+	missTTL       = 2 * time.Second
+	lookupTimeout = 2 * time.Second
+)
 
 // Reload refreshes the in-memory snapshot of the sensors.
 func (r *Registry) Reload(ctx context.Context) error {
@@ -85,7 +114,7 @@ func (r *Registry) Reload(ctx context.Context) error {
 		snap[s.Machine+"/"+s.ID] = s
 	}
 	r.mu.Lock()
-	r.snap = snap
+	r.snap, r.misses = snap, map[string]time.Time{}
 	r.mu.Unlock()
 	return nil
 }

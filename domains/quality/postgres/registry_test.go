@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"meshwork.dev/domains/quality/postgres"
+	"meshwork.dev/domains/quality/readings"
 	"meshwork.dev/platform/errs"
 	"meshwork.dev/platform/testinfra"
 )
@@ -44,5 +45,35 @@ INSERT INTO quality_machines VALUES ('old', 'plant-1', 'p', 2)`); err != nil {
 	_, err = reg.CreateMachine(ctx, postgres.Machine{ID: "off", Site: "s", Criticality: 1, Location: &postgres.Location{Lat: 95, Lng: 0}})
 	if err == nil || errs.KindOf(err) == errs.Conflict {
 		t.Fatalf("lat 95 stored or misreported: %v", err)
+	}
+}
+
+// TestReplicaKnowsSensorsAnotherRegistered: two replicas share the database; a sensor
+// registered through one is known to the other at its first reading, not after a restart,
+// and a sensor registered nowhere stays unknown.
+func TestReplicaKnowsSensorsAnotherRegistered(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pool := testinfra.StartPostgres(t).Pool(t)
+	if err := postgres.New(pool).Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a, b := postgres.NewRegistry(pool), postgres.NewRegistry(pool)
+	if err := b.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.CreateMachine(ctx, postgres.Machine{ID: "m1", Site: "s", Criticality: 1}); err != nil {
+		t.Fatal(err)
+	}
+	want := readings.Spec{ID: "t1", Machine: "m1", Kind: readings.Temperature, Min: -20, Max: 150, Interval: time.Second}
+	if err := a.CreateSensor(ctx, want, "celsius"); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := b.Spec("m1", "t1"); !ok || got != want {
+		t.Errorf("replica b: %+v, %v; want %+v", got, ok, want)
+	}
+	if b.Known("m2", "t1") || b.Known("m1", "nope") {
+		t.Error("a sensor on another machine, or registered nowhere, is known")
 	}
 }
