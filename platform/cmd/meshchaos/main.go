@@ -4,7 +4,7 @@
 // anything was lost or stored twice, a double booking was found, or a fault the mesh can
 // take was injected too few times; 2 when the run itself could not be made.
 //
-//	meshchaos [--long] [--bin ./bin] [--replicas 2] [--single-nats] [--keep]
+//	meshchaos [--long] [--bin ./bin] [--replicas N] [--single-nats] [--keep]
 package main
 
 import (
@@ -44,7 +44,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	long := fs.Bool("long", false, "the long run: more readings, every fault 3 times")
 	bin := fs.String("bin", "./bin", "directory of meshctl and the service binaries (make build)")
-	replicas := fs.Int("replicas", 2, "processes per domain to ask meshctl up for (when it supports --replicas)")
+	replicas := fs.Int("replicas", 0, "processes per domain to ask meshctl up for, 1 to 3 (default: 1 in the small run, 2 in the long one)")
 	keep := fs.Bool("keep", false, "keep the mesh's temporary directory")
 	single := fs.Bool("single-nats", false, "run NATS as one server, not the --ha cluster (for comparison)")
 	if err := fs.Parse(args); err != nil {
@@ -54,7 +54,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *long {
 		cfg, min = chaos.Long(*bin), 3
 	}
-	cfg.Replicas, cfg.Keep, cfg.SingleNATS, cfg.Log = *replicas, *keep, *single, stderr
+	if *replicas != 0 {
+		cfg.Replicas = *replicas
+	}
+	cfg.Keep, cfg.SingleNATS, cfg.Log = *keep, *single, stderr
 	rep, err := chaos.Run(ctx, cfg)
 	if err != nil {
 		return err
