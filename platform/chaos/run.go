@@ -44,10 +44,9 @@ type Config struct {
 }
 
 // Small is the run of `make chaos` and of TestChaosSmall: 2 machines × 3 sensors × 1800
-// readings, every fault once, one replica per domain (with two, quality's ingest bridges break
-// per-machine order: docs/chaos.md, Findings).
+// readings, every fault once, two replicas per domain.
 func Small(bin string) Config {
-	return Config{Name: "small", Bin: bin, WearMachines: 1, FaultMachines: 1, Ticks: 1800, Rounds: 1, Round: 55 * time.Second, Replicas: 1,
+	return Config{Name: "small", Bin: bin, WearMachines: 1, FaultMachines: 1, Ticks: 1800, Rounds: 1, Round: 55 * time.Second, Replicas: 2,
 		Settle: 3 * time.Minute}
 }
 

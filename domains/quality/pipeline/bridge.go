@@ -34,6 +34,15 @@ const (
 	IngestMaxDeliver = 10
 )
 
+// The bridges of all replicas form one priority group of the ingest consumer; the pinned one
+// pulls at least every bridgePullExpiry, and loses the pin after bridgePinnedTTL without a pull
+// (a crashed or stopped replica), when another replica's bridge takes over.
+const (
+	bridgeGroup      = "bridge"
+	bridgePullExpiry = 5 * time.Second
+	bridgePinnedTTL  = 15 * time.Second
+)
+
 // ingestAckWait is how long a delivered reading may stay unacknowledged before redelivery.
 const ingestAckWait = 30 * time.Second
 
@@ -62,6 +71,12 @@ func ProvisionIngest(ctx context.Context, js jetstream.JetStream) (jetstream.Con
 		MaxDeliver:    IngestMaxDeliver,
 		MaxAckPending: 4096,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
+		// One bridge at a time: the server pins the consumer to one client and moves the pin
+		// only when that client stops pulling for PinnedTTL, so replicas do not interleave
+		// a machine's readings in raw-readings.
+		PriorityGroups: []string{bridgeGroup},
+		PriorityPolicy: jetstream.PriorityPolicyPinned,
+		PinnedTTL:      bridgePinnedTTL,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pipeline.ProvisionIngest consumer %s: %w", IngestConsumer, err)
@@ -87,7 +102,8 @@ func StartBridge(ctx context.Context, js jetstream.JetStream, pub *dataproduct.P
 		return nil, err
 	}
 	b := &Bridge{js: js, pub: pub, reg: reg, log: log, now: time.Now}
-	b.cc, err = c.Consume(b.handle, jetstream.PullMaxMessages(500))
+	b.cc, err = c.Consume(b.handle, jetstream.PullMaxMessages(500), jetstream.PullPriorityGroup(bridgeGroup),
+		jetstream.PullExpiry(bridgePullExpiry))
 	if err != nil {
 		return nil, fmt.Errorf("pipeline.StartBridge: %w", err)
 	}

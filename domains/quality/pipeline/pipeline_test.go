@@ -222,3 +222,61 @@ func TestReadingsSentWhileDownAreKept(t *testing.T) {
 		t.Fatalf("clean readings per sensor %v, want %d each", got, perChannel)
 	}
 }
+
+// TestTwoBridgesKeepMachineOrder runs two replicas' bridges on one ingest consumer: one of them
+// forwards at a time (the consumer's pinned priority group), so raw readings keep a machine's
+// arrival order instead of interleaving the two replicas' batches.
+func TestTwoBridgesKeepMachineOrder(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	n := testinfra.StartNATS(t)
+	nc := n.Connect(t)
+	js := n.JetStream(t)
+	if _, err := dataproduct.Provision(ctx, js, stream.RawReadings); err != nil {
+		t.Fatal(err)
+	}
+	reg := registry{"m1/temp-1": {ID: "temp-1", Machine: "m1", Kind: readings.Temperature, Min: -20, Max: 150, Interval: time.Second}}
+	for range 2 {
+		rjs := n.JetStream(t) // its own connection, as another process
+		b, err := pipeline.StartBridge(ctx, rjs, publisher(t, rjs, stream.RawReadings), reg, slog.Default())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Stop()
+	}
+	const count = 400
+	start := time.Now().Add(-time.Hour).Truncate(time.Second)
+	for i := range count {
+		body := fmt.Sprintf(`{"value": 40, "time": %q, "seq": %d}`, start.Add(time.Duration(i)*time.Second).Format(time.RFC3339), i+1)
+		if err := nc.Publish("ingest.quality.m1.temp-1", []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := js.OrderedConsumer(ctx, stream.RawReadings.StreamName(), jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var behind int
+	last := uint64(0)
+	for i := range count {
+		m, err := cons.Next(jetstream.FetchMaxWait(20 * time.Second))
+		if err != nil {
+			t.Fatalf("raw reading %d: %v", i, err)
+		}
+		r := &qualityv1.RawReading{}
+		if err := proto.Unmarshal(m.Data(), r); err != nil {
+			t.Fatal(err)
+		}
+		if r.GetDeviceSeq() < last {
+			behind++
+		}
+		last = max(last, r.GetDeviceSeq())
+	}
+	if behind > 0 {
+		t.Errorf("%d of %d raw readings stored behind a later reading of their machine", behind, count)
+	}
+}

@@ -44,7 +44,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	long := fs.Bool("long", false, "the long run: more readings, every fault 3 times")
 	bin := fs.String("bin", "./bin", "directory of meshctl and the service binaries (make build)")
-	replicas := fs.Int("replicas", 0, "processes per domain to ask meshctl up for, 1 to 3 (default: 1 in the small run, 2 in the long one)")
+	replicas := fs.Int("replicas", 0, "processes per domain to ask meshctl up for, 1 to 3 (default 2)")
 	keep := fs.Bool("keep", false, "keep the mesh's temporary directory")
 	single := fs.Bool("single-nats", false, "run NATS as one server, not the --ha cluster (for comparison)")
 	if err := fs.Parse(args); err != nil {
