@@ -8,16 +8,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"meshwork.dev/platform/chaos"
 )
 
 // repoRoot is the checkout's top directory: where go.work is.
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	out, err := exec.Command("go", "env", "GOWORK").Output()
-	if err != nil || strings.TrimSpace(string(out)) == "" || strings.TrimSpace(string(out)) == "off" {
-		t.Fatalf("go env GOWORK: %q, %v: the e2e tests run inside the workspace", out, err)
+	root, err := chaos.WorkspaceRoot()
+	if err != nil {
+		t.Fatalf("%v: the e2e tests run inside the workspace", err)
 	}
-	return filepath.Dir(strings.TrimSpace(string(out)))
+	return root
 }
 
 // buildAll builds what `make build` builds, and installs the pinned grpcurl and NATS CLI
@@ -26,16 +28,8 @@ func buildAll(t *testing.T) string {
 	t.Helper()
 	root := repoRoot(t)
 	bin := t.TempDir()
-	pkgs := []string{"./platform/cmd/..."}
-	domains, _ := filepath.Glob(filepath.Join(root, "domains", "*", "cmd"))
-	for _, d := range domains {
-		rel, _ := filepath.Rel(root, d)
-		pkgs = append(pkgs, "./"+rel+"/...")
-	}
-	build := exec.Command("go", append([]string{"build", "-o", bin + "/"}, pkgs...)...)
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if err := chaos.BuildAll(root, bin); err != nil {
+		t.Fatal(err)
 	}
 	install := exec.Command("go", "install", "github.com/fullstorydev/grpcurl/cmd/grpcurl", "github.com/nats-io/natscli/nats")
 	install.Dir = filepath.Join(root, "tools")
