@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
@@ -31,7 +32,7 @@ type Item struct {
 func (s *State) ApplyBatch(ctx context.Context, items []Item) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, err := s.begin(ctx, s.cache, items, nil)
+	p, err := s.begin(ctx, s.cache, items, nil, true)
 	if err != nil {
 		return err
 	}
@@ -62,13 +63,17 @@ type savedState struct {
 }
 
 // begin opens the batch's transaction, records its event ids in the inbox (one statement),
-// runs the steps of the readings seen for the first time on the machines' states (locking
-// each machine's row when it is read from the database) and encodes the states as they stand
-// after the batch. With js set the derived events are published asynchronously (their acks are
-// in the result); without, they are enqueued in the outbox in one statement. States are read
-// from and cached in cache. On error the transaction is rolled back and the cached states of
-// the batch's machines are dropped; the caller holds cache (s.mu for s.cache).
-func (s *State) begin(ctx context.Context, cache cache, items []Item, js jetstream.JetStream) (_ *pending, err error) {
+// locks the rows of the batch's machines, runs the steps of the readings seen for the first
+// time on the machines' states and encodes the states as they stand after the batch. A machine
+// not cached is read from the database (load locks its row); with fence a cached one has its
+// row locked and checked too, and is read again if another writer saved it since (lockCached):
+// the writers that may share a machine (partition owners) fence, the single pipelined consumer,
+// whose cache runs ahead of its uncommitted batches, does not. With js set the derived events
+// are published asynchronously (their acks are in the result); without, they are enqueued in
+// the outbox in one statement. States are read from and cached in cache. On error the
+// transaction is rolled back and the cached states of the batch's machines are dropped; the
+// caller holds cache (s.mu for s.cache).
+func (s *State) begin(ctx context.Context, cache cache, items []Item, js jetstream.JetStream, fence bool) (_ *pending, err error) {
 	const op = "postgres.State.ApplyBatch"
 	dirty := map[string]*cached{}
 	applied := map[string]int{}
@@ -94,6 +99,11 @@ func (s *State) begin(ctx context.Context, cache cache, items []Item, js jetstre
 	first, err := processedBatch(ctx, tx, InboxConsumer, ids)
 	if err != nil {
 		return nil, err
+	}
+	if fence {
+		if err := lockCached(ctx, tx, cache, items); err != nil {
+			return nil, err
+		}
 	}
 	var out []*nats.Msg
 	for _, it := range items {
@@ -133,6 +143,53 @@ func (s *State) begin(ctx context.Context, cache cache, items []Item, js jetstre
 		c.applied = max(c.applied, 0) + int64(applied[id]) // ahead of the database until the commit
 	}
 	return p, nil
+}
+
+// lockCached locks the saved rows of the batch's machines that cache holds and drops from
+// cache each one whose row moved on from the watermark cached with it (another replica saved
+// the machine since: the partition was taken over while this one was stopped or cut off), so
+// that load reads it again. Every step of the batch then runs on the state as last committed,
+// and no other writer can save the machine before this transaction ends: a stale replica
+// publishes nothing derived from its stale state (on the partitioned path the events are
+// published before the commit, so checking the watermark at the save would come too late).
+// Rows are locked in machine order, so two writers of overlapping batches cannot deadlock.
+func lockCached(ctx context.Context, tx pgx.Tx, cache cache, items []Item) error {
+	var ids []string
+	for _, it := range items {
+		if _, ok := cache[it.Machine]; ok && !slices.Contains(ids, it.Machine) {
+			ids = append(ids, it.Machine)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `SELECT machine_id, applied FROM quality_filter_state WHERE machine_id = ANY($1) ORDER BY machine_id FOR UPDATE`, ids)
+	if err != nil {
+		return fmt.Errorf("lock machine states: %w", err)
+	}
+	saved := make(map[string]int64, len(ids))
+	for rows.Next() {
+		var id string
+		var applied int64
+		if err := rows.Scan(&id, &applied); err != nil {
+			rows.Close()
+			return fmt.Errorf("lock machine states: %w", err)
+		}
+		saved[id] = applied
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("lock machine states: %w", err)
+	}
+	for _, id := range ids {
+		applied, ok := saved[id]
+		if !ok {
+			applied = -1
+		}
+		if cache[id].applied != applied {
+			delete(cache, id) // stale: load reads the committed state
+		}
+	}
+	return nil
 }
 
 // finish waits for the batch's publish acks, saves the states and commits. On error the

@@ -116,7 +116,7 @@ func (s *State) ConsumeBatches(ctx context.Context, js jetstream.JetStream, proc
 		}
 		if !failed {
 			s.mu.Lock()
-			pd, err := s.begin(bg, s.cache, f.items, direct)
+			pd, err := s.begin(bg, s.cache, f.items, direct, false) // one writer, batches pipelined: the cache runs ahead of the database by design
 			s.mu.Unlock()
 			if err == nil {
 				queue <- inFlight{f: f, p: pd}

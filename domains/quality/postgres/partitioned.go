@@ -120,7 +120,7 @@ func (pt *Partitions) apply(ctx context.Context, evs []*dataproduct.Event) error
 		}
 		items = append(items, Item{Machine: ev.Key, EventID: ev.ID, Step: pt.proc.Step(ctx, ev.ID, r)})
 	}
-	pd, err := pt.state.begin(ctx, cache, items, pt.js)
+	pd, err := pt.state.begin(ctx, cache, items, pt.js, true)
 	if err != nil {
 		return err
 	}
