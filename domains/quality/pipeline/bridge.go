@@ -34,24 +34,40 @@ const (
 	IngestMaxDeliver = 10
 )
 
-// The bridges of all replicas form one priority group of the ingest consumer; the pinned one
-// pulls at least every bridgePullExpiry, and loses the pin after bridgePinnedTTL without a pull
-// (a crashed or stopped replica), when another replica's bridge takes over.
-const (
-	bridgeGroup      = "bridge"
-	bridgePullExpiry = 5 * time.Second
-	bridgePinnedTTL  = 15 * time.Second
-)
+// IngestTimings are the ingest consumer's timings. The pin moves only after PinnedTTL
+// without a pull, and PinnedTTL is longer than AckWait: when a bridge dies holding readings,
+// they are due for redelivery before another bridge gets the pin, and the server hands a pull
+// what is due for redelivery first — so the next bridge forwards them before anything newer,
+// and raw readings keep each machine's order across the crash.
+type IngestTimings struct {
+	// AckWait is how long a delivered reading may stay unacknowledged before redelivery.
+	AckWait time.Duration
+	// PullExpiry is how long one pull of the pinned bridge waits at most: it pulls at least
+	// this often.
+	PullExpiry time.Duration
+}
 
-// ingestAckWait is how long a delivered reading may stay unacknowledged before redelivery.
-const ingestAckWait = 30 * time.Second
+// DefaultIngestTimings are the service's.
+var DefaultIngestTimings = IngestTimings{AckWait: 30 * time.Second, PullExpiry: 5 * time.Second}
+
+// PinnedTTL is how long the pinned bridge may go without pulling before another takes over:
+// a third longer than AckWait (40 s by default), see IngestTimings.
+func (t IngestTimings) PinnedTTL() time.Duration { return t.AckWait + t.AckWait/3 }
+
+// bridgeGroup is the ingest consumer's priority group, which the bridges of all replicas join.
+const bridgeGroup = "bridge"
 
 // DeadLetterSubject is where the bridge parks refused readings: the platform's
 // dlq.<consumer-domain>.<product id> for the product it feeds, dlq.quality.quality.raw-readings.v1.
 var DeadLetterSubject = stream.RawReadings.DeadLetterSubject(Consumer)
 
-// ProvisionIngest creates or updates the ingest stream and its durable consumer.
+// ProvisionIngest creates or updates the ingest stream and its durable consumer with the
+// default timings.
 func ProvisionIngest(ctx context.Context, js jetstream.JetStream) (jetstream.Consumer, error) {
+	return provisionIngest(ctx, js, DefaultIngestTimings)
+}
+
+func provisionIngest(ctx context.Context, js jetstream.JetStream, t IngestTimings) (jetstream.Consumer, error) {
 	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        IngestStream,
 		Description: "Device readings (NATS, MQTT) waiting to be forwarded to quality.raw-readings.v1",
@@ -67,16 +83,16 @@ func ProvisionIngest(ctx context.Context, js jetstream.JetStream) (jetstream.Con
 	c, err := js.CreateOrUpdateConsumer(ctx, IngestStream, jetstream.ConsumerConfig{
 		Durable:       IngestConsumer,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       ingestAckWait,
+		AckWait:       t.AckWait,
 		MaxDeliver:    IngestMaxDeliver,
 		MaxAckPending: 4096,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		// One bridge at a time: the server pins the consumer to one client and moves the pin
-		// only when that client stops pulling for PinnedTTL, so replicas do not interleave
-		// a machine's readings in raw-readings.
+		// only when that client stops pulling for PinnedTTL (or unpins on Stop), so replicas
+		// do not interleave a machine's readings in raw-readings.
 		PriorityGroups: []string{bridgeGroup},
 		PriorityPolicy: jetstream.PriorityPolicyPinned,
-		PinnedTTL:      bridgePinnedTTL,
+		PinnedTTL:      t.PinnedTTL(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pipeline.ProvisionIngest consumer %s: %w", IngestConsumer, err)
@@ -94,16 +110,22 @@ type Bridge struct {
 	now func() time.Time
 }
 
-// StartBridge provisions the ingest stream and consumes it. pub publishes raw-readings events.
-// A reading is acked only once it is stored in raw-readings or in the dead-letter stream.
+// StartBridge provisions the ingest stream and consumes it with the default timings. pub
+// publishes raw-readings events. A reading is acked only once it is stored in raw-readings or
+// in the dead-letter stream.
 func StartBridge(ctx context.Context, js jetstream.JetStream, pub *dataproduct.Publisher, reg ingest.Registry, log *slog.Logger) (*Bridge, error) {
-	c, err := ProvisionIngest(ctx, js)
+	return StartBridgeWith(ctx, js, pub, reg, log, DefaultIngestTimings)
+}
+
+// StartBridgeWith is StartBridge with timings t (shorter ones for tests).
+func StartBridgeWith(ctx context.Context, js jetstream.JetStream, pub *dataproduct.Publisher, reg ingest.Registry, log *slog.Logger, t IngestTimings) (*Bridge, error) {
+	c, err := provisionIngest(ctx, js, t)
 	if err != nil {
 		return nil, err
 	}
 	b := &Bridge{js: js, pub: pub, reg: reg, log: log, now: time.Now}
 	b.cc, err = c.Consume(b.handle, jetstream.PullMaxMessages(500), jetstream.PullPriorityGroup(bridgeGroup),
-		jetstream.PullExpiry(bridgePullExpiry))
+		jetstream.PullExpiry(t.PullExpiry))
 	if err != nil {
 		return nil, fmt.Errorf("pipeline.StartBridge: %w", err)
 	}
@@ -111,6 +133,9 @@ func StartBridge(ctx context.Context, js jetstream.JetStream, pub *dataproduct.P
 }
 
 // Stop drains the consumer: messages already received are still forwarded (or handed back).
+// The pin stays until PinnedTTL has passed without a pull; unpinning here could take the pin
+// from another replica's bridge in the middle of its batch (the server unpins whoever holds
+// it), so a graceful stop costs the stall a crash does.
 func (b *Bridge) Stop() {
 	b.cc.Drain()
 	<-b.cc.Closed()
