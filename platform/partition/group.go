@@ -142,9 +142,13 @@ func (g *Group) loop() {
 		g.tick()
 		select {
 		case <-g.stop:
+			// Every partition at once: each waits for its fetch loop (up to FetchWait) and
+			// its OnRevoked, so one after another a replica's stop took partitions × FetchWait.
+			var wg sync.WaitGroup
 			for _, p := range g.Owned() {
-				g.release(p)
+				wg.Go(func() { g.release(p) })
 			}
+			wg.Wait()
 			ctx, cancel := context.WithTimeout(context.Background(), g.cfg.Heartbeat)
 			_ = g.kv.Delete(ctx, memberKey(g.cfg.Replica))
 			cancel()

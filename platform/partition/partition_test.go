@@ -287,6 +287,39 @@ func TestLeaveHandsPartitionsOver(t *testing.T) {
 	waitFor(t, "every event handled", func() bool { return rec.distinct() == 50 })
 }
 
+// TestLeaveReleasesPartitionsTogether: Leave releases every partition at once, so a stopping
+// replica waits for its slowest partition, not for all of them in turn. Each OnRevoked waits
+// for all the others to have started; one after another, the first would wait in vain.
+func TestLeaveReleasesPartitionsTogether(t *testing.T) {
+	t.Parallel()
+	const parts = 8
+	e := setup(t)
+	var started sync.WaitGroup
+	started.Add(parts)
+	all := make(chan struct{})
+	go func() { started.Wait(); close(all) }()
+	var alone atomic.Int32
+	cfg := fast("a", parts)
+	cfg.OnRevoked = func(ctx context.Context, p int) error {
+		started.Done()
+		select {
+		case <-all:
+		case <-time.After(5 * time.Second):
+			alone.Add(1)
+		}
+		return nil
+	}
+	rec := newRecorder()
+	a := e.join(e.js, cfg, rec.handler("a", parts, nil))
+	waitFor(t, "a owns all", func() bool { return len(a.Owned()) == parts })
+	if err := a.Leave(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := alone.Load(); n > 0 {
+		t.Errorf("%d of %d partitions were released while the others were not: Leave released them one after another", n, parts)
+	}
+}
+
 func TestOfMatchesServerPartition(t *testing.T) {
 	t.Parallel()
 	const parts = 7
