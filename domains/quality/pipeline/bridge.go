@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	qualityv1 "meshwork.dev/contracts/gen/go/mesh/quality/v1"
@@ -108,6 +109,7 @@ type Bridge struct {
 	log *slog.Logger
 	cc  jetstream.ConsumeContext
 	now func() time.Time
+	t   IngestTimings
 }
 
 // StartBridge provisions the ingest stream and consumes it with the default timings. pub
@@ -123,7 +125,7 @@ func StartBridgeWith(ctx context.Context, js jetstream.JetStream, pub *dataprodu
 	if err != nil {
 		return nil, err
 	}
-	b := &Bridge{js: js, pub: pub, reg: reg, log: log, now: time.Now}
+	b := &Bridge{js: js, pub: pub, reg: reg, log: log, now: time.Now, t: t}
 	b.cc, err = c.Consume(b.handle, jetstream.PullMaxMessages(500), jetstream.PullPriorityGroup(bridgeGroup),
 		jetstream.PullExpiry(t.PullExpiry))
 	if err != nil {
@@ -157,7 +159,7 @@ func (b *Bridge) handle(m jetstream.Msg) {
 	// The id follows the ingest stream sequence: a redelivered reading republished within the
 	// duplicate window is dropped by raw-readings.
 	id := "ingest-" + strconv.FormatUint(meta.Sequence.Stream, 10)
-	if err := Forward(ctx, b.pub, r, dataproduct.WithEventID(id)); err != nil {
+	if err := b.forward(m, r, id); err != nil {
 		if meta.NumDelivered >= IngestMaxDeliver {
 			b.deadLetter(ctx, m, meta, err)
 			return
@@ -170,6 +172,26 @@ func (b *Bridge) handle(m jetstream.Msg) {
 	}
 	if err := m.Ack(); err != nil {
 		b.log.Warn("ack ingest reading", "err", err)
+	}
+}
+
+// forward publishes r, trying again in place while raw-readings refuses it (a NATS node
+// down, a stream leader being elected) for up to half of AckWait, the reading kept in
+// progress meanwhile. In place, so that the readings after it wait: a nak would let them
+// overtake it. The error is the last attempt's, once that time is up.
+func (b *Bridge) forward(m jetstream.Msg, r *qualityv1.RawReading, id string) error {
+	give := b.now().Add(b.t.AckWait / 2)
+	wait := 100 * time.Millisecond
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := Forward(ctx, b.pub, r, dataproduct.WithEventID(id))
+		cancel()
+		if err == nil || errors.Is(err, nats.ErrConnectionClosed) || !b.now().Add(wait).Before(give) {
+			return err
+		}
+		_ = m.InProgress()
+		time.Sleep(wait)
+		wait = min(2*wait, 2*time.Second)
 	}
 }
 

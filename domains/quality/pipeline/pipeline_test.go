@@ -390,3 +390,57 @@ func TestBridgeCrashKeepsMachineOrder(t *testing.T) {
 		t.Errorf("%d raw readings stored behind readings the dropped bridge had not been given", behind)
 	}
 }
+
+// TestRefusedForwardKeepsMachineOrder: raw readings refuse every publish for a while (here
+// the stream is missing; in the mesh a NATS node down or a leader being elected). The bridge
+// tries each reading again in place, so when the stream is back every reading is stored once,
+// in order, and none is dead-lettered: a nak would have let later readings overtake it.
+func TestRefusedForwardKeepsMachineOrder(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	n := testinfra.StartNATS(t)
+	nc := n.Connect(t)
+	js := n.JetStream(t)
+	reg := registry{"m1/temp-1": {ID: "temp-1", Machine: "m1", Kind: readings.Temperature, Min: -20, Max: 150, Interval: time.Second}}
+	timings := pipeline.IngestTimings{AckWait: 10 * time.Second, PullExpiry: time.Second}
+	b, err := pipeline.StartBridgeWith(ctx, js, publisher(t, js, stream.RawReadings), reg, slog.Default(), timings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Stop()
+	const count = 200
+	start := time.Now().Add(-time.Hour).Truncate(time.Second)
+	for i := range count {
+		body := fmt.Sprintf(`{"value": 40, "time": %q, "seq": %d}`, start.Add(time.Duration(i)*time.Second).Format(time.RFC3339), i+1)
+		if err := nc.Publish("ingest.quality.m1.temp-1", []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // the bridge meets a missing stream for a while
+	if _, err := dataproduct.Provision(ctx, js, stream.RawReadings); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := js.OrderedConsumer(ctx, stream.RawReadings.StreamName(), jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := uint64(0)
+	for i := range count {
+		m, err := cons.Next(jetstream.FetchMaxWait(20 * time.Second))
+		if err != nil {
+			t.Fatalf("raw reading %d of %d: %v", i, count, err)
+		}
+		r := &qualityv1.RawReading{}
+		if err := proto.Unmarshal(m.Data(), r); err != nil {
+			t.Fatal(err)
+		}
+		if r.GetDeviceSeq() != last+1 {
+			t.Fatalf("raw reading %d stored after %d", r.GetDeviceSeq(), last)
+		}
+		last = r.GetDeviceSeq()
+	}
+}
