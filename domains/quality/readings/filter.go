@@ -73,6 +73,7 @@ func (f *Filter) Check(r Reading) (flags Flag, use float64) {
 	}
 	sh := &f.Shape
 	var d2, scale float64
+	var rough bool
 	if flags&OutOfRange == 0 {
 		var noisy bool
 		d2, scale, noisy = sh.step(v, c.Window, c.Threshold, c.NoiseRatio, c.NoiseCalibration, f.Spec.Resolution)
@@ -94,9 +95,17 @@ func (f *Filter) Check(r Reading) (flags Flag, use float64) {
 		lim := c.Threshold * max(scale, c.MinScale)
 		if scale > 0 && !step && math.Abs(d2) > lim && math.Abs(v-w.Median()) > lim ||
 			scale == 0 && w.Outlier(v, c.Threshold, c.MinScale) {
-			flags |= Spike
+			// An outlier among rough readings is noise setting in: the noise rule needs half its
+			// window rough before it says so, and these are its first readings.
+			if c.NoiseRatio > 0 && sh.rough() >= roughNoise {
+				flags |= Noise
+			} else {
+				flags |= Spike
+			}
 		}
+		rough = scale > 0 && math.Abs(d2) > roughShare*lim
 	}
+	sh.mark(rough, flags&Spike != 0)
 	if flags&OutOfRange != 0 {
 		w.Push(f.fallback())
 	} else {
