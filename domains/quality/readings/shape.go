@@ -44,7 +44,7 @@ type Shape struct {
 
 // scaleWarmup is how many clean readings learn the long-term precision before it bounds the
 // spike scale.
-const scaleWarmup = 100
+const scaleWarmup = 15
 
 // roughShare is the share of the spike threshold past which a second difference is rough;
 // roughSpan the readings looked back over and roughNoise how many rough ones make an outlier
@@ -105,7 +105,7 @@ func (s *Shape) step(v float64, size int, k, ratio float64, calib int, floor flo
 	d2 = v - (2*s.Last - s.Prev2)
 	if s.Diffs.Len() >= minFill {
 		scale = max(madScale*s.Diffs.Median(), floor)
-		if s.NoiseN >= max(calib, scaleWarmup) {
+		if s.NoiseN >= scaleWarmup {
 			// The window's 15 differences give a noisy estimate, low as often as high: a low
 			// one made every ramp's corner a spike. The sensor's precision learnt over its clean
 			// readings bounds it below; the window can only raise it (a rough patch).
