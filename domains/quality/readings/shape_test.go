@@ -216,3 +216,76 @@ func TestRampCornersAreNotSpikes(t *testing.T) {
 		t.Errorf("%d spikes flagged on %d clean days with load ramps, want at most 2", n, seeds*days)
 	}
 }
+
+// TestOutlierAmongRoughReadingsIsNoise: noise setting in gives a few rough readings (far off
+// the line through the two before, near the median) before an outlier; that outlier is the
+// noise, flagged NOISE, not a spike. The same outlier after quiet readings is a spike.
+func TestOutlierAmongRoughReadingsIsNoise(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name    string
+		offsets []float64 // added to the clean signal from reading 1500
+		want    Flag      // the last one's flag
+	}{
+		// A reading a little high, then readings swinging 1 either side of the median: each
+		// far off the line through the two before it (rough: the spike threshold is about 1.5
+		// here, rough past 1.1), none an outlier; then an outlier of 3 below.
+		{"after rough readings", []float64{0.8, -1, 1, -3}, Noise},
+		{"after quiet readings", []float64{0, 0, 0, -3}, Spike},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			// Steady: AR(1) noise of σ 0.25 around 50, quantised to 0.1, no load ramp nearby.
+			rng := rand.New(rand.NewPCG(21, 1))
+			vals, e := make([]float64, 1510), 0.0
+			for i := range vals {
+				e = 0.6*e + 0.8*0.25*rng.NormFloat64()
+				vals[i] = math.Round((50+e)/0.1) * 0.1
+			}
+			for i, o := range c.offsets {
+				vals[1500+i] += o
+			}
+			flags := checkAll(NewFilter(resSpec(0.1), DefaultConfig(Temperature)), vals)
+			last := 1500 + len(c.offsets) - 1
+			for i := 1500; i < last; i++ {
+				if flags[i]&(Spike|Noise) != 0 {
+					t.Fatalf("reading %d (offset %v): flags %v, want none", i, c.offsets[i-1500], flags[i].Names())
+				}
+			}
+			if got := flags[last] & (Spike | Noise); got != c.want {
+				t.Fatalf("the outlier: flags %v, want %v", flags[last].Names(), c.want.Names())
+			}
+		})
+	}
+}
+
+// TestDriftEndIsNotASpike: a drifting sensor set right jumps back to the truth and stays; with
+// the drift flag recorded on the readings before (as Machine would, RecordFlags), the jump is
+// the end of the drift, not a spike. Without it the filter alone cannot tell the two apart.
+func TestDriftEndIsNotASpike(t *testing.T) {
+	t.Parallel()
+	for _, record := range []bool{true, false} {
+		vals := seasonal(23, 2400, 0.25, 0.1)
+		from, to := 1500, 1800
+		for i := from; i < to; i++ {
+			vals[i] += 5 * float64(i-from+1) / float64(to-from)
+		}
+		f := NewFilter(resSpec(0.1), DefaultConfig(Temperature))
+		n := 0
+		for i, v := range vals {
+			fl, _ := f.Check(Reading{Sensor: f.Spec.ID, Time: int64(i+1) * 60 * sec, Value: v})
+			if record && i >= from+100 && i < to {
+				f.RecordFlags(Drift) // the drift model flags the last two thirds
+			}
+			if i >= to && i < to+20 && fl&Spike != 0 {
+				n++
+			}
+		}
+		if record && n != 0 {
+			t.Errorf("drift flags recorded: the end of the drift flagged %d spikes, want none", n)
+		}
+		if !record && n != 1 {
+			t.Errorf("no drift flags recorded: %d spikes at the end of the drift, want 1 (a level step, once)", n)
+		}
+	}
+}
