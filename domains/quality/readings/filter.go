@@ -68,8 +68,9 @@ func (f *Filter) Check(r Reading) (flags Flag, use float64) {
 			w = f.Window
 			f.LastFlags = 0
 			f.Shape.reset()
-		} else if c.MaxRate > 0 && dt > 0 && flags&OutOfRange == 0 && math.Abs(v-f.LastValue)/dt > c.MaxRate &&
-			!f.followsJump(v, dt) {
+		} else if c.MaxRate > 0 && dt > 0 && flags&OutOfRange == 0 && f.LastFlags&(Stuck|Drift) == 0 &&
+			math.Abs(v-f.LastValue)/dt > c.MaxRate && !f.followsJump(v, dt) {
+			// (A stuck or drifting value was not the truth: the rate from it means nothing.)
 			flags |= RateOfChange
 		}
 	}

@@ -289,3 +289,27 @@ func TestDriftEndIsNotASpike(t *testing.T) {
 		}
 	}
 }
+
+// TestReturnFromStuckIsNotTooFast: the truth moved 10 units (more than the 6 a minute the
+// rate check allows) while the sensor was stuck; the first reading after the run is not a rate
+// of change: the stuck value it would be judged against was never the truth.
+func TestReturnFromStuckIsNotTooFast(t *testing.T) {
+	t.Parallel()
+	vals := seasonal(19, 2*1440, 0.25, 0.1)
+	from, to := 1500, 1620
+	for i := from; i < to; i++ {
+		vals[i] = vals[from]
+	}
+	for i := to; i < len(vals); i++ {
+		vals[i] += 10
+	}
+	flags := checkAll(NewFilter(resSpec(0.1), DefaultConfig(Temperature)), vals)
+	if flags[to-1]&Stuck == 0 {
+		t.Fatalf("the stuck run's last reading: flags %v, want stuck", flags[to-1].Names())
+	}
+	for i, fl := range flags[to : to+20] {
+		if fl&(Spike|RateOfChange) != 0 {
+			t.Fatalf("reading %d after the stuck run: flags %v, want no spike or rate of change", i, fl.Names())
+		}
+	}
+}
