@@ -119,7 +119,9 @@ func (f *Filter) Check(r Reading) (flags Flag, use float64) {
 	if flags&OutOfRange == 0 && sh.repeats(v, f.Spec.Resolution, c.StuckFalseRate) {
 		flags |= Stuck
 	}
-	if c.StuckVariance > 0 && w.Full() && w.flatter(c.StuckVariance) {
+	// An out-of-range reading pushes the rolling median in its place, so a run of them fills
+	// the window with copies of one value: flat, but not stuck.
+	if c.StuckVariance > 0 && flags&OutOfRange == 0 && w.Full() && w.flatter(c.StuckVariance) {
 		flags |= Stuck
 	}
 	if flags&bad == 0 {

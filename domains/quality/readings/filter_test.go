@@ -288,3 +288,20 @@ func TestFastLevelStepFlaggedOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestOutOfRangeRunIsNotStuck: a sensor reading below its physical minimum for half an hour
+// (a drifting current sensor under 0) is out of range, not stuck: each such reading puts the
+// rolling median in the window, and a window of copies of it is flat. (Six of the eight false
+// stuck detections on faultgen seeds 1-3 were this.)
+func TestOutOfRangeRunIsNotStuck(t *testing.T) {
+	t.Parallel()
+	f := NewFilter(tempSpec(), DefaultConfig(Temperature))
+	rng := rand.New(rand.NewPCG(8, 8))
+	next := feed(f, rng, sec, 100, 40)
+	for i := range 30 {
+		fl, _ := f.Check(Reading{Sensor: "t1", Time: next + int64(i)*60*sec, Value: -25 - rng.Float64()})
+		if fl&OutOfRange == 0 || fl&Stuck != 0 {
+			t.Fatalf("out-of-range reading %d: flags %v, want out of range and not stuck", i, fl.Names())
+		}
+	}
+}
