@@ -105,12 +105,13 @@ func (s *Shape) step(v float64, size int, k, ratio float64, calib int, floor flo
 	d2 = v - (2*s.Last - s.Prev2)
 	if s.Diffs.Len() >= minFill {
 		scale = max(madScale*s.Diffs.Median(), floor)
-		if s.NoiseN >= scaleWarmup {
-			// The window's 15 differences give a noisy estimate, low as often as high: a low
-			// one made every ramp's corner a spike. The sensor's precision learnt over its clean
-			// readings bounds it below; the window can only raise it (a rough patch).
-			scale = max(scale, madScale*s.NoiseBase)
-		}
+	}
+	if s.NoiseN >= scaleWarmup {
+		// The window's 15 differences give a noisy estimate, low as often as high: a low one
+		// made every ramp's corner a spike. The sensor's precision learnt over its clean
+		// readings bounds it below, and stands in for it while the window refills after a long
+		// gap; the window can only raise it (a rough patch).
+		scale = max(scale, madScale*s.NoiseBase, floor)
 	}
 	a := math.Abs(d2)
 	if scale > 0 && k > 0 {

@@ -313,3 +313,31 @@ func TestReturnFromStuckIsNotTooFast(t *testing.T) {
 		}
 	}
 }
+
+// TestRampAfterLongGapIsNotASpike: back from two hours away, the sensor's readings climb a
+// load ramp (0.8 a reading); its learnt precision judges them while the window of differences
+// refills, rather than a Hampel test on the few values since the gap, for which a ramp is
+// outliers.
+func TestRampAfterLongGapIsNotASpike(t *testing.T) {
+	t.Parallel()
+	f := NewFilter(resSpec(0.1), DefaultConfig(Temperature))
+	rng := rand.New(rand.NewPCG(9, 9))
+	e := 0.0
+	noise := func() float64 {
+		e = 0.6*e + 0.8*0.25*rng.NormFloat64()
+		return e
+	}
+	t0 := int64(0)
+	for i := range 500 {
+		t0 = int64(i+1) * 60 * sec
+		f.Check(Reading{Sensor: "t1", Time: t0, Value: math.Round((50+noise())/0.1) * 0.1})
+	}
+	t0 += 2 * 3600 * sec
+	for i := range 30 {
+		v := 50 + 0.8*float64(min(max(i-4, 0), 15)) + noise() // the ramp starts 4 readings in
+		fl, _ := f.Check(Reading{Sensor: "t1", Time: t0 + int64(i)*60*sec, Value: math.Round(v/0.1) * 0.1})
+		if fl&Spike != 0 {
+			t.Fatalf("reading %d after the gap (on the ramp): flags %v, want no spike", i, fl.Names())
+		}
+	}
+}
