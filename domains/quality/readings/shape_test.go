@@ -341,3 +341,32 @@ func TestRampAfterLongGapIsNotASpike(t *testing.T) {
 		}
 	}
 }
+
+// TestSpikesOnRampsAreFlagged: spikes in the middle of load ramps and at their corners are still
+// spikes: off the line, off the median and off the reading before, whichever way they point.
+func TestSpikesOnRampsAreFlagged(t *testing.T) {
+	t.Parallel()
+	vals := seasonal(101, 4*1440, 0.12, 0.1)
+	clean := append([]float64(nil), vals...)
+	var at []int
+	for i := 300; i+3 < len(vals) && len(at) < 24; i++ {
+		// On a ramp (0.6 a reading) or at its start or top: the slope changes or is steep.
+		before, after := clean[i]-clean[i-3], clean[i+3]-clean[i]
+		if (math.Abs(before) > 1.2 || math.Abs(after) > 1.2) && (len(at) == 0 || i-at[len(at)-1] > 40) {
+			at = append(at, i)
+		}
+	}
+	t.Logf("%d spikes on ramps", len(at))
+	if len(at) < 12 {
+		t.Fatalf("only %d places on ramps", len(at))
+	}
+	for k, i := range at {
+		vals[i] += float64(1-2*(k%2)) * 4 // a third of a load swing
+	}
+	flags := checkAll(NewFilter(resSpec(0.1), DefaultConfig(Temperature)), vals)
+	for _, i := range at {
+		if flags[i]&Spike == 0 {
+			t.Errorf("spike at %d (around it %.1f %.1f [%.1f] %.1f) not flagged: %v", i, vals[i-2], vals[i-1], vals[i], vals[i+1], flags[i].Names())
+		}
+	}
+}
