@@ -29,7 +29,8 @@ type Filter struct {
 	LastValue float64 `json:"last_value"`
 	// Median is the rolling median after the last reading.
 	Median float64 `json:"median"`
-	// LastFlags are the previous reading's flags.
+	// LastFlags are the previous reading's flags: Check's own, plus those the caller recorded
+	// (RecordFlags).
 	LastFlags Flag `json:"last_flags"`
 	// Count is how many readings were checked.
 	Count int64 `json:"count"`
@@ -67,12 +68,15 @@ func (f *Filter) Check(r Reading) (flags Flag, use float64) {
 			w = f.Window
 			f.LastFlags = 0
 			f.Shape.reset()
-		} else if c.MaxRate > 0 && dt > 0 && flags&OutOfRange == 0 && math.Abs(v-f.LastValue)/dt > c.MaxRate {
+		} else if c.MaxRate > 0 && dt > 0 && flags&OutOfRange == 0 && f.LastFlags&(Stuck|Drift) == 0 &&
+			math.Abs(v-f.LastValue)/dt > c.MaxRate && !f.followsJump(v, dt) {
+			// (A stuck or drifting value was not the truth: the rate from it means nothing.)
 			flags |= RateOfChange
 		}
 	}
 	sh := &f.Shape
 	var d2, scale float64
+	var rough bool
 	if flags&OutOfRange == 0 {
 		var noisy bool
 		d2, scale, noisy = sh.step(v, c.Window, c.Threshold, c.NoiseRatio, c.NoiseCalibration, f.Spec.Resolution)
@@ -81,9 +85,11 @@ func (f *Filter) Check(r Reading) (flags Flag, use float64) {
 		}
 	}
 	// A flat window has no spread: the first live value after it is recovery, not a spike.
-	// A reading on the line through the two before it is a ramp or a cycle, not a spike, and
-	// a sensor whose precision degraded has outliers that are its noise.
-	if c.Threshold > 0 && w.Len() >= minFill && flags&(OutOfRange|Noise) == 0 && f.LastFlags&Stuck == 0 {
+	// Likewise a jump after a reading flagged as drifting is the drift ending (a sensor set
+	// right), a level step, not a spike: that needs the caller to record the drift flag it adds
+	// (RecordFlags). A reading on the line through the two before it is a ramp or a cycle, not a
+	// spike, and a sensor whose precision degraded has outliers that are its noise.
+	if c.Threshold > 0 && w.Len() >= minFill && flags&(OutOfRange|Noise) == 0 && f.LastFlags&(Stuck|Drift) == 0 {
 		// A reading close to the outlier before it, or to the first reading after a stuck
 		// run, makes that one a level step, not a spike: flagged once at most, not until the
 		// rolling median reaches the new level.
@@ -92,11 +98,19 @@ func (f *Filter) Check(r Reading) (flags Flag, use float64) {
 		// the two before it and far from the rolling median (so the return from a spike is not
 		// one); on a ramp the median lags, and the Hampel test alone would miss or invent them.
 		lim := c.Threshold * max(scale, c.MinScale)
-		if scale > 0 && !step && math.Abs(d2) > lim && math.Abs(v-w.Median()) > lim ||
+		if scale > 0 && !step && math.Abs(d2) > lim && math.Abs(v-w.Median()) > lim && math.Abs(v-sh.Last) > lim ||
 			scale == 0 && w.Outlier(v, c.Threshold, c.MinScale) {
-			flags |= Spike
+			// An outlier among rough readings is noise setting in: the noise rule needs half its
+			// window rough before it says so, and these are its first readings.
+			if c.NoiseRatio > 0 && sh.rough() >= roughNoise {
+				flags |= Noise
+			} else {
+				flags |= Spike
+			}
 		}
+		rough = scale > 0 && math.Abs(d2) > roughShare*lim
 	}
+	sh.mark(rough, flags&Spike != 0)
 	if flags&OutOfRange != 0 {
 		w.Push(f.fallback())
 	} else {
@@ -105,7 +119,9 @@ func (f *Filter) Check(r Reading) (flags Flag, use float64) {
 	if flags&OutOfRange == 0 && sh.repeats(v, f.Spec.Resolution, c.StuckFalseRate) {
 		flags |= Stuck
 	}
-	if c.StuckVariance > 0 && w.Full() && w.flatter(c.StuckVariance) {
+	// An out-of-range reading pushes the rolling median in its place, so a run of them fills
+	// the window with copies of one value: flat, but not stuck.
+	if c.StuckVariance > 0 && flags&OutOfRange == 0 && w.Full() && w.flatter(c.StuckVariance) {
 		flags |= Stuck
 	}
 	if flags&bad == 0 {
@@ -123,6 +139,19 @@ func (f *Filter) Check(r Reading) (flags Flag, use float64) {
 	f.LastTime, f.LastValue, f.LastFlags = r.Time, use, flags
 	f.Count++
 	return flags, use
+}
+
+// RecordFlags adds flags that a check outside the filter (drift, judged across the machine's
+// sensors after Check) gave the reading Check judged last, so that the next reading is judged
+// knowing them: the first reading after a drift is not a spike.
+func (f *Filter) RecordFlags(flags Flag) { f.LastFlags |= flags }
+
+// followsJump says whether v, dt seconds after a reading flagged as a jump (spike or rate of
+// change), follows that reading's raw value at a plausible rate: the jump is then a new level,
+// flagged once. (The previous value to use is the rolling median, which lags a new level by
+// half a window: judged against it, every reading after a level step was too fast.)
+func (f *Filter) followsJump(v, dt float64) bool {
+	return f.LastFlags&(Spike|RateOfChange) != 0 && f.Shape.Seen > 0 && math.Abs(v-f.Shape.Last)/dt <= f.Config.MaxRate
 }
 
 // fallback is the value to use for a bad reading: the rolling median, or the last value.

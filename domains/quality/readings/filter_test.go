@@ -262,3 +262,46 @@ func TestUnknownSensor(t *testing.T) {
 		t.Fatal("no error for an unknown sensor")
 	}
 }
+
+// TestFastLevelStepFlaggedOnce: a level step faster than the kind's rate limit (12 units in a
+// minute, the limit is 6) is flagged on its first reading only; the readings after it follow
+// it at a plausible rate. (Judged against the lagging rolling median, the next 7 were flagged
+// rate of change before.)
+func TestFastLevelStepFlaggedOnce(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(6, 6))
+	vals := make([]float64, 600)
+	for i := range vals {
+		vals[i] = 40 + 0.25*rng.NormFloat64()
+		if i >= 400 {
+			vals[i] += 12
+		}
+	}
+	f := NewFilter(tempSpec(), DefaultConfig(Temperature))
+	for i, v := range vals {
+		fl, use := f.Check(Reading{Sensor: "t1", Time: int64(i+1) * 60 * sec, Value: v})
+		switch {
+		case i == 400 && fl&(Spike|RateOfChange) == 0:
+			t.Fatalf("the step: flags %v, want spike or rate of change", fl.Names())
+		case i > 400 && fl != 0:
+			t.Fatalf("reading %d after the step: flags %v (value to use %.1f), want none", i-400, fl.Names(), use)
+		}
+	}
+}
+
+// TestOutOfRangeRunIsNotStuck: a sensor reading below its physical minimum for half an hour
+// (a drifting current sensor under 0) is out of range, not stuck: each such reading puts the
+// rolling median in the window, and a window of copies of it is flat. (Six of the eight false
+// stuck detections on faultgen seeds 1-3 were this.)
+func TestOutOfRangeRunIsNotStuck(t *testing.T) {
+	t.Parallel()
+	f := NewFilter(tempSpec(), DefaultConfig(Temperature))
+	rng := rand.New(rand.NewPCG(8, 8))
+	next := feed(f, rng, sec, 100, 40)
+	for i := range 30 {
+		fl, _ := f.Check(Reading{Sensor: "t1", Time: next + int64(i)*60*sec, Value: -25 - rng.Float64()})
+		if fl&OutOfRange == 0 || fl&Stuck != 0 {
+			t.Fatalf("out-of-range reading %d: flags %v, want out of range and not stuck", i, fl.Names())
+		}
+	}
+}

@@ -1,6 +1,9 @@
 package readings
 
-import "math"
+import (
+	"math"
+	"math/bits"
+)
 
 // Shape is a sensor's state for the checks that judge a reading by the signal's own recent
 // shape rather than by its level: the second difference (the reading minus the straight line
@@ -30,6 +33,47 @@ type Shape struct {
 	RepeatN int     `json:"repeat_n"`
 	// Recovery says the previous reading ended a stuck run.
 	Recovery bool `json:"recovery,omitempty"`
+	// Rough and Spiked hold, bit 0 the newest, which of the last readings were rough (a second
+	// difference past roughShare of the spike threshold, not explained by a spike flagged on it
+	// or on one of the two before it) and which were flagged spikes: an outlier among rough
+	// readings is the onset of noise, not a spike. Zero (state saved before them) is a quiet
+	// past.
+	Rough  uint16 `json:"rough,omitempty"`
+	Spiked uint16 `json:"spiked,omitempty"`
+}
+
+// scaleWarmup is how many clean readings learn the long-term precision before it bounds the
+// spike scale.
+const scaleWarmup = 15
+
+// roughShare is the share of the spike threshold past which a second difference is rough;
+// roughSpan the readings looked back over and roughNoise how many rough ones make an outlier
+// noise. On Gaussian data a difference is rough with probability 0.3 %, two of eight with
+// about 2e-4; in a burst of noise three times the sensor's own, with about 0.6 each.
+const (
+	roughShare = 0.75
+	roughSpan  = 8
+	roughNoise = 2
+)
+
+// mark records whether the reading just judged was rough and whether it was flagged a spike.
+// A spike leaves rough differences on the two readings after it (the line through it points
+// wrong): those are the spike's, not roughness.
+func (s *Shape) mark(rough, spiked bool) {
+	const mask = 1<<roughSpan - 1
+	rough = rough && !spiked && s.Spiked&3 == 0
+	s.Rough = (s.Rough<<1 | b2u(rough)) & mask
+	s.Spiked = (s.Spiked<<1 | b2u(spiked)) & mask
+}
+
+// rough is how many of the last roughSpan readings were rough.
+func (s *Shape) rough() int { return bits.OnesCount16(s.Rough) }
+
+func b2u(b bool) uint16 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // baselineSpan is how many clean readings the long-term noise and repeat estimates average.
@@ -41,6 +85,7 @@ const repeatWarmup = 100
 // reset forgets the recent shape after a long gap; the long-term estimates stay.
 func (s *Shape) reset() {
 	s.Seen, s.Run = 0, 0
+	s.Rough, s.Spiked = 0, 0
 	if s.Diffs != nil {
 		s.Diffs = NewWindow(s.Diffs.Size)
 	}
@@ -60,6 +105,13 @@ func (s *Shape) step(v float64, size int, k, ratio float64, calib int, floor flo
 	d2 = v - (2*s.Last - s.Prev2)
 	if s.Diffs.Len() >= minFill {
 		scale = max(madScale*s.Diffs.Median(), floor)
+	}
+	if s.NoiseN >= scaleWarmup {
+		// The window's 15 differences give a noisy estimate, low as often as high: a low one
+		// made every ramp's corner a spike. The sensor's precision learnt over its clean
+		// readings bounds it below, and stands in for it while the window refills after a long
+		// gap; the window can only raise it (a rough patch).
+		scale = max(scale, madScale*s.NoiseBase, floor)
 	}
 	a := math.Abs(d2)
 	if scale > 0 && k > 0 {

@@ -193,3 +193,180 @@ func TestReturnFromStuckIsNotASpikeRun(t *testing.T) {
 		t.Fatalf("the return from a stuck run flagged %d spikes, want at most 1", n)
 	}
 }
+
+// TestRampCornersAreNotSpikes: on clean signals with load steps ramped over a quarter of an
+// hour, the corners of a ramp (the second difference there is the change of slope) are not
+// spikes. At the top of a ramp the line through the two readings before overshoots and the
+// rolling median lags, but the reading is where the one before it was: a spike is far from
+// that too. (Before that rule: 18 spikes on these 32 days.)
+func TestRampCornersAreNotSpikes(t *testing.T) {
+	t.Parallel()
+	n := 0
+	const seeds, days = 8, 4
+	for seed := range uint64(seeds) {
+		vals := seasonal(100+seed, days*1440, 0.12, 0.1) // quiet: a ramp climbs 0.6 a reading, 5σ
+		for _, fl := range checkAll(NewFilter(resSpec(0.1), DefaultConfig(Temperature)), vals)[200:] {
+			if fl&Spike != 0 {
+				n++
+			}
+		}
+	}
+	t.Logf("%d spikes flagged on %d clean readings", n, seeds*(days*1440-200))
+	if n > 2 {
+		t.Errorf("%d spikes flagged on %d clean days with load ramps, want at most 2", n, seeds*days)
+	}
+}
+
+// TestOutlierAmongRoughReadingsIsNoise: noise setting in gives a few rough readings (far off
+// the line through the two before, near the median) before an outlier; that outlier is the
+// noise, flagged NOISE, not a spike. The same outlier after quiet readings is a spike.
+func TestOutlierAmongRoughReadingsIsNoise(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name    string
+		offsets []float64 // added to the clean signal from reading 1500
+		want    Flag      // the last one's flag
+	}{
+		// A reading a little high, then readings swinging 1 either side of the median: each
+		// far off the line through the two before it (rough: the spike threshold is about 1.5
+		// here, rough past 1.1), none an outlier; then an outlier of 3 below.
+		{"after rough readings", []float64{0.8, -1, 1, -3}, Noise},
+		{"after quiet readings", []float64{0, 0, 0, -3}, Spike},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			// Steady: AR(1) noise of σ 0.25 around 50, quantised to 0.1, no load ramp nearby.
+			rng := rand.New(rand.NewPCG(21, 1))
+			vals, e := make([]float64, 1510), 0.0
+			for i := range vals {
+				e = 0.6*e + 0.8*0.25*rng.NormFloat64()
+				vals[i] = math.Round((50+e)/0.1) * 0.1
+			}
+			for i, o := range c.offsets {
+				vals[1500+i] += o
+			}
+			flags := checkAll(NewFilter(resSpec(0.1), DefaultConfig(Temperature)), vals)
+			last := 1500 + len(c.offsets) - 1
+			for i := 1500; i < last; i++ {
+				if flags[i]&(Spike|Noise) != 0 {
+					t.Fatalf("reading %d (offset %v): flags %v, want none", i, c.offsets[i-1500], flags[i].Names())
+				}
+			}
+			if got := flags[last] & (Spike | Noise); got != c.want {
+				t.Fatalf("the outlier: flags %v, want %v", flags[last].Names(), c.want.Names())
+			}
+		})
+	}
+}
+
+// TestDriftEndIsNotASpike: a drifting sensor set right jumps back to the truth and stays; with
+// the drift flag recorded on the readings before (as Machine would, RecordFlags), the jump is
+// the end of the drift, not a spike. Without it the filter alone cannot tell the two apart.
+func TestDriftEndIsNotASpike(t *testing.T) {
+	t.Parallel()
+	for _, record := range []bool{true, false} {
+		vals := seasonal(23, 2400, 0.25, 0.1)
+		from, to := 1500, 1800
+		for i := from; i < to; i++ {
+			vals[i] += 5 * float64(i-from+1) / float64(to-from)
+		}
+		f := NewFilter(resSpec(0.1), DefaultConfig(Temperature))
+		n := 0
+		for i, v := range vals {
+			fl, _ := f.Check(Reading{Sensor: f.Spec.ID, Time: int64(i+1) * 60 * sec, Value: v})
+			if record && i >= from+100 && i < to {
+				f.RecordFlags(Drift) // the drift model flags the last two thirds
+			}
+			if i >= to && i < to+20 && fl&Spike != 0 {
+				n++
+			}
+		}
+		if record && n != 0 {
+			t.Errorf("drift flags recorded: the end of the drift flagged %d spikes, want none", n)
+		}
+		if !record && n != 1 {
+			t.Errorf("no drift flags recorded: %d spikes at the end of the drift, want 1 (a level step, once)", n)
+		}
+	}
+}
+
+// TestReturnFromStuckIsNotTooFast: the truth moved 10 units (more than the 6 a minute the
+// rate check allows) while the sensor was stuck; the first reading after the run is not a rate
+// of change: the stuck value it would be judged against was never the truth.
+func TestReturnFromStuckIsNotTooFast(t *testing.T) {
+	t.Parallel()
+	vals := seasonal(19, 2*1440, 0.25, 0.1)
+	from, to := 1500, 1620
+	for i := from; i < to; i++ {
+		vals[i] = vals[from]
+	}
+	for i := to; i < len(vals); i++ {
+		vals[i] += 10
+	}
+	flags := checkAll(NewFilter(resSpec(0.1), DefaultConfig(Temperature)), vals)
+	if flags[to-1]&Stuck == 0 {
+		t.Fatalf("the stuck run's last reading: flags %v, want stuck", flags[to-1].Names())
+	}
+	for i, fl := range flags[to : to+20] {
+		if fl&(Spike|RateOfChange) != 0 {
+			t.Fatalf("reading %d after the stuck run: flags %v, want no spike or rate of change", i, fl.Names())
+		}
+	}
+}
+
+// TestRampAfterLongGapIsNotASpike: back from two hours away, the sensor's readings climb a
+// load ramp (0.8 a reading); its learnt precision judges them while the window of differences
+// refills, rather than a Hampel test on the few values since the gap, for which a ramp is
+// outliers.
+func TestRampAfterLongGapIsNotASpike(t *testing.T) {
+	t.Parallel()
+	f := NewFilter(resSpec(0.1), DefaultConfig(Temperature))
+	rng := rand.New(rand.NewPCG(9, 9))
+	e := 0.0
+	noise := func() float64 {
+		e = 0.6*e + 0.8*0.25*rng.NormFloat64()
+		return e
+	}
+	t0 := int64(0)
+	for i := range 500 {
+		t0 = int64(i+1) * 60 * sec
+		f.Check(Reading{Sensor: "t1", Time: t0, Value: math.Round((50+noise())/0.1) * 0.1})
+	}
+	t0 += 2 * 3600 * sec
+	for i := range 30 {
+		v := 50 + 0.8*float64(min(max(i-4, 0), 15)) + noise() // the ramp starts 4 readings in
+		fl, _ := f.Check(Reading{Sensor: "t1", Time: t0 + int64(i)*60*sec, Value: math.Round(v/0.1) * 0.1})
+		if fl&Spike != 0 {
+			t.Fatalf("reading %d after the gap (on the ramp): flags %v, want no spike", i, fl.Names())
+		}
+	}
+}
+
+// TestSpikesOnRampsAreFlagged: spikes in the middle of load ramps and at their corners are still
+// spikes: off the line, off the median and off the reading before, whichever way they point.
+func TestSpikesOnRampsAreFlagged(t *testing.T) {
+	t.Parallel()
+	vals := seasonal(101, 4*1440, 0.12, 0.1)
+	clean := append([]float64(nil), vals...)
+	var at []int
+	for i := 300; i+3 < len(vals) && len(at) < 24; i++ {
+		// On a ramp (0.6 a reading) or at its start or top: the slope changes or is steep.
+		before, after := clean[i]-clean[i-3], clean[i+3]-clean[i]
+		if (math.Abs(before) > 1.2 || math.Abs(after) > 1.2) && (len(at) == 0 || i-at[len(at)-1] > 40) {
+			at = append(at, i)
+		}
+	}
+	t.Logf("%d spikes on ramps", len(at))
+	if len(at) < 12 {
+		t.Fatalf("only %d places on ramps", len(at))
+	}
+	for k, i := range at {
+		vals[i] += float64(1-2*(k%2)) * 4 // a third of a load swing
+	}
+	flags := checkAll(NewFilter(resSpec(0.1), DefaultConfig(Temperature)), vals)
+	for _, i := range at {
+		if flags[i]&Spike == 0 {
+			t.Errorf("spike at %d (around it %.1f %.1f [%.1f] %.1f) not flagged: %v", i, vals[i-2], vals[i-1], vals[i], vals[i+1], flags[i].Names())
+		}
+	}
+}
