@@ -106,8 +106,14 @@ func (m *Machine) Process(r Reading) (Result, error) {
 		case s.Detector.Faulty:
 			// Its data is no longer clean, but still evidence (assess).
 			s.Trend.shadow(m.Health, s.Filter.Window, s.Filter.Config.MinScale)
+		case flags&Drift != 0:
+			s.Trend.veto()
 		case flags&bad == 0:
-			s.Trend.observe(m.Health, r.Value, s.Filter.Config.MinScale)
+			ready := false
+			if x, own, ok := m.healthInput(r.Sensor, s, r); ok {
+				ready = s.Trend.judge(m.Health, x, own)
+			}
+			s.Trend.observe(m.Health, r.Value, s.Filter.Config.MinScale, ready)
 		}
 		if !s.Detector.Faulty && s.Trend.Shadowing {
 			s.Trend.endShadow()
