@@ -115,8 +115,9 @@ func (c HealthConfig) settle() int {
 // against its load-aware baseline (Load; the value itself with no load sensor), found by a
 // two-sided CUSUM (Change) and held while the level stays away from where it was (Ref). The
 // normal learnt over calibration (N, Mean, M2) judges a declared-faulty sensor's data (shadow)
-// and, until the CUSUM can judge (load fits or its warm-up still learning), the clean average
-// as before: more than Raise spreads from normal.
+// and the clean average as before — more than Raise spreads from normal — until the CUSUM can
+// judge (load fits or its warm-up still learning) and, on a sensor judged against its load,
+// beside it: a change that large is raised without the CUSUM's confirmation.
 type Trend struct {
 	// N, Mean and M2 are Welford's running statistics over calibration.
 	N    int     `json:"n"`
@@ -145,7 +146,8 @@ type Trend struct {
 	Pending bool    `json:"pending,omitempty"`
 	Dir     float64 `json:"dir,omitempty"`
 	// Legacy says Elevated was raised by the calibrated-normal rule (before the CUSUM could
-	// judge, or in a state saved by the version before it): that rule clears it.
+	// judge, beside it on a sensor judged against its load, or in a state saved by the
+	// version before the CUSUM): that rule clears it.
 	Legacy bool `json:"legacy,omitempty"`
 	// Shadowing says the sensor is declared faulty and its data is followed apart: Shadow is
 	// the exponential average of its rolling median since the declaration (started from Avg),
@@ -192,9 +194,10 @@ func (t *Trend) endShadow() {
 	t.Shadowing, t.Shadow, t.ShadowZ, t.Unconfirmed = false, 0, 0, false
 }
 
-// observe adds a clean value v: it calibrates the normal and, while the CUSUM cannot judge
-// (ready false), applies the calibrated-normal rule.
-func (t *Trend) observe(c HealthConfig, v float64, floor float64, ready bool) {
+// observe adds a clean value v: it calibrates the normal and applies the calibrated-normal
+// rule while the CUSUM cannot judge (ready false) and, beside the CUSUM, on a sensor judged
+// against its load (own false): a change that large needs no confirmation.
+func (t *Trend) observe(c HealthConfig, v float64, floor float64, ready, own bool) {
 	if t.N < c.Calibration {
 		t.N++
 		d := v - t.Mean
@@ -208,7 +211,7 @@ func (t *Trend) observe(c HealthConfig, v float64, floor float64, ready bool) {
 	if t.Change == nil && t.Elevated {
 		t.Legacy = true // a mark saved by the version before the CUSUM
 	}
-	if ready && !t.Legacy {
+	if ready && own && !t.Legacy {
 		return
 	}
 	sd := max(math.Sqrt(t.M2/float64(t.N)), floor)

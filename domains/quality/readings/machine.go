@@ -109,11 +109,9 @@ func (m *Machine) Process(r Reading) (Result, error) {
 		case flags&Drift != 0:
 			s.Trend.veto()
 		case flags&bad == 0:
-			ready := false
-			if x, own, ok := m.healthInput(r.Sensor, s, r); ok {
-				ready = s.Trend.judge(m.Health, x, own)
-			}
-			s.Trend.observe(m.Health, r.Value, s.Filter.Config.MinScale, ready)
+			x, own, ok := m.healthInput(r.Sensor, s, r)
+			ready := ok && s.Trend.judge(m.Health, x, own)
+			s.Trend.observe(m.Health, r.Value, s.Filter.Config.MinScale, ready, own)
 		}
 		if !s.Detector.Faulty && s.Trend.Shadowing {
 			s.Trend.endShadow()
