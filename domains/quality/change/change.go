@@ -5,6 +5,7 @@
 package change
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 )
@@ -12,18 +13,18 @@ import (
 // Params tune the detector. The same values serve every series of a sensor kind.
 type Params struct {
 	// Baseline is the span, in readings, of the slow exponential average that is "normal".
-	Baseline int
+	Baseline int `json:"baseline"`
 	// Warmup is how many readings learn the baseline before any score is given.
-	Warmup int
+	Warmup int `json:"warmup"`
 	// Slack is CUSUM's allowance k, in scales, that a residual must exceed to accumulate.
-	Slack float64
+	Slack float64 `json:"slack"`
 	// Alarm is CUSUM's decision threshold h, in scales; the score reaches 0.5 at h.
-	Alarm float64
+	Alarm float64 `json:"alarm"`
 	// Spike is the single-reading residual, in scales, that scores 0.5 on its own.
-	Spike float64
+	Spike float64 `json:"spike"`
 	// Refractory is how many readings after a reported event score nothing, so that one
 	// change or burst is reported once rather than on every reading it lasts.
-	Refractory int
+	Refractory int `json:"refractory"`
 }
 
 // Default is the tuning used for every NAB series (docs/quality.md).
@@ -74,6 +75,9 @@ type Result struct {
 	Up, Down bool
 	// Z is the reading's residual in scales.
 	Z float64
+	// From is the baseline the change is measured from when Up or Down is set (the level
+	// before it; the baseline then restarts at the new level), else the current baseline.
+	From float64
 	// Event is true on the reading that reports a change or an outlier (score ≥ 0.5), false
 	// while the refractory period after it lasts.
 	Event bool
@@ -127,6 +131,7 @@ func (d *Detector) Observe(v float64) Result {
 	if d.lo > d.p.Alarm {
 		res.Down = true
 	}
+	res.From = d.mean
 	if res.Up || res.Down {
 		// The change is reported; the baseline then follows the new level so that it is
 		// reported once, not for ever.
@@ -138,4 +143,45 @@ func (d *Detector) Observe(v float64) Result {
 	d.mean += d.alphaSlow * max(-3*sigma, min(3*sigma, r))
 	d.scale += d.alphaSlow * (min(math.Abs(r), 4*sigma) - d.scale)
 	return res
+}
+
+// Scale is the detector's current robust spread (≈ σ of the residuals), 0 before warm-up.
+func (d *Detector) Scale() float64 {
+	if d.n <= d.p.Warmup {
+		return 0
+	}
+	return max(1.25*d.scale, d.step, 1e-9*max(1, math.Abs(d.mean)))
+}
+
+// state is Detector's saved form.
+type state struct {
+	P     Params  `json:"p"`
+	N     int     `json:"n"`
+	Mean  float64 `json:"mean"`
+	Scale float64 `json:"scale"`
+	Hi    float64 `json:"hi"`
+	Lo    float64 `json:"lo"`
+	Prev  float64 `json:"prev"`
+	Step  float64 `json:"step"`
+	Quiet int     `json:"quiet"`
+}
+
+// MarshalJSON saves the detector's whole state, its parameters included.
+func (d *Detector) MarshalJSON() ([]byte, error) {
+	return json.Marshal(state{d.p, d.n, d.mean, d.scale, d.hi, d.lo, d.prev, d.step, d.quiet})
+}
+
+// UnmarshalJSON restores a state saved by MarshalJSON; a restored detector goes on exactly as
+// the saved one would have.
+func (d *Detector) UnmarshalJSON(b []byte) error {
+	var s state
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	if err := s.P.Validate(); err != nil {
+		return err
+	}
+	*d = Detector{p: s.P, n: s.N, mean: s.Mean, scale: s.Scale, hi: s.Hi, lo: s.Lo, alphaSlow: 2 / float64(s.P.Baseline+1),
+		prev: s.Prev, step: s.Step, quiet: s.Quiet}
+	return nil
 }

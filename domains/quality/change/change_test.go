@@ -1,6 +1,7 @@
 package change
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -124,5 +125,35 @@ func TestQuantisedFlatSignalDoesNotAlarmOnOneStep(t *testing.T) {
 		if r := d.Observe(v); i > Default.Warmup && math.Abs(r.Z) > 2.5 {
 			t.Fatalf("reading %d (%v): z %v, want within 2.5 for one quantum", i, v, r.Z)
 		}
+	}
+}
+
+func TestStateSurvivesJSON(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(8, 1))
+	a := New(Default)
+	var b *Detector
+	for i := range 3000 {
+		v := 20 + rng.NormFloat64() + map[bool]float64{true: 4}[i >= 2000]
+		if i%700 == 0 {
+			raw, err := json.Marshal(a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b = &Detector{}
+			if err := json.Unmarshal(raw, b); err != nil {
+				t.Fatal(err)
+			}
+			a, b = b, a // go on with the restored one; b is the uninterrupted twin
+		}
+		ra := a.Observe(v)
+		if b != nil {
+			if rb := b.Observe(v); ra != rb {
+				t.Fatalf("reading %d: restored %+v, uninterrupted %+v", i, ra, rb)
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(`{"p":{"baseline":0}}`), &Detector{}); err == nil || !strings.Contains(err.Error(), "baseline") {
+		t.Fatalf("a state with bad parameters: error %v, want one naming the baseline", err)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"math"
 	"sort"
 	"strings"
+
+	"meshwork.dev/domains/quality/change"
 )
 
 // Status is a machine's health.
@@ -45,12 +47,77 @@ type HealthConfig struct {
 	Raise float64 `json:"raise"`
 	// Lower clears the mark below this many spreads.
 	Lower float64 `json:"lower"`
+	// Change tunes the CUSUM (package change) on each trended sensor's residual against its
+	// load-aware baseline (Load); zero values take DefaultChange's.
+	Change change.Params `json:"change,omitzero"`
+	// Residual tunes the CUSUM instead when the input is the residual against load fits: it
+	// is autocorrelated (a machine's thermal inertia, its noise), so a CUSUM tuned for one
+	// series' independent noise would fire on it; zero values take DefaultResidual's.
+	Residual change.Params `json:"residual,omitzero"`
+	// Confirm is how many judged readings a change of a residual must last before it raises
+	// the mark, so that a drift of the sensor against its peers, which the filters flag
+	// meanwhile (Model, a median 191 readings into a faultgen drift), is that fault's and
+	// not a failure (0: 200). A series judged on its own has no peers to wait for.
+	Confirm int `json:"confirm,omitempty"`
+	// LoadCalibration is how many clean readings learn a sensor's load fits (0: 1440).
+	LoadCalibration int `json:"load_calibration,omitempty"`
+	// Settle is how many readings after its last change a sensor judged on its own value (no
+	// load sensor on its machine) takes its new level for normal (0: 250).
+	Settle int `json:"settle,omitempty"`
 }
 
 // DefaultHealth is the default trend tuning.
-var DefaultHealth = HealthConfig{Calibration: 1000, Smoothing: 30, Raise: 4, Lower: 2.5}
+var DefaultHealth = HealthConfig{Calibration: 1000, Smoothing: 30, Raise: 4, Lower: 2.5,
+	Change: DefaultChange, Residual: DefaultResidual, Confirm: 200, LoadCalibration: 1440, Settle: 250}
 
-// Trend is one sensor's health state: its normal level and its recent clean average.
+// DefaultChange is the CUSUM on a value judged on its own: package change's defaults but
+// for a higher alarm (12 scales rather than 8), chosen on the whole NAB corpus.
+var DefaultChange = change.Params{Baseline: 400, Warmup: 150, Slack: 1.5, Alarm: 12, Spike: 6, Refractory: 250}
+
+// DefaultResidual is the CUSUM on a residual against load fits.
+var DefaultResidual = change.Params{Baseline: 1440, Warmup: 150, Slack: 3, Alarm: 16, Spike: 6, Refractory: 250}
+
+// change returns the CUSUM parameters for an input judged on its own or as a residual,
+// defaults for a state saved before they existed.
+func (c HealthConfig) change(own bool) change.Params {
+	p, d := c.Residual, DefaultResidual
+	if own {
+		p, d = c.Change, DefaultChange
+	}
+	if p.Validate() != nil {
+		return d
+	}
+	return p
+}
+
+func (c HealthConfig) confirm() int {
+	if c.Confirm <= 0 {
+		return 200
+	}
+	return c.Confirm
+}
+
+func (c HealthConfig) loadCalibration() int {
+	if c.LoadCalibration <= 0 {
+		return 1440
+	}
+	return c.LoadCalibration
+}
+
+func (c HealthConfig) settle() int {
+	if c.Settle <= 0 {
+		return 250
+	}
+	return c.Settle
+}
+
+// Trend is one sensor's health state. Health is a sustained change of the sensor's residual
+// against its load-aware baseline (Load; the value itself with no load sensor), found by a
+// two-sided CUSUM (Change) and held while the level stays away from where it was (Ref). The
+// normal learnt over calibration (N, Mean, M2) judges a declared-faulty sensor's data (shadow)
+// and the clean average as before — more than Raise spreads from normal — until the CUSUM can
+// judge (load fits or its warm-up still learning) and, on a sensor judged against its load,
+// beside it: a change that large is raised without the CUSUM's confirmation.
 type Trend struct {
 	// N, Mean and M2 are Welford's running statistics over calibration.
 	N    int     `json:"n"`
@@ -60,8 +127,28 @@ type Trend struct {
 	Avg float64 `json:"avg"`
 	// Elevated says the sensor trends away from normal, above or below (Z's sign says which).
 	Elevated bool `json:"elevated"`
-	// Z is the last score in spreads above normal.
+	// Z is the last score in spreads above normal (while elevated by the CUSUM: of Level
+	// from Ref in the CUSUM's scale).
 	Z float64 `json:"z"`
+	// Load is the load-aware baseline (nil on a machine with no load sensor, or in a state
+	// saved before it existed: learnt from the next readings).
+	Load *Load `json:"load,omitempty"`
+	// Change is the CUSUM on the judged input (nil until the first; then warming up).
+	Change *change.Detector `json:"change,omitempty"`
+	// Level is the exponential average (span Smoothing) of the judged input, restarted at
+	// each change; Ref is the CUSUM's baseline before the change that raised Elevated; Since
+	// counts readings since the last change while elevated.
+	// Pending says a change was found and is being confirmed (HealthConfig.Confirm); Dir is
+	// its direction, +1 or -1.
+	Level   float64 `json:"level,omitempty"`
+	Ref     float64 `json:"ref,omitempty"`
+	Since   int     `json:"since,omitempty"`
+	Pending bool    `json:"pending,omitempty"`
+	Dir     float64 `json:"dir,omitempty"`
+	// Legacy says Elevated was raised by the calibrated-normal rule (before the CUSUM could
+	// judge, beside it on a sensor judged against its load, or in a state saved by the
+	// version before the CUSUM): that rule clears it.
+	Legacy bool `json:"legacy,omitempty"`
 	// Shadowing says the sensor is declared faulty and its data is followed apart: Shadow is
 	// the exponential average of its rolling median since the declaration (started from Avg),
 	// ShadowZ its score against the normal learnt from clean data, and Unconfirmed marks a
@@ -107,8 +194,10 @@ func (t *Trend) endShadow() {
 	t.Shadowing, t.Shadow, t.ShadowZ, t.Unconfirmed = false, 0, 0, false
 }
 
-// observe adds a clean value.
-func (t *Trend) observe(c HealthConfig, v float64, floor float64) {
+// observe adds a clean value v: it calibrates the normal and applies the calibrated-normal
+// rule while the CUSUM cannot judge (ready false) and, beside the CUSUM, on a sensor judged
+// against its load (own false): a change that large needs no confirmation.
+func (t *Trend) observe(c HealthConfig, v float64, floor float64, ready, own bool) {
 	if t.N < c.Calibration {
 		t.N++
 		d := v - t.Mean
@@ -119,11 +208,83 @@ func (t *Trend) observe(c HealthConfig, v float64, floor float64) {
 	}
 	alpha := 2 / float64(c.Smoothing+1)
 	t.Avg += alpha * (v - t.Avg)
+	if t.Change == nil && t.Elevated {
+		t.Legacy = true // a mark saved by the version before the CUSUM
+	}
+	if ready && own && !t.Legacy {
+		return
+	}
 	sd := max(math.Sqrt(t.M2/float64(t.N)), floor)
-	t.Z = (t.Avg - t.Mean) / sd
+	z := (t.Avg - t.Mean) / sd
 	// A sustained change either way is evidence: a failure shows as a drop as often as a rise
 	// (NAB's machine_temperature_system_failure fails downwards).
-	t.Elevated = c.mark(t.Elevated, t.Z)
+	if t.Legacy || !t.Elevated {
+		t.Legacy = c.mark(t.Legacy || t.Elevated, z)
+		t.Elevated, t.Z = t.Legacy, z
+	}
+}
+
+// judge feeds the CUSUM the input x (a residual in spreads, or the value when own): a
+// sustained change raises Elevated, measured from the level before it; the mark clears once
+// Settle readings have passed since the last change and the level is back within Lower scales
+// of it — or, when own, whatever the level: with no load to explain it, a level that stays is
+// the series' new normal, as the CUSUM's baseline takes it to be.
+// It reports whether the CUSUM is past its warm-up.
+func (t *Trend) judge(c HealthConfig, x float64, own bool) bool {
+	if t.Change == nil {
+		t.Change, t.Level = change.New(c.change(own)), x
+		t.Legacy = t.Legacy || t.Elevated // a mark saved by the version before the CUSUM
+	}
+	res := t.Change.Observe(x)
+	sc := t.Change.Scale()
+	if sc == 0 {
+		t.Level = x
+		return false
+	}
+	t.Level += 2 / float64(c.Smoothing+1) * (x - t.Level)
+	if res.Up || res.Down {
+		if !t.Elevated && !t.Pending || t.Legacy {
+			// A residual's normal is 0, what the load explains; a series on its own has
+			// only the level it had before.
+			t.Ref, t.Pending, t.Dir = 0, true, 1
+			if own {
+				t.Ref = res.From
+			}
+			if res.Down {
+				t.Dir = -1
+			}
+		}
+		t.Legacy, t.Level, t.Since = false, x, 0
+	}
+	if t.Legacy {
+		return true // the calibrated-normal rule holds the mark until it clears
+	}
+	if !t.Elevated && !t.Pending {
+		t.Z = (t.Level - res.From) / sc
+		return true
+	}
+	t.Since++
+	t.Z = (t.Level - t.Ref) / sc
+	switch {
+	case t.Pending && t.Z*t.Dir < c.change(own).Slack:
+		t.Pending = false // it did not last: the level is back within the CUSUM's allowance
+	case t.Pending && (own || t.Since >= c.confirm()):
+		t.Pending, t.Elevated = false, true
+	case t.Elevated && own && t.Since > c.settle():
+		t.Elevated = false
+	case t.Elevated && !own && t.Since > c.Smoothing && math.Abs(t.Z) < c.Lower:
+		t.Elevated = false // back to what the load explains
+	}
+	return true
+}
+
+// veto drops a change the filters explain as the sensor's own drift against its peers: a
+// fault (published on quality.sensor-faults.v1, its data then judged by shadow), not a
+// failure. A mark of the calibrated-normal rule stays with that rule.
+func (t *Trend) veto() {
+	if !t.Legacy {
+		t.Pending, t.Elevated = false, false
+	}
 }
 
 // HealthEvent is a change of a machine's health.
@@ -185,7 +346,7 @@ func assess(m *Machine) (Status, string, []string) {
 	reason := strings.Join(parts, ", ")
 	rise, rising := "rise", "rising"
 	for _, id := range ids {
-		if m.Sensors[id].Trend.Z < 0 {
+		if m.Sensors[id].Trend.sign() < 0 {
 			rise, rising = "change", "changing"
 		}
 	}
@@ -233,7 +394,7 @@ func unconfirmed(m *Machine, elevated []string, critical bool) (Status, string, 
 			named[i] = fmt.Sprintf("%s (%s)", p, m.Sensors[p].Detector.Fault)
 		}
 		parts = append(parts, fmt.Sprintf("%s %s %s %+.1fσ with no %s sensor to corroborate it: %s declared faulty",
-			k, id, direction(s.Trend.Z), s.Trend.Z, partner[k], strings.Join(named, ", ")))
+			k, id, direction(s.Trend.sign()), s.Trend.Z, partner[k], strings.Join(named, ", ")))
 		evidence = append(evidence, by...)
 	}
 	return Unconfirmed, "anomalous, unconfirmed: " + strings.Join(parts, "; "), dedupe(evidence)
@@ -254,6 +415,14 @@ func faultyPartners(m *Machine, k Kind) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// sign is the direction of the sensor's change: the CUSUM's when it raised the mark, else Z's.
+func (t *Trend) sign() float64 {
+	if t.Dir != 0 && !t.Legacy {
+		return t.Dir
+	}
+	return t.Z
 }
 
 func direction(z float64) string {

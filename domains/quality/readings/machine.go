@@ -79,6 +79,7 @@ func (m *Machine) Process(r Reading) (Result, error) {
 	flags, use := s.Filter.Check(r)
 	if m.drifted(r.Sensor, s) || m.modelDrift(r.Sensor, s, r, flags) {
 		flags |= Drift
+		s.Filter.RecordFlags(Drift) // the next reading is judged knowing this one drifted
 		use = s.Filter.LastValue
 		if flags&(bad&^Drift) == 0 {
 			// The value is plausible on its own; report it but flag it.
@@ -106,8 +107,12 @@ func (m *Machine) Process(r Reading) (Result, error) {
 		case s.Detector.Faulty:
 			// Its data is no longer clean, but still evidence (assess).
 			s.Trend.shadow(m.Health, s.Filter.Window, s.Filter.Config.MinScale)
+		case flags&Drift != 0:
+			s.Trend.veto()
 		case flags&bad == 0:
-			s.Trend.observe(m.Health, r.Value, s.Filter.Config.MinScale)
+			x, own, ok := m.healthInput(r.Sensor, s, r)
+			ready := ok && s.Trend.judge(m.Health, x, own)
+			s.Trend.observe(m.Health, r.Value, s.Filter.Config.MinScale, ready, own)
 		}
 		if !s.Detector.Faulty && s.Trend.Shadowing {
 			s.Trend.endShadow()

@@ -112,7 +112,25 @@ func (m *Machine) modelDrift(id string, s *SensorState, r Reading, flags Flag) b
 			sign = f.Avg
 		}
 	}
-	return hits == len(md.Peers)
+	return hits == len(md.Peers) && !m.wearAgainst(s, md)
+}
+
+// wearAgainst says whether a load sensor's model peers are all trended sensors (temperature,
+// vibration) whose own residual against the load moves beyond the CUSUM's allowance: then
+// they moved, not the load sensor — what a failure looks like on a machine of a temperature,
+// a vibration and a current sensor, where the current's only peers are the two that wear.
+func (m *Machine) wearAgainst(s *SensorState, md *Model) bool {
+	if !loadKind(s.Filter.Spec.Kind) {
+		return false
+	}
+	for _, f := range md.Peers {
+		p := m.Sensors[f.Peer]
+		if p == nil || !trended[p.Filter.Spec.Kind] || p.Trend.Load == nil || len(p.Trend.Load.Peers) == 0 ||
+			math.Abs(p.Trend.Level) < m.Health.change(false).Slack {
+			return false
+		}
+	}
+	return true
 }
 
 // calibrate adds a clean reading to the fit against every fresh, clean other sensor; at

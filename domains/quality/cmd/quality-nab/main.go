@@ -7,9 +7,11 @@
 // --detector change (the default, NAB detector name "meshwork") is package change with its
 // Default parameters for every series: its score per reading. --detector health (NAB name
 // "meshworkHealth") is the health the service publishes: each series is one temperature
-// sensor of a readings.Machine (temperature defaults, no physical range, the interval the
-// series' timestamps show, readings.DefaultHealth), and a reading scores 1 when the machine's
-// health changes to anything but OK, 0 otherwise.
+// sensor of a readings.Machine (temperature defaults without the checks in physical units —
+// no physical range, no rate of change — the interval the series' timestamps show,
+// readings.DefaultHealth), and a reading scores 1 when the machine's health changes to
+// anything but OK, 0 otherwise. A machine of one sensor has no load sensor, so its health is
+// the CUSUM on the value itself against its own slow baseline (readings.Load).
 //
 // Each output file is <out>/<category>/<detector name>_<name>.csv with the columns timestamp,
 // value, anomaly_score and label (1 inside a labelled window).
@@ -180,7 +182,7 @@ func scorer(d string, times []time.Time) (func(time.Time, float64) (float64, err
 		return nil, errors.New("cannot tell the sampling interval: fewer than two distinct timestamps")
 	}
 	m := readings.NewMachine("nab", readings.DefaultHealth)
-	m.AddSensor(readings.Spec{ID: "s", Machine: "nab", Kind: readings.Temperature, Interval: iv}, readings.DefaultConfig(readings.Temperature))
+	m.AddSensor(readings.Spec{ID: "s", Machine: "nab", Kind: readings.Temperature, Interval: iv}, unitFree())
 	return func(t time.Time, v float64) (float64, error) {
 		res, err := m.Process(readings.Reading{Sensor: "s", Time: t.UnixNano(), Value: v})
 		if err != nil || res.Health == nil || res.Health.Status == readings.OK {
@@ -188,6 +190,16 @@ func scorer(d string, times []time.Time) (func(time.Time, float64) (float64, err
 		}
 		return 1, nil
 	}, nil
+}
+
+// unitFree is the temperature config without its checks in physical units that a NAB series,
+// of unknown units, cannot be held to: the physical range (none is declared) and the rate of
+// change (0.1 °C/s). Spikes, stuck values, noise and dropouts are judged against the series'
+// own statistics and stay on.
+func unitFree() readings.Config {
+	c := readings.DefaultConfig(readings.Temperature)
+	c.MaxRate = 0
+	return c
 }
 
 // interval is the median step between the first 101 timestamps (0 when none is positive).
