@@ -18,6 +18,7 @@ import (
 	"meshwork.dev/domains/quality/stream"
 	"meshwork.dev/platform/dataproduct"
 	"meshwork.dev/platform/partition"
+	"meshwork.dev/platform/testinfra"
 )
 
 // benchMachines × benchSensors sensors: enough machines for every partition to hold some.
@@ -29,18 +30,34 @@ const benchMachines, benchSensors = 32, 4
 // as the baseline of the same run the single unpartitioned batch consumer (ConsumeBatches,
 // what one replica ran before). b.N raw readings over 32 machines × 4 sensors are published
 // at once; the clock stops when the clean stream holds b.N readings.
+//
+// The cluster cases run the same on the three-node cluster of `meshctl up --ha`
+// (testinfra.StartNATSCluster: sync_interval always) with every product stream at R3, the
+// partitions' work streams taking the product stream's count.
 func BenchmarkPartitionedRawToClean(b *testing.B) {
-	b.Run("single-unpartitioned", func(b *testing.B) { servicePath(b, 0) })
-	for _, r := range []int{1, 2, 3} {
-		b.Run(fmt.Sprintf("replicas=%d", r), func(b *testing.B) { servicePath(b, r) })
+	for _, cluster := range []bool{false, true} {
+		prefix := ""
+		if cluster {
+			prefix = "cluster-R3/"
+		}
+		b.Run(prefix+"single-unpartitioned", func(b *testing.B) { servicePath(b, 0, cluster) })
+		for _, r := range []int{1, 2, 3} {
+			b.Run(fmt.Sprintf("%sreplicas=%d", prefix, r), func(b *testing.B) { servicePath(b, r, cluster) })
+		}
 	}
 }
 
-// servicePath runs the path with replicas partitioned replicas, or the single consumer for 0.
-func servicePath(b *testing.B, replicas int) {
+// servicePath runs the path with replicas partitioned replicas, or the single consumer for 0,
+// on one NATS server or on the three-node cluster with R3 streams.
+func servicePath(b *testing.B, replicas int, cluster bool) {
 	ctx := context.Background()
 	serviceGC(b)
-	srv := startServers(b, ctx)
+	var srv servers
+	if cluster {
+		srv = startServersOn(b, ctx, testinfra.StartNATSCluster(b).NATS, 3)
+	} else {
+		srv = startServers(b, ctx)
+	}
 	n, pg, js := srv.nats, srv.pg, srv.js
 	reg := registry{}
 	for m := range benchMachines {

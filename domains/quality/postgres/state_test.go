@@ -34,11 +34,20 @@ type servers struct {
 
 func startServers(t testing.TB, ctx context.Context) servers {
 	t.Helper()
-	n := testinfra.StartNATS(t)
+	return startServersOn(t, ctx, testinfra.StartNATS(t), 0)
+}
+
+// startServersOn is startServers on n, quality's product streams with replicas copies (0: the
+// products' own count).
+func startServersOn(t testing.TB, ctx context.Context, n *testinfra.NATS, replicas int) servers {
+	t.Helper()
 	js := n.JetStream(t)
 	pg := testinfra.StartPostgres(t)
 	pool := pg.Pool(t)
 	for _, p := range stream.Products {
+		if replicas > 0 {
+			p.Replicas = replicas
+		}
 		if _, err := dataproduct.Provision(ctx, js, p); err != nil {
 			t.Fatal(err)
 		}
