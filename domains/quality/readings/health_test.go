@@ -233,15 +233,7 @@ func TestHealthSurvivesRestart(t *testing.T) {
 		a.step(t, i, extra)
 		b.step(t, i, extra)
 		if i%500 == 250 {
-			raw, err := json.Marshal(b.m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var back Machine
-			if err := json.Unmarshal(raw, &back); err != nil {
-				t.Fatal(err)
-			}
-			b.m = &back
+			b.m = reloaded(t, b.m)
 		}
 		if a.m.Status != b.m.Status || a.m.Reason != b.m.Reason {
 			t.Fatalf("reading %d: restored %v %q, uninterrupted %v %q", i, b.m.Status, b.m.Reason, a.m.Status, a.m.Reason)

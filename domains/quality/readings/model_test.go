@@ -138,15 +138,7 @@ func TestModelSurvivesRestart(t *testing.T) {
 		}
 		for i := range 5000 {
 			if i == at {
-				raw, err := json.Marshal(b.m)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var back Machine
-				if err := json.Unmarshal(raw, &back); err != nil {
-					t.Fatal(err)
-				}
-				b.m = &back
+				b.m = reloaded(t, b.m)
 			}
 			bias := 0.0
 			if i > 4000 {
@@ -160,4 +152,18 @@ func TestModelSurvivesRestart(t *testing.T) {
 			t.Fatalf("no model learnt: the test does not test the model")
 		}
 	}
+}
+
+// reloaded is m saved as JSON and read back, as the service's state store does.
+func reloaded(t *testing.T, m *Machine) *Machine {
+	t.Helper()
+	raw, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Machine
+	if err := json.Unmarshal(raw, &back); err != nil {
+		t.Fatal(err)
+	}
+	return &back
 }
