@@ -77,3 +77,47 @@ func TestReplicaKnowsSensorsAnotherRegistered(t *testing.T) {
 		t.Error("a sensor on another machine, or registered nowhere, is known")
 	}
 }
+
+// TestReplicaForgetsSensorsAnotherDeleted: two replicas share the database; a sensor deleted
+// through one stays in the other's snapshot only until that replica reloads it (the service
+// reloads periodically), after which its readings are refused there too.
+func TestReplicaForgetsSensorsAnotherDeleted(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pool := testinfra.StartPostgres(t).Pool(t)
+	if err := postgres.New(pool).Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a, b := postgres.NewRegistry(pool), postgres.NewRegistry(pool)
+	if _, err := a.CreateMachine(ctx, postgres.Machine{ID: "m1", Site: "s", Criticality: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"t1", "t2"} {
+		s := readings.Spec{ID: id, Machine: "m1", Kind: readings.Temperature, Min: -20, Max: 150, Interval: time.Second}
+		if err := a.CreateSensor(ctx, s, "celsius"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !b.Known("m1", "t1") || !b.Known("m1", "t2") {
+		t.Fatal("replica b does not know the sensors a registered")
+	}
+	if err := a.DeleteSensor(ctx, "t1"); err != nil {
+		t.Fatal(err)
+	}
+	if a.Known("m1", "t1") {
+		t.Error("replica a still knows the sensor it deleted")
+	}
+	if err := b.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if b.Known("m1", "t1") {
+		t.Error("replica b still knows t1 after reloading: deleted through a")
+	}
+	if !b.Known("m1", "t2") {
+		t.Error("replica b forgot t2, which nobody deleted")
+	}
+}
