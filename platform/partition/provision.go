@@ -14,9 +14,6 @@ import (
 // metaPartitions is the work stream's metadata key holding N.
 const metaPartitions = "meshwork.partitions"
 
-// provisionAttempts bounds the create races between replicas joining together.
-const provisionAttempts = 5
-
 // transform is the stream subject transform that partitions the product's keys.
 func transform(p dataproduct.Product, n names, partitions int) jetstream.SubjectTransformConfig {
 	return jetstream.SubjectTransformConfig{
@@ -73,7 +70,7 @@ func provision(ctx context.Context, js jetstream.JetStream, p dataproduct.Produc
 	}
 	consumers := make([]jetstream.Consumer, cfg.Partitions)
 	for i := range consumers {
-		c, err := js.CreateOrUpdateConsumer(ctx, n.stream, jetstream.ConsumerConfig{
+		want := jetstream.ConsumerConfig{
 			Durable:       n.consumer(i),
 			Description:   cfg.ConsumerDomain + " consuming partition " + strconv.Itoa(i) + " of " + p.ID(),
 			FilterSubject: n.filter(i),
@@ -81,18 +78,27 @@ func provision(ctx context.Context, js jetstream.JetStream, p dataproduct.Produc
 			AckWait:       cfg.AckWait,
 			MaxDeliver:    -1, // enforced by the group, as dataproduct.Subscribe does
 			DeliverPolicy: jetstream.DeliverAllPolicy,
+		}
+		err := dataproduct.Concurrently(ctx, func(ctx context.Context) error {
+			var err error
+			consumers[i], err = js.CreateOrUpdateConsumer(ctx, n.stream, want)
+			return err
 		})
 		if err != nil {
 			return nil, nil, dataproduct.NATSError(op, "consumer "+n.consumer(i), err)
 		}
-		consumers[i] = c
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      n.bucket,
-		Description: "membership and partition claims of " + cfg.ConsumerDomain + " consuming " + p.ID(),
-		TTL:         cfg.Lease,
-		Storage:     jetstream.MemoryStorage,
-		Replicas:    replicasOf(p),
+	var kv jetstream.KeyValue
+	err := dataproduct.Concurrently(ctx, func(ctx context.Context) error {
+		var err error
+		kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      n.bucket,
+			Description: "membership and partition claims of " + cfg.ConsumerDomain + " consuming " + p.ID(),
+			TTL:         cfg.Lease,
+			Storage:     jetstream.MemoryStorage,
+			Replicas:    replicasOf(p),
+		})
+		return err
 	})
 	if err != nil {
 		return nil, nil, dataproduct.NATSError(op, "bucket "+n.bucket, err)
@@ -101,27 +107,31 @@ func provision(ctx context.Context, js jetstream.JetStream, p dataproduct.Produc
 }
 
 // ensureStream creates the work stream, or checks that an existing one partitions the same
-// product the same way: N cannot change under running consumers.
+// product the same way: N cannot change under running consumers. Replicas joining together
+// race on the create; the loser finds the winner's stream (dataproduct.Concurrently).
 func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig) error {
 	const op = "partition.ensureStream"
-	var lastErr error
-	for range provisionAttempts {
+	var have string
+	err := dataproduct.Concurrently(ctx, func(ctx context.Context) error {
 		s, err := js.Stream(ctx, want.Name)
 		if err == nil {
-			have := s.CachedInfo().Config.Metadata[metaPartitions]
-			if have != want.Metadata[metaPartitions] {
-				return errs.Errorf(op, errs.FailedPrecondition, "stream %s partitions into %s, not %s: a group's partition count is fixed (delete the stream and its consumers to change it)", want.Name, have, want.Metadata[metaPartitions])
-			}
+			have = s.CachedInfo().Config.Metadata[metaPartitions]
 			return nil
 		}
 		if !errors.Is(err, jetstream.ErrStreamNotFound) {
-			return dataproduct.NATSError(op, "stream "+want.Name, err)
+			return err
 		}
-		_, err = js.CreateStream(ctx, want)
-		if err == nil {
-			return nil
+		if _, err = js.CreateStream(ctx, want); err != nil {
+			return err
 		}
-		lastErr = err // another replica may have created it: look again
+		have = want.Metadata[metaPartitions]
+		return nil
+	})
+	if err != nil {
+		return dataproduct.NATSError(op, "stream "+want.Name, err)
 	}
-	return dataproduct.NATSError(op, "create stream "+want.Name, lastErr)
+	if have != want.Metadata[metaPartitions] {
+		return errs.Errorf(op, errs.FailedPrecondition, "stream %s partitions into %s, not %s: a group's partition count is fixed (delete the stream and its consumers to change it)", want.Name, have, want.Metadata[metaPartitions])
+	}
+	return nil
 }
