@@ -22,16 +22,16 @@ func transform(p dataproduct.Product, n names, partitions int) jetstream.Subject
 	}
 }
 
-// workStream is the work-queue stream sourcing p through the partitioning transform. It
-// starts, like a new durable, at the oldest retained event; the queue keeps only what is not
-// yet acknowledged.
-func workStream(p dataproduct.Product, n names, cfg Config) jetstream.StreamConfig {
+// workStream is the work-queue stream sourcing p through the partitioning transform, with
+// the product stream's replica count. It starts, like a new durable, at the oldest retained
+// event; the queue keeps only what is not yet acknowledged.
+func workStream(p dataproduct.Product, n names, cfg Config, replicas int) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        n.stream,
 		Description: cfg.ConsumerDomain + " consuming " + p.ID() + " in " + strconv.Itoa(cfg.Partitions) + " partitions",
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
-		Replicas:    replicasOf(p),
+		Replicas:    replicas,
 		Sources: []*jetstream.StreamSource{{
 			Name:              p.StreamName(),
 			SubjectTransforms: []jetstream.SubjectTransformConfig{transform(p, n, cfg.Partitions)},
@@ -44,28 +44,23 @@ func workStream(p dataproduct.Product, n names, cfg Config) jetstream.StreamConf
 	}
 }
 
-// replicasOf is the stream replica count of p (its own, or the deployment's).
-func replicasOf(p dataproduct.Product) int {
-	if p.Replicas > 0 {
-		return p.Replicas
-	}
-	return dataproduct.StreamReplicas()
-}
-
 // provision creates (or checks) the work stream, the N partition consumers and the
-// membership bucket. It is idempotent and safe from several replicas at once.
+// membership bucket, replicated like the product's stream (which the producer provisioned
+// with the deployment's count). It is idempotent and safe from several replicas at once.
 func provision(ctx context.Context, js jetstream.JetStream, p dataproduct.Product, n names, cfg Config) ([]jetstream.Consumer, jetstream.KeyValue, error) {
 	const op = "partition.provision"
-	if _, err := js.Stream(ctx, p.StreamName()); err != nil {
+	product, err := js.Stream(ctx, p.StreamName())
+	if err != nil {
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			return nil, nil, errs.Errorf(op, errs.FailedPrecondition, "stream %s of the product is not provisioned: %w", p.StreamName(), err)
 		}
 		return nil, nil, dataproduct.NATSError(op, "stream "+p.StreamName(), err)
 	}
+	replicas := product.CachedInfo().Config.Replicas
 	if _, err := js.Stream(ctx, dataproduct.DeadLetterStream); err != nil {
 		return nil, nil, errs.Errorf(op, errs.FailedPrecondition, "stream %s is missing (dataproduct.Provision creates it): %w", dataproduct.DeadLetterStream, err)
 	}
-	if err := ensureStream(ctx, js, workStream(p, n, cfg)); err != nil {
+	if err := ensureStream(ctx, js, workStream(p, n, cfg, replicas)); err != nil {
 		return nil, nil, errs.Wrap(op, err)
 	}
 	consumers := make([]jetstream.Consumer, cfg.Partitions)
@@ -89,14 +84,14 @@ func provision(ctx context.Context, js jetstream.JetStream, p dataproduct.Produc
 		}
 	}
 	var kv jetstream.KeyValue
-	err := dataproduct.Concurrently(ctx, func(ctx context.Context) error {
+	err = dataproduct.Concurrently(ctx, func(ctx context.Context) error {
 		var err error
 		kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket:      n.bucket,
 			Description: "membership and partition claims of " + cfg.ConsumerDomain + " consuming " + p.ID(),
 			TTL:         cfg.Lease,
 			Storage:     jetstream.MemoryStorage,
-			Replicas:    replicasOf(p),
+			Replicas:    replicas,
 		})
 		return err
 	})

@@ -18,7 +18,7 @@ import (
 // TestReplicasJoinTogetherR3: the replicas of a domain start at the same moment on the
 // three-node cluster and join the partitioned consumption of a fresh R3 product, each over its
 // own connection: the first provisioning of the work stream, consumers and bucket is raced,
-// and every replica joins.
+// every replica joins, and the work stream and bucket are R3 like the product's stream.
 func TestReplicasJoinTogetherR3(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -52,6 +52,15 @@ func TestReplicasJoinTogetherR3(t *testing.T) {
 	for err := range errc {
 		if err != nil {
 			t.Errorf("concurrent Join: %v", err)
+		}
+	}
+	for _, name := range partition.Streams(p, "quality") {
+		s, err := js[0].Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.CachedInfo().Config.Replicas; got != 3 {
+			t.Errorf("stream %s: %d replicas, want the product's 3", name, got)
 		}
 	}
 	for _, g := range groups {
