@@ -2,7 +2,6 @@ package dataproduct_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,20 +28,11 @@ func TestConcurrentFirstProvisionR3(t *testing.T) {
 	for round := range 5 {
 		p := newProduct()
 		p.Replicas = 3
-		var wg sync.WaitGroup
-		errc := make(chan error, replicas)
-		for _, cn := range conns {
-			wg.Go(func() {
-				_, err := dataproduct.Provision(ctx, cn, p)
-				errc <- err
-			})
-		}
-		wg.Wait()
-		close(errc)
-		for err := range errc {
-			if err != nil {
-				t.Fatalf("round %d: concurrent first Provision: %v", round, err)
-			}
+		if !testinfra.Together(t, replicas, func(i int) error {
+			_, err := dataproduct.Provision(ctx, conns[i], p)
+			return err
+		}) {
+			t.Fatalf("round %d: a concurrent first Provision failed", round)
 		}
 		s, err := conns[0].Stream(ctx, p.StreamName())
 		if err != nil {

@@ -2,7 +2,6 @@ package migrate_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -32,17 +31,8 @@ func TestConcurrentApply(t *testing.T) {
 		if _, err := pool.Exec(ctx, `DROP SCHEMA public CASCADE; CREATE SCHEMA public`); err != nil {
 			t.Fatal(err)
 		}
-		var wg sync.WaitGroup
-		errc := make(chan error, 4)
-		for range 4 {
-			wg.Go(func() { errc <- migrate.Apply(ctx, pool, "test", files) })
-		}
-		wg.Wait()
-		close(errc)
-		for err := range errc {
-			if err != nil {
-				t.Fatalf("round %d: %v", round, err)
-			}
+		if !testinfra.Together(t, 4, func(int) error { return migrate.Apply(ctx, pool, "test", files) }) {
+			t.Fatalf("round %d: a concurrent migration failed", round)
 		}
 		var n int
 		if err := pool.QueryRow(ctx, `SELECT count(*) FROM counts`).Scan(&n); err != nil || n != 2 {

@@ -3,7 +3,6 @@ package partition_test
 import (
 	"context"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,23 +36,12 @@ func TestReplicasJoinTogetherR3(t *testing.T) {
 		t.Fatal(err)
 	}
 	groups := make([]*partition.Group, replicas)
-	errc := make(chan error, replicas)
-	var wg sync.WaitGroup
-	for i := range replicas {
-		wg.Go(func() {
-			var err error
-			groups[i], err = partition.Join(ctx, js[i], p, fast(strconv.Itoa(i+1), 4),
-				func(context.Context, *dataproduct.Event) error { return nil })
-			errc <- err
-		})
-	}
-	wg.Wait()
-	close(errc)
-	for err := range errc {
-		if err != nil {
-			t.Errorf("concurrent Join: %v", err)
-		}
-	}
+	testinfra.Together(t, replicas, func(i int) error {
+		var err error
+		groups[i], err = partition.Join(ctx, js[i], p, fast(strconv.Itoa(i+1), 4),
+			func(context.Context, *dataproduct.Event) error { return nil })
+		return err
+	})
 	for _, name := range partition.Streams(p, "quality") {
 		s, err := js[0].Stream(ctx, name)
 		if err != nil {

@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,17 +20,8 @@ func TestConcurrentMigrate(t *testing.T) {
 		if _, err := pool.Exec(ctx, `DROP SCHEMA public CASCADE; CREATE SCHEMA public`); err != nil {
 			t.Fatal(err)
 		}
-		errc := make(chan error, 3)
-		var wg sync.WaitGroup
-		for range 3 {
-			wg.Go(func() { errc <- postgres.New(pool).Migrate(ctx) })
-		}
-		wg.Wait()
-		close(errc)
-		for err := range errc {
-			if err != nil {
-				t.Fatalf("round %d: %v", round, err)
-			}
+		if !testinfra.Together(t, 3, func(int) error { return postgres.New(pool).Migrate(ctx) }) {
+			t.Fatalf("round %d: a concurrent migration failed", round)
 		}
 	}
 }
