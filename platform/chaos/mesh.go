@@ -78,9 +78,10 @@ type Mesh struct {
 }
 
 // basePorts are the mesh's default ports (architecture §5 and the launcher's infrastructure),
-// the second and third NATS nodes under --ha, and their cluster routes' likely neighbours.
+// the second and third NATS nodes under --ha, and 7006/8006, the ports a domain scaffolded by
+// meshctl gets (the e2e tests run one).
 var basePorts = []int{4222, 4223, 4224, 8222, 1883, 15432, 16379, 7000, 8000, 7001, 8001, 7002, 8002, 7003, 8003,
-	7004, 8004, 7005, 8005}
+	7004, 8004, 7005, 8005, 7006, 8006}
 
 // WorkspaceRoot is the checkout's top directory, where go.work is.
 func WorkspaceRoot() (string, error) {
@@ -109,9 +110,10 @@ func BuildAll(root, bin string) error {
 	return nil
 }
 
-// FreeOffset finds a port offset at which every mesh port is free now. The offsets keep every
-// port below the kernel's ephemeral range (32768 and up), where other servers and outgoing
-// connections take theirs, so a port found free stays free.
+// FreeOffset finds a port offset (for meshctl up --port-offset) at which every mesh port is
+// free now. The offsets keep every port below the kernel's ephemeral range (32768 and up),
+// where other servers and outgoing connections take theirs, so a port found free stays free.
+// The chaos runs and the e2e tests both take their offsets here.
 func FreeOffset() (int, error) {
 	for i := range 40 {
 		offset := 1000 + (os.Getpid()+i*7)%48*100

@@ -70,7 +70,11 @@ func TestDescendants(t *testing.T) {
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	var procs []Proc
-	waitFor(5e9, func() bool { procs = Descendants(cmd.Process.Pid); return len(procs) > 0 })
+	// Until the forked child has exec'd sleep it still shows sh's command line.
+	waitFor(5e9, func() bool {
+		procs = Descendants(cmd.Process.Pid)
+		return len(procs) > 0 && procs[0].Name() == "sleep"
+	})
 	if len(procs) != 1 || procs[0].Name() != "sleep" || procs[0].Args[1] != "30" {
 		t.Errorf("Descendants of sh = %+v, want its background sleep 30", procs)
 	}

@@ -148,27 +148,35 @@ func ensureConsumer(ctx context.Context, js jetstream.JetStream, stream string, 
 	const op = "dataproduct.ensureConsumer"
 	var lastErr error
 	for range consumerAttempts {
-		want := cc
-		existing, err := js.Consumer(ctx, stream, cc.Durable)
-		switch {
-		case err == nil:
-			have := existing.CachedInfo().Config
-			want.DeliverPolicy, want.OptStartSeq, want.OptStartTime = have.DeliverPolicy, have.OptStartSeq, have.OptStartTime
-		case errors.Is(err, jetstream.ErrStreamNotFound):
-			return nil, errs.Errorf(op, errs.FailedPrecondition, "stream %s of the product is not provisioned: %w", stream, err)
-		case !errors.Is(err, jetstream.ErrConsumerNotFound):
-			return nil, NATSError(op, "look up consumer "+cc.Durable, err)
-		}
-		c, err := js.CreateOrUpdateConsumer(ctx, stream, want)
-		if err == nil {
-			return c, nil
+		c, err := ensureConsumerOnce(ctx, js, stream, cc)
+		if err == nil || errs.KindOf(err) == errs.FailedPrecondition {
+			return c, err
 		}
 		// Another replica may have created it with another start between our look-up and
-		// our create: look again.
+		// our create, or a request raced with its creation went unanswered: look again.
 		lastErr = err
 		if ctx.Err() != nil {
 			break
 		}
 	}
 	return nil, NATSError(op, "create consumer "+cc.Durable, lastErr)
+}
+
+// ensureConsumerOnce is one attempt of ensureConsumer, bounded by provisionRequestTimeout.
+func ensureConsumerOnce(ctx context.Context, js jetstream.JetStream, stream string, cc jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	const op = "dataproduct.ensureConsumer"
+	ctx, cancel := context.WithTimeout(ctx, provisionRequestTimeout)
+	defer cancel()
+	want := cc
+	existing, err := js.Consumer(ctx, stream, cc.Durable)
+	switch {
+	case err == nil:
+		have := existing.CachedInfo().Config
+		want.DeliverPolicy, want.OptStartSeq, want.OptStartTime = have.DeliverPolicy, have.OptStartSeq, have.OptStartTime
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return nil, errs.Errorf(op, errs.FailedPrecondition, "stream %s of the product is not provisioned: %w", stream, err)
+	case !errors.Is(err, jetstream.ErrConsumerNotFound):
+		return nil, NATSError(op, "look up consumer "+cc.Durable, err)
+	}
+	return js.CreateOrUpdateConsumer(ctx, stream, want)
 }

@@ -28,8 +28,13 @@ const (
 	DeadLetterRetention = 14 * 24 * time.Hour
 )
 
-// provisionAttempts bounds the create/update race between processes provisioning together.
-const provisionAttempts = 5
+// provisionAttempts bounds the create/update race between processes provisioning together;
+// provisionRequestTimeout bounds one attempt, provisionBackoff spaces them.
+const (
+	provisionAttempts       = 5
+	provisionRequestTimeout = 5 * time.Second
+	provisionBackoff        = 100 * time.Millisecond
+)
 
 // StreamConfig is the JetStream stream configuration Provision applies for p (after
 // defaults): the product's subjects on file storage with limits retention.
@@ -65,18 +70,7 @@ func Provision(ctx context.Context, js jetstream.JetStream, p Product) (jetstrea
 		return nil, errs.Wrap(op, err)
 	}
 	cfg := StreamConfig(p)
-	var (
-		s   jetstream.Stream
-		err error
-	)
-	for range provisionAttempts {
-		// Losing a concurrent create to an identical declaration reports "name in use":
-		// the next round updates the stream the winner created.
-		s, err = js.CreateOrUpdateStream(ctx, cfg)
-		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			break
-		}
-	}
+	s, err := createOrUpdate(ctx, js, cfg)
 	if err != nil {
 		return nil, NATSError(op, "stream "+cfg.Name, err)
 	}
@@ -91,18 +85,71 @@ func Provision(ctx context.Context, js jetstream.JetStream, p Product) (jetstrea
 	return s, nil
 }
 
-// ensureDeadLetter creates the DEADLETTER stream if it is missing. It never updates an
-// existing one: the stream is shared, so the first product to provision it decides its
-// replica count and operators may tune it afterwards.
+// createOrUpdate creates the stream of cfg or updates it to cfg (see Concurrently).
+func createOrUpdate(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	var s jetstream.Stream
+	err := Concurrently(ctx, func(ctx context.Context) error {
+		var err error
+		s, err = js.CreateOrUpdateStream(ctx, cfg)
+		return err
+	})
+	return s, err
+}
+
+// Concurrently runs one provisioning step (create or update a stream, bucket or consumer)
+// that other processes may be running at the same moment, trying again when it lost to one
+// of them. Losing a concurrent create to an identical declaration reports "name in use", and
+// on a cluster a request that reaches the meta leader while it places another creator's
+// stream can go unanswered: each attempt gets provisionRequestTimeout, and the next one finds
+// (and updates, or checks) what the winner created. Other errors end it at once.
+func Concurrently(ctx context.Context, step func(ctx context.Context) error) error {
+	var err error
+	for attempt := range provisionAttempts {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return errors.Join(ctx.Err(), err)
+			case <-time.After(time.Duration(attempt) * provisionBackoff):
+			}
+		}
+		actx, cancel := context.WithTimeout(ctx, provisionRequestTimeout)
+		err = step(actx)
+		cancel()
+		if err == nil || ctx.Err() != nil || !lostRace(err) {
+			return err
+		}
+	}
+	return err
+}
+
+// lostRace reports whether err may come from another process creating the same stream,
+// bucket or consumer at the same time, so that trying again can succeed.
+func lostRace(err error) bool {
+	return errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoStreamResponse)
+}
+
+// ensureShared creates the shared stream of cfg if it is missing, and never updates an
+// existing one: the first product to provision it decides its replica count and operators
+// may tune it afterwards.
+func ensureShared(ctx context.Context, op string, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
+	err := Concurrently(ctx, func(ctx context.Context) error {
+		_, err := js.Stream(ctx, cfg.Name)
+		if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return err
+		}
+		_, err = js.CreateStream(ctx, cfg)
+		return err
+	})
+	if err != nil {
+		return NATSError(op, "stream "+cfg.Name, err)
+	}
+	return nil
+}
+
+// ensureDeadLetter creates the DEADLETTER stream if it is missing (ensureShared).
 func ensureDeadLetter(ctx context.Context, js jetstream.JetStream, replicas int) error {
-	_, err := js.Stream(ctx, DeadLetterStream)
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return NATSError("dataproduct.ensureDeadLetter", "stream "+DeadLetterStream, err)
-	}
-	_, err = js.CreateStream(ctx, jetstream.StreamConfig{
+	return ensureShared(ctx, "dataproduct.ensureDeadLetter", js, jetstream.StreamConfig{
 		Name:        DeadLetterStream,
 		Description: "Poison messages of every data product consumer: dlq.<consumer-domain>.<product id>",
 		Subjects:    []string{DeadLetterPrefix + ">"},
@@ -112,10 +159,6 @@ func ensureDeadLetter(ctx context.Context, js jetstream.JetStream, replicas int)
 		Storage:     jetstream.FileStorage,
 		Discard:     jetstream.DiscardOld,
 	})
-	if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		return NATSError("dataproduct.ensureDeadLetter", "create stream "+DeadLetterStream, err)
-	}
-	return nil
 }
 
 // NATSError wraps a NATS failure with op, classed Unavailable when the server could not be

@@ -77,16 +77,9 @@ func recordViolations(ctx context.Context, js jetstream.JetStream, log *slog.Log
 }
 
 // ensureViolations creates the RULEVIOLATIONS stream if it is missing; like DEADLETTER it is
-// shared and never updated here.
+// shared and never updated here (ensureShared).
 func ensureViolations(ctx context.Context, js jetstream.JetStream, replicas int) error {
-	_, err := js.Stream(ctx, ViolationStream)
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return NATSError("dataproduct.ensureViolations", "stream "+ViolationStream, err)
-	}
-	_, err = js.CreateStream(ctx, jetstream.StreamConfig{
+	return ensureShared(ctx, "dataproduct.ensureViolations", js, jetstream.StreamConfig{
 		Name:        ViolationStream,
 		Description: "Data-quality rule violations: violations.<reporter-domain>.<product id>.<rule id>.<publish|consume>",
 		Subjects:    []string{ViolationPrefix + ">"},
@@ -97,10 +90,6 @@ func ensureViolations(ctx context.Context, js jetstream.JetStream, replicas int)
 		Storage:     jetstream.FileStorage,
 		Discard:     jetstream.DiscardOld,
 	})
-	if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		return NATSError("dataproduct.ensureViolations", "create stream "+ViolationStream, err)
-	}
-	return nil
 }
 
 // ViolationCount is the number of recorded violations of one rule, from one side, by one

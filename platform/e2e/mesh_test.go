@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"meshwork.dev/platform/chaos"
 	"meshwork.dev/platform/testinfra"
 )
 
@@ -26,39 +26,8 @@ type mesh struct {
 	offset int
 }
 
-// basePorts are the mesh's default ports (architecture §5 and the launcher's infrastructure),
-// and 7006/8006, which `meshctl new domain` gives the first scaffolded domain.
-var basePorts = []int{4222, 8222, 1883, 15432, 16379, 7000, 8000, 7001, 8001, 7002, 8002, 7003, 8003, 7004, 8004, 7005, 8005, 7006, 8006}
-
-// freeOffset finds an offset at which every mesh port is free right now. The offsets keep
-// every port below the kernel's ephemeral range (32768 and up), where the other tests' servers
-// and outgoing connections take their ports, so a port found free stays free.
-func freeOffset(t *testing.T) int {
-	t.Helper()
-	const highest = 16379 // Redis's, the highest base port
-	for i := range 40 {
-		offset := 1000 + (os.Getpid()+i*7)%48*100
-		if highest+offset < 32768 && allFree(offset) {
-			return offset
-		}
-	}
-	t.Fatal("no port offset with every mesh port free")
-	return 0
-}
-
-func allFree(offset int) bool {
-	for _, p := range basePorts {
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+offset))
-		if err != nil {
-			return false
-		}
-		l.Close()
-	}
-	return true
-}
-
 // startMesh runs `meshctl up` on free ports and waits for its `mesh ready` line. A port taken
-// between freeOffset's check and the mesh binding it is tried again on other ports.
+// between chaos.FreeOffset's check and the mesh binding it is tried again on other ports.
 func startMesh(t *testing.T, bin, dir string) *mesh {
 	t.Helper()
 	return startMeshIn(t, bin, dir, "")
@@ -69,7 +38,11 @@ func startMesh(t *testing.T, bin, dir string) *mesh {
 func startMeshIn(t *testing.T, bin, dir, cwd string, extra ...string) *mesh {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
-		m, err := tryStartMesh(t, bin, dir, cwd, freeOffset(t), extra)
+		offset, err := chaos.FreeOffset()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := tryStartMesh(t, bin, dir, cwd, offset, extra)
 		if err == nil {
 			return m
 		}

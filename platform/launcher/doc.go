@@ -24,9 +24,9 @@
 //  5. the simulators, unless NoSim.
 //
 // With Options.Replicas N above 1 every service but the catalog runs N times (see
-// ReplicaPortStep for the replicas' ports; each gets REPLICA=r); the other replicas of a stage
-// start once its first replicas are ready, so that they do not race them on migrations and
-// stream provisioning. endpoints.json lists every
+// ReplicaPortStep for the replicas' ports; each gets REPLICA=r); a stage's replicas start
+// together (migrations and stream provisioning are safe side by side) and the next stage
+// waits until all of them are ready. endpoints.json lists every
 // process (Endpoints.Processes) with its pid, rewritten when one restarts.
 //
 // Then it prints one line starting with "mesh ready", the endpoints and example commands, and

@@ -143,24 +143,21 @@ func Run(ctx context.Context, opts Options) error {
 				break
 			}
 		}
-		// The other replicas start once the first is ready: it has migrated its database and
-		// provisioned its streams, which concurrent first starts would race on.
-		g, more := make([]*child, 0, len(stage)), []*child(nil)
+		// A stage's replicas start together: the domains migrate under an advisory lock and
+		// provision streams tolerating a concurrent creator. The stage is done when all are
+		// ready.
+		g := make([]*child, 0, len(stage)*opts.Replicas)
 		for _, s := range stage {
 			if opts.Replicas == 1 || !s.replicated() {
 				g = append(g, sup.newChild(s))
 				continue
 			}
-			g = append(g, sup.newReplica(s, 1))
-			for r := 2; r <= opts.Replicas; r++ {
-				more = append(more, sup.newReplica(s, r))
+			for r := 1; r <= opts.Replicas; r++ {
+				g = append(g, sup.newReplica(s, r))
 			}
 		}
 		groups = append(groups, g)
-		if err = sup.startGroup(ctx, g); err == nil && len(more) > 0 {
-			groups = append(groups, more)
-			err = sup.startGroup(ctx, more)
-		}
+		err = sup.startGroup(ctx, g)
 	}
 	if err == nil {
 		err = file.write(ep.withServices(all))

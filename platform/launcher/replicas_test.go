@@ -27,8 +27,14 @@ func TestRunReplicas(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	if a, b := strings.Index(out, "quality ready on"), strings.Index(out, "[quality-2] pid="); a < 0 || b < a {
-		t.Errorf("quality-2 started before quality was ready (at %d, %d): it would race it on migrations", b, a)
+	// The replicas start together (the domains migrate and provision safely side by side):
+	// the second is running before the first answers ready (the fake is unready twice), and
+	// mesh ready waits for both.
+	if a, b := strings.Index(out, "quality ready on"), strings.Index(out, "[quality-2] pid="); a < 0 || b < 0 || b > a {
+		t.Errorf("quality-2 started after quality was ready (at %d, %d): want the replicas started together", b, a)
+	}
+	if a, m := strings.Index(out, "quality-2 ready on"), strings.Index(out, "mesh ready"); a < 0 || m < a {
+		t.Errorf("mesh ready (at %d) before quality-2 was ready (at %d)", m, a)
 	}
 	if second.GRPCPort != quality.GRPCPort+ReplicaPortStep || second.HTTPPort != quality.HTTPPort+ReplicaPortStep {
 		t.Errorf("replica 2 on %d/%d, want %d/%d", second.GRPCPort, second.HTTPPort, quality.GRPCPort+10, quality.HTTPPort+10)

@@ -15,9 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,6 +26,7 @@ import (
 	"meshwork.dev/domains/identity/kek"
 	"meshwork.dev/domains/identity/user"
 	"meshwork.dev/platform/errs"
+	"meshwork.dev/platform/migrate"
 	"meshwork.dev/platform/outbox"
 )
 
@@ -61,62 +59,17 @@ func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
 // Migrate applies the embedded migrations not yet applied, in order, each recorded in
 // schema_migrations, then the outbox's tables. It is idempotent and safe from several
-// processes at once (an advisory lock serialises them).
+// processes at once (platform/migrate holds an advisory lock).
 func (s *Store) Migrate(ctx context.Context) error {
 	const op = "postgres.Store.Migrate"
-	files, err := fs.Glob(migrations, "migrations/*.sql")
+	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return errs.Wrap(op, err)
 	}
-	slices.Sort(files)
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('meshwork.identity.migrate'))`); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-	version    integer     PRIMARY KEY,
-	name       text        NOT NULL,
-	applied_at timestamptz NOT NULL DEFAULT now()
-)`); err != nil {
-			return err
-		}
-		for _, f := range files {
-			if err := applyMigration(ctx, tx, f); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := migrate.Apply(ctx, s.pool, "identity", sub); err != nil {
 		return dbError(op, err)
 	}
 	return errs.Wrap(op, outbox.Migrate(ctx, s.pool))
-}
-
-// applyMigration runs one migrations/NNNN_name.sql file inside tx unless it is recorded.
-func applyMigration(ctx context.Context, tx pgx.Tx, file string) error {
-	base := strings.TrimPrefix(file, "migrations/")
-	prefix, _, _ := strings.Cut(base, "_")
-	version, err := strconv.Atoi(prefix)
-	if err != nil {
-		return errs.Errorf("postgres.applyMigration", errs.Internal, "migration %s does not start with a number", base)
-	}
-	var applied bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, version).Scan(&applied); err != nil {
-		return err
-	}
-	if applied {
-		return nil
-	}
-	sql, err := migrations.ReadFile(file)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, string(sql)); err != nil {
-		return errs.Errorf("postgres.applyMigration", errs.Internal, "%s: %w", base, err)
-	}
-	_, err = tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, version, base)
-	return err
 }
 
 // inTx runs fn in a transaction and maps its error.

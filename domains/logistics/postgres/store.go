@@ -7,9 +7,6 @@ import (
 	"embed"
 	"errors"
 	"io/fs"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,6 +18,7 @@ import (
 	"meshwork.dev/domains/logistics/fleet"
 	"meshwork.dev/domains/logistics/route"
 	"meshwork.dev/platform/errs"
+	"meshwork.dev/platform/migrate"
 	"meshwork.dev/platform/outbox"
 )
 
@@ -40,47 +38,14 @@ func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
 // Migrate applies the embedded migrations not yet applied, in order, then the outbox tables.
-// Safe from several processes at once (advisory lock).
+// Safe from several processes at once (platform/migrate holds an advisory lock).
 func (s *Store) Migrate(ctx context.Context) error {
 	const op = "postgres.Store.Migrate"
-	files, err := fs.Glob(migrations, "migrations/*.sql")
+	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return errs.Wrap(op, err)
 	}
-	slices.Sort(files)
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('meshwork.logistics.migrate'))`); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-	version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-			return err
-		}
-		for _, f := range files {
-			base := strings.TrimPrefix(f, "migrations/")
-			prefix, _, _ := strings.Cut(base, "_")
-			version, err := strconv.Atoi(prefix)
-			if err != nil {
-				return errs.Errorf(op, errs.Internal, "migration %s does not start with a number", base)
-			}
-			tag, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2) ON CONFLICT DO NOTHING`, version, base)
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 0 {
-				continue
-			}
-			sql, err := migrations.ReadFile(f)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, string(sql)); err != nil {
-				return errs.Errorf(op, errs.Internal, "%s: %w", base, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := migrate.Apply(ctx, s.pool, "logistics", sub); err != nil {
 		return dbError(op, err)
 	}
 	return errs.Wrap(op, outbox.Migrate(ctx, s.pool))

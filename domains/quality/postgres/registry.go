@@ -51,12 +51,15 @@ func scanMachine(row pgx.Row) (Machine, error) {
 
 // Registry stores machines and sensors and keeps a snapshot of the sensors in memory for the
 // ingest path (Known, Spec). The snapshot is reloaded after each change made here and by
-// Reload (call it periodically when several replicas share the database).
+// Reload; the service calls Reload periodically, so a sensor another replica deleted is
+// forgotten within that period.
 type Registry struct {
 	pool *pgxpool.Pool
 	mu   sync.RWMutex
 	snap map[string]readings.Spec // machine/sensor → spec
-	// misses holds when a sensor missing from snap was last found missing in the database.
+	// missMu guards misses, which holds when a sensor missing from snap was last found
+	// missing in the database. Only readings of sensors absent from snap take it.
+	missMu sync.Mutex
 	misses map[string]time.Time
 }
 
@@ -68,31 +71,46 @@ func NewRegistry(pool *pgxpool.Pool) *Registry {
 // Known reports whether sensor is registered on machine.
 func (r *Registry) Known(machine, sensor string) bool { _, ok := r.Spec(machine, sensor); return ok }
 
-// Spec returns a registered sensor. A sensor missing from the snapshot is looked up in the
-// database, since another replica may have registered it; a sensor found missing there is not
-// looked up again for missTTL, so readings of unknown sensors cannot flood the database.
+// Spec returns a registered sensor. A sensor in the snapshot costs one read lock and nothing
+// else. A sensor missing from it is looked up in the database, since another replica may have
+// registered it; a sensor found missing there is not looked up again for missTTL, so readings
+// of unknown sensors cannot flood the database.
 func (r *Registry) Spec(machine, sensor string) (readings.Spec, bool) {
 	key := machine + "/" + sensor
 	r.mu.RLock()
 	s, ok := r.snap[key]
-	missed, wasMissed := r.misses[key]
 	r.mu.RUnlock()
-	if ok || (wasMissed && time.Since(missed) < missTTL) {
-		return s, ok
+	if ok {
+		return s, true
+	}
+	return r.lookup(key, machine, sensor)
+}
+
+// lookup is Spec for a sensor missing from the snapshot.
+func (r *Registry) lookup(key, machine, sensor string) (readings.Spec, bool) {
+	r.missMu.Lock()
+	missed, wasMissed := r.misses[key]
+	r.missMu.Unlock()
+	if wasMissed && time.Since(missed) < missTTL {
+		return readings.Spec{}, false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
 	defer cancel()
 	s, _, err := r.GetSensor(ctx, sensor)
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if err != nil || s.Machine != machine {
 		if err == nil || errs.KindOf(err) == errs.NotFound {
+			r.missMu.Lock()
 			r.misses[key] = time.Now()
+			r.missMu.Unlock()
 		}
 		return readings.Spec{}, false
 	}
+	r.mu.Lock()
 	r.snap[key] = s
+	r.mu.Unlock()
+	r.missMu.Lock()
 	delete(r.misses, key)
+	r.missMu.Unlock()
 	return s, true
 }
 
@@ -114,8 +132,11 @@ func (r *Registry) Reload(ctx context.Context) error {
 		snap[s.Machine+"/"+s.ID] = s
 	}
 	r.mu.Lock()
-	r.snap, r.misses = snap, map[string]time.Time{}
+	r.snap = snap
 	r.mu.Unlock()
+	r.missMu.Lock()
+	r.misses = map[string]time.Time{}
+	r.missMu.Unlock()
 	return nil
 }
 

@@ -53,17 +53,8 @@ INSERT INTO quality_machines VALUES ('old', 'plant-1', 'p', 2)`); err != nil {
 // and a sensor registered nowhere stays unknown.
 func TestReplicaKnowsSensorsAnotherRegistered(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	pool := testinfra.StartPostgres(t).Pool(t)
-	if err := postgres.New(pool).Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	a, b := postgres.NewRegistry(pool), postgres.NewRegistry(pool)
+	ctx, a, b := twoReplicas(t)
 	if err := b.Reload(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.CreateMachine(ctx, postgres.Machine{ID: "m1", Site: "s", Criticality: 1}); err != nil {
 		t.Fatal(err)
 	}
 	want := readings.Spec{ID: "t1", Machine: "m1", Kind: readings.Temperature, Min: -20, Max: 150, Interval: time.Second}
@@ -76,4 +67,56 @@ func TestReplicaKnowsSensorsAnotherRegistered(t *testing.T) {
 	if b.Known("m2", "t1") || b.Known("m1", "nope") {
 		t.Error("a sensor on another machine, or registered nowhere, is known")
 	}
+}
+
+// TestReplicaForgetsSensorsAnotherDeleted: two replicas share the database; a sensor deleted
+// through one stays in the other's snapshot only until that replica reloads it (the service
+// reloads periodically), after which its readings are refused there too.
+func TestReplicaForgetsSensorsAnotherDeleted(t *testing.T) {
+	t.Parallel()
+	ctx, a, b := twoReplicas(t)
+	for _, id := range []string{"t1", "t2"} {
+		s := readings.Spec{ID: id, Machine: "m1", Kind: readings.Temperature, Min: -20, Max: 150, Interval: time.Second}
+		if err := a.CreateSensor(ctx, s, "celsius"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !b.Known("m1", "t1") || !b.Known("m1", "t2") {
+		t.Fatal("replica b does not know the sensors a registered")
+	}
+	if err := a.DeleteSensor(ctx, "t1"); err != nil {
+		t.Fatal(err)
+	}
+	if a.Known("m1", "t1") {
+		t.Error("replica a still knows the sensor it deleted")
+	}
+	if err := b.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if b.Known("m1", "t1") {
+		t.Error("replica b still knows t1 after reloading: deleted through a")
+	}
+	if !b.Known("m1", "t2") {
+		t.Error("replica b forgot t2, which nobody deleted")
+	}
+}
+
+// twoReplicas returns the registries of two replicas sharing one migrated database, holding
+// machine m1.
+func twoReplicas(t *testing.T) (context.Context, *postgres.Registry, *postgres.Registry) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	pool := testinfra.StartPostgres(t).Pool(t)
+	if err := postgres.New(pool).Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a, b := postgres.NewRegistry(pool), postgres.NewRegistry(pool)
+	if _, err := a.CreateMachine(ctx, postgres.Machine{ID: "m1", Site: "s", Criticality: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return ctx, a, b
 }

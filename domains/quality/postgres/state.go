@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"slices"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
@@ -30,10 +29,11 @@ import (
 	"meshwork.dev/domains/quality/pipeline"
 	"meshwork.dev/domains/quality/readings"
 	"meshwork.dev/domains/quality/stream"
+	"meshwork.dev/platform/migrate"
 	"meshwork.dev/platform/outbox"
 )
 
-// migrations are applied in name order at every start; each is idempotent.
+// migrations are applied once each, in name order (platform/migrate).
 //
 //go:embed migrations/*.sql
 var migrations embed.FS
@@ -66,28 +66,18 @@ func New(pool *pgxpool.Pool) *State {
 	return &State{pool: pool, cache: cache{}}
 }
 
-// Migrate creates the outbox and inbox tables, then applies migrations/*.sql in name order
-// under an advisory lock (replicas may start together).
+// Migrate creates the outbox and inbox tables, then applies the migrations not yet applied,
+// in name order; safe from replicas starting together (platform/migrate).
 func (s *State) Migrate(ctx context.Context) error {
 	const op = "postgres.Migrate"
 	if err := (outbox.Tables{}).Migrate(ctx, s.pool); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	slices.Sort(names)
-	sql := "SELECT pg_advisory_xact_lock(hashtext('meshwork.quality.migrate'));"
-	for _, n := range names {
-		b, err := migrations.ReadFile(n)
-		if err != nil {
-			return fmt.Errorf("%s: %w", op, err)
-		}
-		sql += "\n" + string(b)
-	}
-	// One simple-protocol batch is one implicit transaction: the lock covers every file.
-	if _, err := s.pool.Exec(ctx, sql); err != nil {
+	if err := migrate.Apply(ctx, s.pool, "quality", sub); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	return nil

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,6 +17,7 @@ import (
 
 	"meshwork.dev/domains/scheduling/job"
 	"meshwork.dev/platform/errs"
+	"meshwork.dev/platform/migrate"
 	"meshwork.dev/platform/outbox"
 )
 
@@ -43,21 +43,15 @@ func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, now: time.Now} }
 // Pool returns the store's pool (for the outbox relay and readiness).
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-// Migrate creates the tables (and the outbox's) if they do not exist.
+// Migrate applies the migrations not yet applied, then the outbox's tables; safe from
+// several replicas at once (platform/migrate).
 func (s *Store) Migrate(ctx context.Context) error {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return fmt.Errorf("postgres.Store.Migrate: %w", err)
 	}
-	slices.Sort(names)
-	for _, n := range names {
-		b, err := migrations.ReadFile(n)
-		if err != nil {
-			return fmt.Errorf("postgres.Store.Migrate: %w", err)
-		}
-		if _, err := s.pool.Exec(ctx, string(b)); err != nil {
-			return fmt.Errorf("postgres.Store.Migrate: %s: %w", n, err)
-		}
+	if err := migrate.Apply(ctx, s.pool, "scheduling", sub); err != nil {
+		return fmt.Errorf("postgres.Store.Migrate: %w", err)
 	}
 	if err := outbox.Migrate(ctx, s.pool); err != nil {
 		return fmt.Errorf("postgres.Store.Migrate: %w", err)
