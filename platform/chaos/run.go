@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -178,6 +179,9 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 		rep.Header = append(rep.Header, fmt.Sprintf("NOT settled %s after the load ended: counted as it stands", took.Round(time.Second)))
 	}
 
+	if topo.HA {
+		rep.Header = append(rep.Header, replication(ctx, js))
+	}
 	counts, doubles, err := countAll(ctx, js, m, machines, load, withScheduling)
 	if err != nil {
 		return rep, err
@@ -262,4 +266,26 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// replication says how many of the cluster's streams (products, the edge's ingest stream, work
+// streams, key-value buckets) keep three copies, and names those that keep fewer.
+func replication(ctx context.Context, js jetstream.JetStream) string {
+	var all int
+	var fewer []string
+	l := js.ListStreams(ctx)
+	for si := range l.Info() {
+		all++
+		if si.Config.Replicas < 3 {
+			fewer = append(fewer, fmt.Sprintf("%s (R%d)", si.Config.Name, si.Config.Replicas))
+		}
+	}
+	if err := l.Err(); err != nil {
+		return fmt.Sprintf("replication: streams not listed: %v", err)
+	}
+	if len(fewer) == 0 {
+		return fmt.Sprintf("replication: all %d streams R3", all)
+	}
+	slices.Sort(fewer)
+	return fmt.Sprintf("replication: %d of %d streams R3; fewer copies: %s", all-len(fewer), all, strings.Join(fewer, ", "))
 }

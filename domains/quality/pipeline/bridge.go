@@ -77,6 +77,9 @@ func provisionIngest(ctx context.Context, js jetstream.JetStream, t IngestTiming
 		MaxAge:      IngestMaxAge,
 		Storage:     jetstream.FileStorage,
 		Discard:     jetstream.DiscardOld,
+		// As many copies as the mesh's product streams (3 on the cluster): a reading the edge
+		// acknowledged is stored as durably as the raw reading it becomes.
+		Replicas: dataproduct.StreamReplicas(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pipeline.ProvisionIngest stream %s: %w", IngestStream, err)

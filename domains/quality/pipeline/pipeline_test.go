@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
@@ -246,35 +247,14 @@ func TestTwoBridgesKeepMachineOrder(t *testing.T) {
 		defer b.Stop()
 	}
 	const count = 400
-	start := time.Now().Add(-time.Hour).Truncate(time.Second)
-	for i := range count {
-		body := fmt.Sprintf(`{"value": 40, "time": %q, "seq": %d}`, start.Add(time.Duration(i)*time.Second).Format(time.RFC3339), i+1)
-		if err := nc.Publish("ingest.quality.m1.temp-1", []byte(body)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	cons, err := js.OrderedConsumer(ctx, stream.RawReadings.StreamName(), jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sendSequence(t, nc, count)
 	var behind int
 	last := uint64(0)
-	for i := range count {
-		m, err := cons.Next(jetstream.FetchMaxWait(20 * time.Second))
-		if err != nil {
-			t.Fatalf("raw reading %d: %v", i, err)
-		}
-		r := &qualityv1.RawReading{}
-		if err := proto.Unmarshal(m.Data(), r); err != nil {
-			t.Fatal(err)
-		}
-		if r.GetDeviceSeq() < last {
+	for _, seq := range rawSeqs(t, ctx, js, count) {
+		if seq < last {
 			behind++
 		}
-		last = max(last, r.GetDeviceSeq())
+		last = max(last, seq)
 	}
 	if behind > 0 {
 		t.Errorf("%d of %d raw readings stored behind a later reading of their machine", behind, count)
@@ -308,16 +288,7 @@ func TestBridgeCrashKeepsMachineOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	const count = 3000
-	start := time.Now().Add(-2 * time.Hour).Truncate(time.Second)
-	for i := range count {
-		body := fmt.Sprintf(`{"value": 40, "time": %q, "seq": %d}`, start.Add(time.Duration(i)*time.Second).Format(time.RFC3339), i+1)
-		if err := nc.Publish("ingest.quality.m1.temp-1", []byte(body)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	sendSequence(t, nc, count)
 	raw, err := js.Stream(ctx, stream.RawReadings.StreamName())
 	if err != nil {
 		t.Fatal(err)
@@ -352,27 +323,15 @@ func TestBridgeCrashKeepsMachineOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Stop()
-	cons, err := js.OrderedConsumer(ctx, stream.RawReadings.StreamName(), jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var behind, swapped int
 	seen := map[uint64]bool{}
 	last := uint64(0)
-	for len(seen) < count {
-		m, err := cons.Next(jetstream.FetchMaxWait(20 * time.Second))
-		if err != nil {
-			t.Fatalf("raw readings: %d of %d: %v", len(seen), count, err)
+	for _, seq := range rawSeqs(t, ctx, js, count) {
+		if seen[seq] {
+			t.Fatalf("reading %d stored twice", seq)
 		}
-		r := &qualityv1.RawReading{}
-		if err := proto.Unmarshal(m.Data(), r); err != nil {
-			t.Fatal(err)
-		}
-		if seen[r.GetDeviceSeq()] {
-			t.Fatalf("reading %d stored twice", r.GetDeviceSeq())
-		}
-		seen[r.GetDeviceSeq()] = true
-		switch seq := r.GetDeviceSeq(); {
+		seen[seq] = true
+		switch {
 		case seq <= held && last > held:
 			behind++
 			if behind <= 5 {
@@ -383,7 +342,7 @@ func TestBridgeCrashKeepsMachineOrder(t *testing.T) {
 		case seq < last:
 			behind++ // a newer reading behind another: never expected
 		}
-		last = max(last, r.GetDeviceSeq())
+		last = max(last, seq)
 	}
 	t.Logf("%d held readings redelivered out of stream order among themselves", swapped)
 	if behind > 0 {
@@ -410,7 +369,23 @@ func TestRefusedForwardKeepsMachineOrder(t *testing.T) {
 	}
 	defer b.Stop()
 	const count = 200
-	start := time.Now().Add(-time.Hour).Truncate(time.Second)
+	sendSequence(t, nc, count)
+	time.Sleep(2 * time.Second) // the bridge meets a missing stream for a while
+	if _, err := dataproduct.Provision(ctx, js, stream.RawReadings); err != nil {
+		t.Fatal(err)
+	}
+	for i, seq := range rawSeqs(t, ctx, js, count) {
+		if seq != uint64(i+1) {
+			t.Fatalf("raw reading %d stored after %d", seq, i)
+		}
+	}
+}
+
+// sendSequence publishes count readings of sensor temp-1 of machine m1 on its ingest subject,
+// one second of sample time apart, seq 1..count.
+func sendSequence(t *testing.T, nc *nats.Conn, count int) {
+	t.Helper()
+	start := time.Now().Add(-2 * time.Hour).Truncate(time.Second)
 	for i := range count {
 		body := fmt.Sprintf(`{"value": 40, "time": %q, "seq": %d}`, start.Add(time.Duration(i)*time.Second).Format(time.RFC3339), i+1)
 		if err := nc.Publish("ingest.quality.m1.temp-1", []byte(body)); err != nil {
@@ -420,27 +395,26 @@ func TestRefusedForwardKeepsMachineOrder(t *testing.T) {
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * time.Second) // the bridge meets a missing stream for a while
-	if _, err := dataproduct.Provision(ctx, js, stream.RawReadings); err != nil {
-		t.Fatal(err)
-	}
+}
+
+// rawSeqs reads the first count raw readings in stream order and returns their device seqs.
+func rawSeqs(t *testing.T, ctx context.Context, js jetstream.JetStream, count int) []uint64 {
+	t.Helper()
 	cons, err := js.OrderedConsumer(ctx, stream.RawReadings.StreamName(), jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	last := uint64(0)
-	for i := range count {
+	seqs := make([]uint64, 0, count)
+	for len(seqs) < count {
 		m, err := cons.Next(jetstream.FetchMaxWait(20 * time.Second))
 		if err != nil {
-			t.Fatalf("raw reading %d of %d: %v", i, count, err)
+			t.Fatalf("raw reading %d of %d: %v", len(seqs)+1, count, err)
 		}
 		r := &qualityv1.RawReading{}
 		if err := proto.Unmarshal(m.Data(), r); err != nil {
 			t.Fatal(err)
 		}
-		if r.GetDeviceSeq() != last+1 {
-			t.Fatalf("raw reading %d stored after %d", r.GetDeviceSeq(), last)
-		}
-		last = r.GetDeviceSeq()
+		seqs = append(seqs, r.GetDeviceSeq())
 	}
+	return seqs
 }
