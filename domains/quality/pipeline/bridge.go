@@ -69,34 +69,42 @@ func ProvisionIngest(ctx context.Context, js jetstream.JetStream) (jetstream.Con
 }
 
 func provisionIngest(ctx context.Context, js jetstream.JetStream, t IngestTimings) (jetstream.Consumer, error) {
-	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:        IngestStream,
-		Description: "Device readings (NATS, MQTT) waiting to be forwarded to quality.raw-readings.v1",
-		Subjects:    []string{ingest.NATSPrefix + ".>", ingest.MQTTPrefix + ".>"},
-		Retention:   jetstream.LimitsPolicy,
-		MaxAge:      IngestMaxAge,
-		Storage:     jetstream.FileStorage,
-		Discard:     jetstream.DiscardOld,
-		// As many copies as the mesh's product streams (3 on the cluster): a reading the edge
-		// acknowledged is stored as durably as the raw reading it becomes.
-		Replicas: dataproduct.StreamReplicas(),
+	// Replicas start together: another may be creating the same stream and consumer.
+	err := dataproduct.Concurrently(ctx, func(ctx context.Context) error {
+		_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:        IngestStream,
+			Description: "Device readings (NATS, MQTT) waiting to be forwarded to quality.raw-readings.v1",
+			Subjects:    []string{ingest.NATSPrefix + ".>", ingest.MQTTPrefix + ".>"},
+			Retention:   jetstream.LimitsPolicy,
+			MaxAge:      IngestMaxAge,
+			Storage:     jetstream.FileStorage,
+			Discard:     jetstream.DiscardOld,
+			// As many copies as the mesh's product streams (3 on the cluster): a reading the edge
+			// acknowledged is stored as durably as the raw reading it becomes.
+			Replicas: dataproduct.StreamReplicas(),
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pipeline.ProvisionIngest stream %s: %w", IngestStream, err)
 	}
-	c, err := js.CreateOrUpdateConsumer(ctx, IngestStream, jetstream.ConsumerConfig{
-		Durable:       IngestConsumer,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       t.AckWait,
-		MaxDeliver:    IngestMaxDeliver,
-		MaxAckPending: 4096,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		// One bridge at a time: the server pins the consumer to one client and moves the pin
-		// only when that client stops pulling for PinnedTTL (or unpins on Stop), so replicas
-		// do not interleave a machine's readings in raw-readings.
-		PriorityGroups: []string{bridgeGroup},
-		PriorityPolicy: jetstream.PriorityPolicyPinned,
-		PinnedTTL:      t.PinnedTTL(),
+	var c jetstream.Consumer
+	err = dataproduct.Concurrently(ctx, func(ctx context.Context) (err error) {
+		c, err = js.CreateOrUpdateConsumer(ctx, IngestStream, jetstream.ConsumerConfig{
+			Durable:       IngestConsumer,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       t.AckWait,
+			MaxDeliver:    IngestMaxDeliver,
+			MaxAckPending: 4096,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+			// One bridge at a time: the server pins the consumer to one client and moves the pin
+			// only when that client stops pulling for PinnedTTL, so replicas
+			// do not interleave a machine's readings in raw-readings.
+			PriorityGroups: []string{bridgeGroup},
+			PriorityPolicy: jetstream.PriorityPolicyPinned,
+			PinnedTTL:      t.PinnedTTL(),
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pipeline.ProvisionIngest consumer %s: %w", IngestConsumer, err)

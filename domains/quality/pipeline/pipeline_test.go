@@ -418,3 +418,30 @@ func rawSeqs(t *testing.T, ctx context.Context, js jetstream.JetStream, count in
 	}
 	return seqs
 }
+
+// TestReplicasProvisionIngestTogetherR3: on the three-node cluster the ingest stream keeps three
+// copies, and two replicas starting together both provision it (a concurrent first R3 create
+// can go unanswered). Not parallel: it sets the process-wide stream replica count.
+func TestReplicasProvisionIngestTogetherR3(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := dataproduct.SetStreamReplicas(3); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = dataproduct.SetStreamReplicas(dataproduct.DefaultReplicas) }()
+	c := testinfra.StartNATSCluster(t)
+	conns := []jetstream.JetStream{c.JetStream(t), c.JetStream(t)}
+	if !testinfra.Together(t, len(conns), func(i int) error {
+		_, err := pipeline.ProvisionIngest(ctx, conns[i])
+		return err
+	}) {
+		t.Fatal("two replicas provisioning the ingest stream together")
+	}
+	s, err := conns[0].Stream(ctx, pipeline.IngestStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.CachedInfo().Config.Replicas; got != 3 {
+		t.Errorf("%s keeps %d copies on the cluster, want 3", pipeline.IngestStream, got)
+	}
+}
