@@ -229,15 +229,7 @@ func TestReadingsSentWhileDownAreKept(t *testing.T) {
 // arrival order instead of interleaving the two replicas' batches.
 func TestTwoBridgesKeepMachineOrder(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	n := testinfra.StartNATS(t)
-	nc := n.Connect(t)
-	js := n.JetStream(t)
-	if _, err := dataproduct.Provision(ctx, js, stream.RawReadings); err != nil {
-		t.Fatal(err)
-	}
-	reg := registry{"m1/temp-1": {ID: "temp-1", Machine: "m1", Kind: readings.Temperature, Min: -20, Max: 150, Interval: time.Second}}
+	ctx, n, nc, js, reg := bridgeTest(t, true)
 	for range 2 {
 		rjs := n.JetStream(t) // its own connection, as another process
 		b, err := pipeline.StartBridge(ctx, rjs, publisher(t, rjs, stream.RawReadings), reg, slog.Default())
@@ -269,15 +261,7 @@ func TestTwoBridgesKeepMachineOrder(t *testing.T) {
 // the server's redelivery order is not always the stream's: a few may swap; counted, logged.)
 func TestBridgeCrashKeepsMachineOrder(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	n := testinfra.StartNATS(t)
-	nc := n.Connect(t)
-	js := n.JetStream(t)
-	if _, err := dataproduct.Provision(ctx, js, stream.RawReadings); err != nil {
-		t.Fatal(err)
-	}
-	reg := registry{"m1/temp-1": {ID: "temp-1", Machine: "m1", Kind: readings.Temperature, Min: -20, Max: 150, Interval: time.Second}}
+	ctx, n, nc, js, reg := bridgeTest(t, true)
 	timings := pipeline.IngestTimings{AckWait: 3 * time.Second, PullExpiry: time.Second}
 	dying := n.Connect(t)
 	djs, err := jetstream.New(dying)
@@ -356,12 +340,7 @@ func TestBridgeCrashKeepsMachineOrder(t *testing.T) {
 // in order, and none is dead-lettered: a nak would have let later readings overtake it.
 func TestRefusedForwardKeepsMachineOrder(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	n := testinfra.StartNATS(t)
-	nc := n.Connect(t)
-	js := n.JetStream(t)
-	reg := registry{"m1/temp-1": {ID: "temp-1", Machine: "m1", Kind: readings.Temperature, Min: -20, Max: 150, Interval: time.Second}}
+	ctx, _, nc, js, reg := bridgeTest(t, false)
 	timings := pipeline.IngestTimings{AckWait: 10 * time.Second, PullExpiry: time.Second}
 	b, err := pipeline.StartBridgeWith(ctx, js, publisher(t, js, stream.RawReadings), reg, slog.Default(), timings)
 	if err != nil {
@@ -379,6 +358,24 @@ func TestRefusedForwardKeepsMachineOrder(t *testing.T) {
 			t.Fatalf("raw reading %d stored after %d", seq, i)
 		}
 	}
+}
+
+// bridgeTest starts the embedded NATS of a bridge test (raw readings provisioned unless not
+// raw) and returns its context (ended with the test, 90 s at most), the server, a connection
+// for devices, a JetStream context and the registry of sensor temp-1 of machine m1.
+func bridgeTest(t *testing.T, raw bool) (context.Context, *testinfra.NATS, *nats.Conn, jetstream.JetStream, registry) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	n := testinfra.StartNATS(t)
+	js := n.JetStream(t)
+	if raw {
+		if _, err := dataproduct.Provision(ctx, js, stream.RawReadings); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg := registry{"m1/temp-1": {ID: "temp-1", Machine: "m1", Kind: readings.Temperature, Min: -20, Max: 150, Interval: time.Second}}
+	return ctx, n, n.Connect(t), js, reg
 }
 
 // sendSequence publishes count readings of sensor temp-1 of machine m1 on its ingest subject,
