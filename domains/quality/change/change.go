@@ -145,6 +145,10 @@ func (d *Detector) Observe(v float64) Result {
 	return res
 }
 
+// Baseline is the level the detector takes for normal: the slow average of the readings so
+// far, restarted at each reported change.
+func (d *Detector) Baseline() float64 { return d.mean }
+
 // Scale is the detector's current robust spread (≈ σ of the residuals), 0 before warm-up.
 func (d *Detector) Scale() float64 {
 	if d.n <= d.p.Warmup {

@@ -3,6 +3,7 @@ package readings
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -158,6 +159,16 @@ type Trend struct {
 	Shadow      float64 `json:"shadow,omitempty"`
 	ShadowZ     float64 `json:"shadow_z,omitempty"`
 	Unconfirmed bool    `json:"unconfirmed,omitempty"`
+	// ShadowRef is the level a series judged on its own is taken to be normal at while it is
+	// faulty, and ShadowSince how many readings its shadow has shown a change (shadow).
+	ShadowRef   float64 `json:"shadow_ref,omitempty"`
+	ShadowSince int     `json:"shadow_since,omitempty"`
+	// Carried says the sensor was elevated by the CUSUM when it was declared faulty and its
+	// data since still show that change (carry); CarryZ is how far, in the CUSUM's scale, and
+	// CarryX the judged inputs of its last readings, newest last (at most carryWindow).
+	Carried bool      `json:"carried,omitempty"`
+	CarryZ  float64   `json:"carry_z,omitempty"`
+	CarryX  []float64 `json:"carry_x,omitempty"`
 }
 
 // shadow follows a declared-faulty sensor's rolling median: robust to its spikes and noise,
@@ -166,20 +177,54 @@ type Trend struct {
 // w is the sensor's window: the change is judged against the normal spread or, when the
 // sensor is noisier than that (a noise fault), against the standard error of the window's
 // median, so that a noisy sensor's wandering median is not taken for a change.
-func (t *Trend) shadow(c HealthConfig, w *Window, floor float64) {
-	if t.N < c.Calibration || w.Len() == 0 {
+//
+// A series judged on its own value (own) takes a level that stays for its new normal, so once
+// its CUSUM judges, the shadow is judged in the CUSUM's scale against ShadowRef, not against
+// the normal learnt at the start: the level before the change when the CUSUM had raised the
+// sensor (that change is carried: it stays evidence while the shadow stays Lower away), else
+// the CUSUM's baseline (the level before the fault: the CUSUM learns nothing from a faulty
+// sensor). A change seen in the shadow ends, as the CUSUM's does, when the shadow is back or
+// has held its new level for Settle readings; that level is then the reference.
+func (t *Trend) shadow(c HealthConfig, w *Window, floor float64, own bool) {
+	byChange := own && t.Change != nil && t.Change.Scale() > 0 && !t.Legacy
+	if !byChange && t.N < c.Calibration || w.Len() == 0 {
 		return // no normal to compare with yet
 	}
-	if !t.Shadowing {
-		t.Shadowing, t.Shadow = true, t.Avg
-	}
 	med := w.Median()
+	if !t.Shadowing {
+		// A mark of the calibrated-normal rule is carried too: the shadow is judged against
+		// the same normal.
+		t.Shadowing, t.Shadow, t.Unconfirmed, t.ShadowSince = true, t.Avg, t.Elevated && (t.Legacy || byChange), 0
+		if byChange {
+			t.Shadow, t.ShadowRef = med, t.Change.Baseline()
+			if t.Elevated {
+				t.ShadowRef = t.Ref
+			}
+		}
+	}
 	alpha := 2 / float64(c.Smoothing+1)
 	t.Shadow += alpha * (med - t.Shadow)
 	se := madScale * w.MAD(med) * 1.25 / math.Sqrt(float64(w.Len()))
-	sd := max(math.Sqrt(t.M2/float64(t.N)), floor, se)
-	t.ShadowZ = (t.Shadow - t.Mean) / sd
+	if !byChange {
+		t.ShadowZ = (t.Shadow - t.Mean) / max(math.Sqrt(t.M2/float64(t.N)), floor, se)
+		t.Unconfirmed = c.mark(t.Unconfirmed, t.ShadowZ)
+		return
+	}
+	sd := max(t.Change.Scale(), se)
+	if t.N > 1 {
+		sd = max(sd, math.Sqrt(t.M2/float64(t.N))) // what the series wanders over, not only its noise
+	}
+	t.ShadowZ = (t.Shadow - t.ShadowRef) / sd
 	t.Unconfirmed = c.mark(t.Unconfirmed, t.ShadowZ)
+	if t.Unconfirmed {
+		t.ShadowSince++
+	}
+	if t.Unconfirmed && t.ShadowSince > c.settle() {
+		t.ShadowRef, t.ShadowZ, t.Unconfirmed = t.Shadow, 0, false // its new normal
+	}
+	if !t.Unconfirmed {
+		t.ShadowSince, t.Elevated = 0, false // a change carried into the fault is over
+	}
 }
 
 // mark applies the hysteresis: a mark is raised beyond Raise spreads either way and cleared
@@ -189,9 +234,37 @@ func (c HealthConfig) mark(on bool, z float64) bool {
 	return !on && z > c.Raise || on && z >= c.Lower
 }
 
+// carryWindow is how many of a faulty sensor's last judged inputs carry takes the median of.
+const carryWindow = 15
+
+// carry follows a change the CUSUM found on a sensor judged against its load before the
+// sensor was declared faulty, on x, the residual of one of its readings since: a fault never
+// hides a change already under way. The median of the last carryWindow residuals, robust to
+// the fault's spikes and noise, is the sensor's level; the change stays evidence (Carried:
+// the machine is anomalous, unconfirmed, not OK) while that level stays at least Lower scales
+// from what the load explains, and is over, as a clean sensor's would be, once it is back.
+// (A series judged on its own carries its change in shadow.)
+func (t *Trend) carry(c HealthConfig, x float64) {
+	sc := t.Change.Scale()
+	if sc == 0 {
+		return
+	}
+	if len(t.CarryX) == carryWindow {
+		t.CarryX = append(t.CarryX[:0], t.CarryX[1:]...)
+	}
+	t.CarryX = append(t.CarryX, x)
+	t.CarryZ = (median(slices.Clone(t.CarryX)) - t.Ref) / sc
+	// Until half the window is in, the change is taken to hold: one noisy reading says nothing.
+	t.Carried = len(t.CarryX) <= carryWindow/2 || t.CarryZ*t.Dir >= c.Lower
+	if !t.Carried {
+		t.Elevated = false // the change is over, as far as its data show
+	}
+}
+
 // endShadow forgets the shadow when the sensor's fault clears: its clean data speaks again.
 func (t *Trend) endShadow() {
 	t.Shadowing, t.Shadow, t.ShadowZ, t.Unconfirmed = false, 0, 0, false
+	t.ShadowRef, t.ShadowSince, t.Carried, t.CarryZ, t.CarryX = 0, 0, false, 0, nil
 }
 
 // observe adds a clean value v: it calibrates the normal and applies the calibrated-normal
@@ -365,7 +438,7 @@ func unconfirmed(m *Machine, elevated []string, critical bool) (Status, string, 
 	}
 	var ids, parts []string
 	for id, s := range m.Sensors {
-		if s.Detector.Faulty && s.Trend.Unconfirmed {
+		if s.Detector.Faulty && (s.Trend.Unconfirmed || s.Trend.Carried) {
 			ids = append(ids, id)
 		}
 	}
@@ -383,9 +456,14 @@ func unconfirmed(m *Machine, elevated []string, critical bool) (Status, string, 
 	for _, id := range ids {
 		s := m.Sensors[id]
 		k := s.Filter.Spec.Kind
-		if s.Detector.Faulty {
+		switch {
+		case s.Detector.Faulty && s.Trend.Unconfirmed:
 			parts = append(parts, fmt.Sprintf("%s %s declared faulty (%s) but its data %s %+.1fσ",
 				k, id, s.Detector.Fault, direction(s.Trend.ShadowZ), s.Trend.ShadowZ))
+			continue
+		case s.Detector.Faulty:
+			parts = append(parts, fmt.Sprintf("%s %s declared faulty (%s) during a change its data still show: %s %+.1fσ",
+				k, id, s.Detector.Fault, direction(s.Trend.CarryZ), s.Trend.CarryZ))
 			continue
 		}
 		by := faultyPartners(m, partner[k])

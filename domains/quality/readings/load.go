@@ -79,6 +79,15 @@ func (m *Machine) healthInput(id string, s *SensorState, r Reading) (x float64, 
 	return x, false, true
 }
 
+// faultyInput is healthInput for a reading of a declared-faulty sensor, learning nothing
+// from it (no load fit is calibrated on faulty data).
+func (m *Machine) faultyInput(id string, s *SensorState, r Reading) (float64, bool, bool) {
+	if ld := s.Trend.Load; ld == nil && m.hasLoad(id) || ld != nil && !ld.Done {
+		return 0, false, false
+	}
+	return m.healthInput(id, s, r)
+}
+
 // calibrate adds a clean reading to the fit against every fresh, clean load sensor; after n
 // readings it keeps the two best fits (fewer when fewer load sensors were seen for at least
 // half of them, none when none was: then the value itself is judged).

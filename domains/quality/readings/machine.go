@@ -106,7 +106,11 @@ func (m *Machine) Process(r Reading) (Result, error) {
 		switch {
 		case s.Detector.Faulty:
 			// Its data is no longer clean, but still evidence (assess).
-			s.Trend.shadow(m.Health, s.Filter.Window, s.Filter.Config.MinScale)
+			x, own, ok := m.faultyInput(r.Sensor, s, r)
+			s.Trend.shadow(m.Health, s.Filter.Window, s.Filter.Config.MinScale, ok && own)
+			if ok && !own && s.Trend.Elevated && !s.Trend.Legacy && s.Trend.Change != nil {
+				s.Trend.carry(m.Health, x)
+			}
 		case flags&Drift != 0:
 			s.Trend.veto()
 		case flags&bad == 0:

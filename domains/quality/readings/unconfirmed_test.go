@@ -1,6 +1,7 @@
 package readings
 
 import (
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -151,5 +152,117 @@ func TestFaultWithoutChangeStaysOK(t *testing.T) {
 	}
 	if m.Status != OK {
 		t.Fatalf("status %v (%q) once the noisy sensor's level is back, want OK", m.Status, m.Reason)
+	}
+}
+
+// TestFaultDuringAChangeKeepsItsEvidence: a sensor the CUSUM has raised (WARN) and that is
+// then declared faulty (noise) does not take its change with it: while its data (the window's
+// median) still show the change, the machine is ANOMALOUS_UNCONFIRMED naming the sensor and the
+// change, never OK (what it was, found on NAB: the open incident cancelled at the declaration
+// and raised again at the clearance); once the fault clears the sensor's WARN speaks again.
+// When its data come back to the level before the change while it is faulty, the change is
+// over: OK. Judged on its own value (one sensor) and against its load (a current sensor).
+func TestFaultDuringAChangeKeepsItsEvidence(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		load bool
+		back bool // the level returns while the sensor is noisy
+	}{
+		{"on its own", false, false}, {"against its load", true, false},
+		{"on its own, level back during the fault", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// With a load the plant steps between rest and run; without, one sensor at 40 °C.
+			sensors := map[string]Kind{"t1": Temperature}
+			if tc.load {
+				sensors["c1"] = Current
+			}
+			p := newPlant(31, sensors)
+			i, shift := 0, 0.0
+			step := func(noise float64) {
+				extra := shift + noise*p.rng.NormFloat64()
+				if tc.load {
+					p.step(t, i, map[string]float64{"t1": extra})
+				} else if _, err := p.m.Process(Reading{Sensor: "t1", Time: int64(i+1) * int64(time.Minute),
+					Value: 40 + 0.3*p.rng.NormFloat64() + extra}); err != nil {
+					t.Fatal(err)
+				}
+				i++
+			}
+			for range 2 * 1440 {
+				step(0)
+			}
+			if p.m.Status != OK {
+				t.Fatalf("%v (%q) before the change", p.m.Status, p.m.Reason)
+			}
+			from, to, word := 0.0, 4.0, "rose +"
+			if !tc.load {
+				// On its own, the series first settles at a new level, its new normal, and the
+				// change is a drop back to where it started: the normal learnt at the start (the
+				// shadow's) sees nothing there; the CUSUM saw a drop.
+				shift = 4
+				for range 600 {
+					step(0)
+				}
+				if p.m.Status != OK {
+					t.Fatalf("%v (%q) 600 readings at a new level, want it taken for normal", p.m.Status, p.m.Reason)
+				}
+				from, to, word = 4, 0, "dropped -"
+			}
+			for math.Abs(shift-to) > 1e-9 {
+				shift += (to - from) / 120 // over two hours
+				if (to-from)*(shift-to) > 0 {
+					shift = to
+				}
+				step(0)
+			}
+			for range 400 {
+				if p.m.Status == Warn {
+					break
+				}
+				step(0)
+			}
+			if p.m.Status != Warn {
+				t.Fatalf("%v (%q) after a change of 4, want WARN", p.m.Status, p.m.Reason)
+			}
+			var seen []Status
+			for n := range 150 {
+				if tc.back && n == 60 {
+					shift = from
+				}
+				step(2.5) // noisy: about 8 times its normal noise
+				if len(seen) == 0 || seen[len(seen)-1] != p.m.Status {
+					seen = append(seen, p.m.Status)
+				}
+			}
+			if !p.m.Sensors["t1"].Detector.Faulty {
+				t.Fatalf("t1 not declared faulty: the scenario does not test what it says (statuses %v)", seen)
+			}
+			if tc.back {
+				if p.m.Status != OK {
+					t.Fatalf("%v (%q; statuses %v), want OK once the noisy data are back at the level before the change", p.m.Status, p.m.Reason, seen)
+				}
+				return
+			}
+			if p.m.Status != Unconfirmed || !strings.Contains(p.m.Reason, "temperature t1 declared faulty (noise)") || !strings.Contains(p.m.Reason, word) {
+				t.Fatalf("%v (%q; statuses %v), want ANOMALOUS_UNCONFIRMED naming the change", p.m.Status, p.m.Reason, seen)
+			}
+			for _, s := range seen {
+				if s == OK {
+					t.Fatalf("statuses %v: OK while the faulty sensor's data still show the change", seen)
+				}
+			}
+			for range 60 {
+				step(0)
+				if p.m.Status == OK {
+					t.Fatalf("OK (%q) after the noise ended, the level still raised", p.m.Reason)
+				}
+			}
+			if p.m.Sensors["t1"].Detector.Faulty || p.m.Status != Warn {
+				t.Fatalf("%v (%q), faulty %v, 60 clean readings after the noise: want the sensor's WARN back", p.m.Status, p.m.Reason, p.m.Sensors["t1"].Detector.Faulty)
+			}
+		})
 	}
 }

@@ -9,8 +9,9 @@
 // "meshworkHealth") is the health the service publishes: each series is one temperature
 // sensor of a readings.Machine (temperature defaults without the checks in physical units —
 // no physical range, no rate of change — the interval the series' timestamps show,
-// readings.DefaultHealth), and a reading scores 1 when the machine's health changes to
-// anything but OK, 0 otherwise. A machine of one sensor has no load sensor, so its health is
+// readings.DefaultHealth), and a reading scores 1 when the machine's health leaves OK — an
+// incident starts — and 0 otherwise: a change between the other statuses (WARN to
+// ANOMALOUS_UNCONFIRMED and back) is the same incident, as scheduling books it. A machine of one sensor has no load sensor, so its health is
 // the CUSUM on the value itself against its own slow baseline (readings.Load).
 //
 // Each output file is <out>/<category>/<detector name>_<name>.csv with the columns timestamp,
@@ -183,10 +184,18 @@ func scorer(d string, times []time.Time) (func(time.Time, float64) (float64, err
 	}
 	m := readings.NewMachine("nab", readings.DefaultHealth)
 	m.AddSensor(readings.Spec{ID: "s", Machine: "nab", Kind: readings.Temperature, Interval: iv}, unitFree())
+	was := readings.OK
 	return func(t time.Time, v float64) (float64, error) {
 		res, err := m.Process(readings.Reading{Sensor: "s", Time: t.UnixNano(), Value: v})
-		if err != nil || res.Health == nil || res.Health.Status == readings.OK {
+		if err != nil || res.Health == nil {
 			return 0, err
+		}
+		// An incident starts when health leaves OK; a change between the other statuses
+		// (WARN to ANOMALOUS_UNCONFIRMED and back) is the same incident, not a new detection.
+		start := was == readings.OK && res.Health.Status != readings.OK
+		was = res.Health.Status
+		if !start {
+			return 0, nil
 		}
 		return 1, nil
 	}, nil
