@@ -36,6 +36,8 @@ type Filter struct {
 	Count int64 `json:"count"`
 	// Shape holds the second-difference and repeated-value state.
 	Shape Shape `json:"shape"`
+	// realign is set by ExpectRealign for the next Check only.
+	realign bool
 }
 
 // NewFilter returns the filter of a sensor.
@@ -68,7 +70,7 @@ func (f *Filter) Check(r Reading) (flags Flag, use float64) {
 			w = f.Window
 			f.LastFlags = 0
 			f.Shape.reset()
-		} else if c.MaxRate > 0 && dt > 0 && flags&OutOfRange == 0 && f.LastFlags&(Stuck|Drift) == 0 &&
+		} else if c.MaxRate > 0 && dt > 0 && flags&OutOfRange == 0 && f.LastFlags&(Stuck|Drift) == 0 && !f.realign &&
 			math.Abs(v-f.LastValue)/dt > c.MaxRate && !f.followsJump(v, dt) {
 			// (A stuck or drifting value was not the truth: the rate from it means nothing.)
 			flags |= RateOfChange
@@ -89,7 +91,7 @@ func (f *Filter) Check(r Reading) (flags Flag, use float64) {
 	// right), a level step, not a spike: that needs the caller to record the drift flag it adds
 	// (RecordFlags). A reading on the line through the two before it is a ramp or a cycle, not a
 	// spike, and a sensor whose precision degraded has outliers that are its noise.
-	if c.Threshold > 0 && w.Len() >= minFill && flags&(OutOfRange|Noise) == 0 && f.LastFlags&(Stuck|Drift) == 0 {
+	if c.Threshold > 0 && w.Len() >= minFill && flags&(OutOfRange|Noise) == 0 && f.LastFlags&(Stuck|Drift) == 0 && !f.realign {
 		// A reading close to the outlier before it, or to the first reading after a stuck
 		// run, makes that one a level step, not a spike: flagged once at most, not until the
 		// rolling median reaches the new level.
@@ -138,6 +140,7 @@ func (f *Filter) Check(r Reading) (flags Flag, use float64) {
 	sh.Recovery = f.LastFlags&Stuck != 0 && flags&Stuck == 0
 	f.LastTime, f.LastValue, f.LastFlags = r.Time, use, flags
 	f.Count++
+	f.realign = false
 	return flags, use
 }
 
@@ -145,6 +148,12 @@ func (f *Filter) Check(r Reading) (flags Flag, use float64) {
 // sensors after Check) gave the reading Check judged last, so that the next reading is judged
 // knowing them: the first reading after a drift is not a spike.
 func (f *Filter) RecordFlags(flags Flag) { f.LastFlags |= flags }
+
+// ExpectRealign tells the next Check that its reading brings the sensor back in line with
+// what the rest of the machine predicts (Machine.realigns): a jump then is the sensor's error
+// ending, a level step back to the truth, as after a reading flagged as drifting; neither a
+// spike nor too fast a rate.
+func (f *Filter) ExpectRealign() { f.realign = true }
 
 // followsJump says whether v, dt seconds after a reading flagged as a jump (spike or rate of
 // change), follows that reading's raw value at a plausible rate: the jump is then a new level,

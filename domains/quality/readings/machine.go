@@ -76,6 +76,9 @@ func (m *Machine) Process(r Reading) (Result, error) {
 	if !ok {
 		return Result{}, fmt.Errorf("readings.Process: unknown sensor %q on machine %q", r.Sensor, m.ID)
 	}
+	if m.realigns(s, r) {
+		s.Filter.ExpectRealign()
+	}
 	flags, use := s.Filter.Check(r)
 	if m.drifted(r.Sensor, s) || m.modelDrift(r.Sensor, s, r, flags) {
 		flags |= Drift

@@ -115,6 +115,40 @@ func (m *Machine) modelDrift(id string, s *SensorState, r Reading, flags Flag) b
 	return hits == len(md.Peers) && !m.wearAgainst(s, md)
 }
 
+// realigns says whether r brings a sensor back in line with its model after the sensor had
+// moved away from it — an offset growing that the model has not flagged as drift, or had. A
+// sensor whose drift ends (set right, recalibrated) jumps back to the truth; judged on its own,
+// that jump looks like a spike (faultgen: 57 false spike detections in six seeds were the
+// reading after a drift, most while a peer was itself flagged, so that the model could not
+// flag the drift). So: r's residual within half the drift threshold against every fit whose
+// peer is fresh and clean (at least one), and against one of them its residual's exponential
+// average at least half the threshold away and more than twice r's. A spike goes the other
+// way, away from the prediction.
+func (m *Machine) realigns(s *SensorState, r Reading) bool {
+	md, c := s.Model, s.Filter.Config
+	if md == nil || len(md.Peers) == 0 || c.ModelThreshold <= 0 {
+		return false
+	}
+	if math.Abs(md.Peers[0].Avg) < c.ModelThreshold/2 && (len(md.Peers) < 2 || math.Abs(md.Peers[1].Avg) < c.ModelThreshold/2) {
+		return false // in line all along: most readings stop here
+	}
+	sn, cs := daily(r.Time)
+	seen, away := false, false
+	for _, f := range md.Peers {
+		pv, ok := m.peerValue(f.Peer, r.Time)
+		if !ok {
+			continue
+		}
+		z := (r.Value - dot(f.W, [4]float64{1, pv, sn, cs})) / f.SD
+		if math.Abs(z) > c.ModelThreshold/2 {
+			return false
+		}
+		seen = true
+		away = away || math.Abs(f.Avg) >= c.ModelThreshold/2 && math.Abs(z) <= math.Abs(f.Avg)/2
+	}
+	return seen && away
+}
+
 // wearAgainst says whether a load sensor's model peers are all trended sensors (temperature,
 // vibration) whose own residual against the load moves beyond the CUSUM's allowance: then
 // they moved, not the load sensor — what a failure looks like on a machine of a temperature,
