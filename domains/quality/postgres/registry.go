@@ -183,11 +183,25 @@ func (r *Registry) DeleteMachine(ctx context.Context, id string) error {
 	return r.exec(ctx, "postgres.DeleteMachine", "machine "+id, `DELETE FROM quality_machines WHERE machine_id = $1`, id)
 }
 
-// CreateSensor stores s; NotFound when its machine is absent, Conflict when its id exists.
+// CreateSensor stores s; NotFound when its machine is absent, Conflict when its id exists —
+// on any machine: sensor ids are unique across machines, and the message names the machine
+// that holds it.
 func (r *Registry) CreateSensor(ctx context.Context, s readings.Spec, unit string) error {
-	return r.exec(ctx, "postgres.CreateSensor", "sensor "+s.ID+" of machine "+s.Machine,
+	const op = "postgres.CreateSensor"
+	err := r.exec(ctx, op, "sensor "+s.ID+" of machine "+s.Machine,
 		`INSERT INTO quality_sensors (sensor_id, machine_id, kind, unit, min_value, max_value, interval_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		s.ID, s.Machine, string(s.Kind), unit, s.Min, s.Max, s.Interval.Milliseconds())
+	if errs.KindOf(err) != errs.Conflict {
+		return err
+	}
+	var holder string
+	if r.pool.QueryRow(ctx, `SELECT machine_id FROM quality_sensors WHERE sensor_id = $1`, s.ID).Scan(&holder) != nil {
+		return err // deleted meanwhile: the first answer stands
+	}
+	if holder == s.Machine {
+		return errs.Errorf(op, errs.Conflict, "sensor %s of machine %s already exists", s.ID, s.Machine)
+	}
+	return errs.Errorf(op, errs.Conflict, "sensor %s already exists on machine %s (sensor ids are unique across machines)", s.ID, holder)
 }
 
 // GetSensor returns one sensor and its unit; NotFound when absent.

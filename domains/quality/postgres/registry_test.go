@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,6 +102,31 @@ func TestReplicaForgetsSensorsAnotherDeleted(t *testing.T) {
 	}
 	if !b.Known("m1", "t2") {
 		t.Error("replica b forgot t2, which nobody deleted")
+	}
+}
+
+// TestSensorConflictNamesItsMachine: sensor ids are unique across machines; registering an
+// id that another machine holds is a Conflict naming the machine that holds it (it named the
+// machine asked for), and the same id twice on one machine names that machine.
+func TestSensorConflictNamesItsMachine(t *testing.T) {
+	t.Parallel()
+	ctx, a, _ := twoReplicas(t)
+	if _, err := a.CreateMachine(ctx, postgres.Machine{ID: "m2", Site: "s", Criticality: 1}); err != nil {
+		t.Fatal(err)
+	}
+	s := readings.Spec{ID: "t1", Machine: "m1", Kind: readings.Temperature, Min: -20, Max: 150, Interval: time.Second}
+	if err := a.CreateSensor(ctx, s, "celsius"); err != nil {
+		t.Fatal(err)
+	}
+	for machine, want := range map[string]string{
+		"m2": "sensor t1 already exists on machine m1 (sensor ids are unique across machines)",
+		"m1": "sensor t1 of machine m1 already exists",
+	} {
+		s.Machine = machine
+		err := a.CreateSensor(ctx, s, "celsius")
+		if errs.KindOf(err) != errs.Conflict || !strings.Contains(err.Error(), want) {
+			t.Errorf("t1 again on %s: %v, want Conflict %q", machine, err, want)
+		}
 	}
 }
 
