@@ -111,8 +111,15 @@ func (m *Machine) Process(r Reading) (Result, error) {
 			// Its data is no longer clean, but still evidence (assess).
 			x, own, ok := m.faultyInput(r.Sensor, s, r)
 			s.Trend.shadow(m.Health, s.Filter.Window, s.Filter.Config.MinScale, ok && own)
-			if ok && !own && s.Trend.Elevated && !s.Trend.Legacy && s.Trend.Change != nil {
-				s.Trend.carry(m.Health, x)
+			switch t := &s.Trend; {
+			case !t.Elevated || t.Legacy || t.Change == nil || t.Load == nil || len(t.Load.Peers) == 0:
+				// Not in a change, or judged on its own value: the shadow carries that.
+			case ok:
+				t.carry(m.Health, x)
+			case len(t.CarryX) == 0:
+				// Judged against its load, but no residual yet (a load sensor stale or
+				// flagged): the change is taken to hold until one says otherwise.
+				t.Carried = true
 			}
 		case flags&Drift != 0:
 			s.Trend.veto()
