@@ -97,11 +97,14 @@ func (c clients) inspection(t *testing.T, ctx context.Context, feed feeder, ther
 		})
 		return insp != nil && insp.GetState() == schedulingv1.JobState_JOB_STATE_ASSIGNED
 	})
-	health, err := quality.GetMachineHealth(ctx, &qualityv1.GetMachineHealthRequest{MachineId: oven})
+	unconfirmed := func(h *qualityv1.MachineHealth) bool {
+		return h.GetStatus() == qualityv1.HealthStatus_HEALTH_STATUS_ANOMALOUS_UNCONFIRMED &&
+			strings.Contains(h.GetReason(), "temperature "+ovenTemp+" declared faulty (noise) but its data rose +") &&
+			slices.Equal(h.GetEvidenceSensorIds(), []string{ovenTemp})
+	}
+	health, err := committedHealth(ctx, quality, oven, unconfirmed)
 	h := health.GetHealth()
-	if err != nil || h.GetStatus() != qualityv1.HealthStatus_HEALTH_STATUS_ANOMALOUS_UNCONFIRMED ||
-		!strings.Contains(h.GetReason(), "temperature "+ovenTemp+" declared faulty (noise) but its data rose +") ||
-		!slices.Equal(h.GetEvidenceSensorIds(), []string{ovenTemp}) {
+	if err != nil || !unconfirmed(h) {
 		t.Errorf("quality's health of %s = %v, %v; want ANOMALOUS_UNCONFIRMED naming %s, its noise and the rise", oven, h, err, ovenTemp)
 	}
 	faults, err := quality.ListSensorFaults(ctx, &qualityv1.ListSensorFaultsRequest{MachineId: oven})
