@@ -114,7 +114,7 @@ func TestMeshEndToEnd(t *testing.T) {
 
 	// A second run reuses the data: the same registrations, not registered anew; the admin is
 	// not bootstrapped again and the saved session still works.
-	m2 := startMesh(t, bin, dir)
+	m2 := restartMesh(t, bin, dir, m.offset)
 	c.mesh = m2
 	revisions = c.waitForProducts(t, ctx)
 	for _, p := range products {

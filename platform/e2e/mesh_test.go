@@ -53,6 +53,26 @@ func startMeshIn(t *testing.T, bin, dir, cwd string, extra ...string) *mesh {
 	}
 }
 
+// restartMesh runs `meshctl up` again on the ports of a mesh that has stopped (offset), as a
+// user's second `make run` does: a saved meshctl session belongs to the identity address it
+// was issued by, so a second run on other ports would find no session (CI found it: the
+// second run drew another offset on a loaded machine and `catalog ls` went unauthenticated).
+// A port still taken is waited for, up to three tries.
+func restartMesh(t *testing.T, bin, dir string, offset int) *mesh {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		m, err := tryStartMesh(t, bin, dir, "", offset, nil)
+		if err == nil {
+			return m
+		}
+		if attempt == 3 || !strings.Contains(m.out.String(), "address already in use") {
+			t.Fatal(err)
+		}
+		t.Logf("attempt %d: a port of offset %d is still taken; waiting", attempt, offset)
+		time.Sleep(2 * time.Second)
+	}
+}
+
 func tryStartMesh(t *testing.T, bin, dir, cwd string, offset int, extra []string) (*mesh, error) {
 	t.Helper()
 	m := &mesh{out: &testinfra.Output{}, exited: make(chan error, 1), offset: offset}
