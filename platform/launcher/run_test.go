@@ -60,6 +60,44 @@ func startRun(t *testing.T, table []Service, opts Options) *running {
 	return r
 }
 
+// startReady is startRun with the table built by table, then waiting for "mesh ready"; when
+// Run returns first because a port picked free was taken meanwhile (the launcher's own servers
+// pick free ports after the table's were released, and parallel tests pick too: CI found it),
+// it is tried again with a new table, up to three times.
+func startReady(t *testing.T, table func() []Service, opts Options) *running {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		r := startRun(t, table(), opts)
+		err, returned := r.until("\nmesh ready")
+		if !returned {
+			return r
+		}
+		if attempt == 3 || !strings.Contains(r.out.String(), "address already in use") {
+			t.Fatalf("Run returned %v before printing %q; output:\n%s", err, "\nmesh ready", r.out.String())
+		}
+		t.Logf("attempt %d: a port was taken meanwhile; trying other ports", attempt)
+	}
+}
+
+// until waits until the output holds s (false) or Run returns first (its error, true),
+// failing the test after a minute.
+func (r *running) until(s string) (error, bool) {
+	r.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(r.out.String(), s) {
+		select {
+		case err := <-r.done:
+			r.done <- err
+			return err, true
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("no %q after a minute; output:\n%s", s, r.out.String())
+		}
+	}
+	return nil, false
+}
+
 // waitFor waits until the output holds s, failing the test if Run returns or a minute passes.
 func (r *running) waitFor(s string) {
 	r.t.Helper()
@@ -112,13 +150,16 @@ func freePort(t *testing.T) int {
 // a simulator (fakes), with two services left out for want of a binary, then cancels the context.
 func TestRunStartsSupervisesAndStops(t *testing.T) {
 	t.Parallel()
-	stubborn := svc(t, "quality")
-	stubborn.Name = "stubborn"
-	table := []Service{svc(t, "catalog"), svc(t, "identity"), svc(t, "files"), svc(t, "quality"), stubborn, svc(t, "quality-sim")}
-	r := startRun(t, table, Options{StopTimeout: 6 * time.Second, Getenv: func(k string) string {
+	table := func() []Service {
+		stubborn := svc(t, "quality")
+		stubborn.Name = "stubborn"
+		return []Service{svc(t, "catalog"), svc(t, "identity"), svc(t, "files"), svc(t, "quality"), stubborn, svc(t, "quality-sim")}
+	}
+	r := startReady(t, table, Options{StopTimeout: 6 * time.Second, Getenv: func(k string) string {
 		return map[string]string{"PATH": "/usr/bin:/bin", "HOME": "/home/dev", "SECRET": "x"}[k]
 	}})
-	r.waitFor("\nmesh ready")
+	tab := r.opts.Services
+	stubborn := tab[4]
 	r.waitFor("[quality-sim] simulating\n") // simulators count as up once started
 	out := r.out.String()
 	bin := r.opts.BinDir
@@ -153,7 +194,7 @@ func TestRunStartsSupervisesAndStops(t *testing.T) {
 	}
 	withPW := ep
 	withPW.PostgresPassword = pw.Postgres
-	cat, id := table[0], table[1]
+	cat, id := tab[0], tab[1]
 	wantEnv := []string{"CATALOG_ADDR=" + cat.GRPCAddr(), "DATABASE_URL=" + withPW.PostgresURL("catalog"),
 		"GRPC_ADDR=" + cat.GRPCAddr(), "HOME=/home/dev", "HTTP_ADDR=" + cat.HTTPAddr(), "IDENTITY_ADDR=" + id.GRPCAddr(),
 		"JWKS_URL=http://" + id.HTTPAddr() + "/.well-known/jwks.json", "NATS_URL=" + ep.NATS,
@@ -166,12 +207,12 @@ func TestRunStartsSupervisesAndStops(t *testing.T) {
 	wantEnv = append(wantEnv, "ACCESS_SEED=", "NATS_USER=governance", "NATS_PASSWORD="+keys.GovernancePassword,
 		"NATS_ISSUER_SEED="+keys.IssuerSeed, "NATS_AUTH_PASSWORD="+keys.AuthPassword,
 		"NATS_SYSTEM_PASSWORD="+keys.SystemPassword, "NATS_IDENTITY_PASSWORD="+keys.IdentityPassword)
-	secrets, err := loadSecrets(r.opts.Dir, table)
+	secrets, err := loadSecrets(r.opts.Dir, tab)
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantEnv = append(wantEnv, envPairs(secrets[Catalog])...)
-	for _, s := range table[2:] {
+	for _, s := range tab[2:] {
 		if s.GRPCPort != 0 {
 			wantEnv = append(wantEnv, strings.ToUpper(s.Name)+"_ADDR="+s.GRPCAddr())
 		}
