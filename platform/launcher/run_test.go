@@ -101,17 +101,8 @@ func (r *running) until(s string) (error, bool) {
 // waitFor waits until the output holds s, failing the test if Run returns or a minute passes.
 func (r *running) waitFor(s string) {
 	r.t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !strings.Contains(r.out.String(), s) {
-		select {
-		case err := <-r.done:
-			r.done <- err
-			r.t.Fatalf("Run returned %v before printing %q; output:\n%s", err, s, r.out.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("no %q after a minute; output:\n%s", s, r.out.String())
-		}
+	if err, returned := r.until(s); returned {
+		r.t.Fatalf("Run returned %v before printing %q; output:\n%s", err, s, r.out.String())
 	}
 }
 
