@@ -66,7 +66,7 @@ func (m *Machine) healthInput(id string, s *SensorState, r Reading) (x float64, 
 		if !fresh {
 			return 0, false, false
 		}
-		z := (r.Value - dot(f.W, [4]float64{1, pv, sn, cs})) / f.SD
+		z := f.residual(r.Value, pv, sn, cs)
 		switch {
 		case i == 0:
 			x = z

@@ -102,7 +102,7 @@ func (m *Machine) modelDrift(id string, s *SensorState, r Reading, flags Flag) b
 		if !ok {
 			return false
 		}
-		z := (r.Value - dot(f.W, [4]float64{1, pv, sn, cs})) / f.SD
+		z := f.residual(r.Value, pv, sn, cs)
 		f.Avg += 2 / float64(modelSpan+1) * (z - f.Avg)
 		copy(f.Last[:], f.Last[1:])
 		f.Last[4] = z
@@ -139,7 +139,7 @@ func (m *Machine) realigns(s *SensorState, r Reading) bool {
 		if !ok {
 			continue
 		}
-		z := (r.Value - dot(f.W, [4]float64{1, pv, sn, cs})) / f.SD
+		z := f.residual(r.Value, pv, sn, cs)
 		if math.Abs(z) > c.ModelThreshold/2 {
 			return false
 		}
@@ -258,6 +258,12 @@ func (f *Fit) solve() bool {
 	}
 	f.SD = math.Sqrt(max(ssr, 0) / float64(f.N))
 	return f.SD > 0 && !math.IsNaN(f.SD)
+}
+
+// residual is how far v is from the fit's prediction at peer value pv and time of day
+// (sn, cs), in the fit's calibration spreads.
+func (f *Fit) residual(v, pv, sn, cs float64) float64 {
+	return (v - dot(f.W, [4]float64{1, pv, sn, cs})) / f.SD
 }
 
 func dot(w, x [4]float64) float64 { return w[0]*x[0] + w[1]*x[1] + w[2]*x[2] + w[3]*x[3] }

@@ -11,8 +11,9 @@
 // no physical range, no rate of change — the interval the series' timestamps show,
 // readings.DefaultHealth), and a reading scores 1 when the machine's health leaves OK — an
 // incident starts — and 0 otherwise: a change between the other statuses (WARN to
-// ANOMALOUS_UNCONFIRMED and back) is the same incident, as scheduling books it. A machine of one sensor has no load sensor, so its health is
-// the CUSUM on the value itself against its own slow baseline (readings.Load).
+// ANOMALOUS_UNCONFIRMED and back) is the same incident, as scheduling books it. A machine of
+// one sensor has no load sensor, so its health is the CUSUM on the value itself against its
+// own slow baseline (readings.Load).
 //
 // Each output file is <out>/<category>/<detector name>_<name>.csv with the columns timestamp,
 // value, anomaly_score and label (1 inside a labelled window).
@@ -194,10 +195,10 @@ func scorer(d string, times []time.Time) (func(time.Time, float64) (float64, err
 		// (WARN to ANOMALOUS_UNCONFIRMED and back) is the same incident, not a new detection.
 		start := was == readings.OK && res.Health.Status != readings.OK
 		was = res.Health.Status
-		if !start {
-			return 0, nil
+		if start {
+			return 1, nil
 		}
-		return 1, nil
+		return 0, nil
 	}, nil
 }
 
