@@ -15,7 +15,9 @@ import (
 // (span modelSpan), beyond Config.ModelThreshold against both kept peers in the same direction,
 // with the median of the last five residuals at least half as far (so the flags stop when the
 // value comes back). Two peers must agree so that one peer's own drift is not taken for this
-// sensor's. Readings are judged only while both peers are fresh and clean.
+// sensor's. Readings are judged only while both peers are fresh and clean; after a gap (a peer
+// out for more than five intervals) the last five residuals start again from the first reading
+// judged, the average keeping its memory.
 type Model struct {
 	// Fits are the candidate fits while calibrating, by peer id; Peers the two kept after.
 	Fits  map[string]*Fit `json:"fits,omitempty"`
@@ -38,6 +40,8 @@ type Fit struct {
 	SD   float64    `json:"sd"`
 	Avg  float64    `json:"avg"`
 	Last [5]float64 `json:"last"`
+	// At is when Avg and Last were last updated (Unix ns; 0 before the first judged reading).
+	At int64 `json:"at,omitempty"`
 }
 
 // modelSpan is the span, in readings, of the residual's exponential average.
@@ -104,8 +108,16 @@ func (m *Machine) modelDrift(id string, s *SensorState, r Reading, flags Flag) b
 		}
 		z := f.residual(r.Value, pv, sn, cs)
 		f.Avg += 2 / float64(modelSpan+1) * (z - f.Avg)
-		copy(f.Last[:], f.Last[1:])
-		f.Last[4] = z
+		if iv := int64(s.Filter.Spec.Interval); f.At != 0 && iv > 0 && r.Time-f.At > int64(len(f.Last))*iv {
+			// The last residuals are from before a gap (a peer stale, flagged or faulty):
+			// they say where the sensor was, not where it is — a drift that ended meanwhile
+			// would go on being flagged until they left the median.
+			f.Last = [5]float64{z, z, z, z, z}
+		} else {
+			copy(f.Last[:], f.Last[1:])
+			f.Last[4] = z
+		}
+		f.At = r.Time
 		med := median5(f.Last)
 		if math.Abs(f.Avg) > c.ModelThreshold && math.Abs(med) > c.ModelThreshold/2 && med*f.Avg > 0 && sign*f.Avg >= 0 {
 			hits++

@@ -1,6 +1,7 @@
 package readings
 
 import (
+	"cmp"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
@@ -18,8 +19,9 @@ type loadMachine struct {
 	next int
 	goal float64
 	e    [3]float64
-	// stuck, when set, is what p1 sends instead of its signal.
-	stuck *float64
+	// stuck, when set, is what sensor stuckOn (p1 when empty) sends instead of its signal.
+	stuck   *float64
+	stuckOn string
 }
 
 var loadProfiles = []struct {
@@ -57,7 +59,7 @@ func (lm *loadMachine) step(t *testing.T, i int, bias float64) Flag {
 			v += bias
 		}
 		v = math.Round(v/p.resolution) * p.resolution
-		if k == 2 && lm.stuck != nil {
+		if lm.stuck != nil && p.id == cmp.Or(lm.stuckOn, "p1") {
 			v = *lm.stuck
 		}
 		res, err := lm.m.Process(Reading{Sensor: p.id, Time: int64(i) * int64(time.Minute), Value: v})
@@ -206,6 +208,74 @@ func TestUnflaggedDriftEndIsNotASpike(t *testing.T) {
 			}
 			if f := lm.step(t, i, tc.end); tc.want == 0 && f&(Spike|RateOfChange) != 0 || f&tc.want != tc.want {
 				t.Fatalf("the reading after the drift (bias %+v) flagged %v, want %v", tc.end, f.Names(), tc.want.Names())
+			}
+		})
+	}
+}
+
+// TestDriftEndedWhileAPeerWasOut: a drift the model flagged ends (the sensor set right) while
+// one of its two model peers is out (stuck, then recovering) — the peer it is judged against
+// first, so that neither fit is updated meanwhile. When the peer is back, the sensor is judged
+// on where it is, not on the residuals from before the gap: no drift flag (faultgen: 9 false
+// drift detections in seeds 1–3, each 1–3 readings, 20 readings after a peer's dropout or
+// stuck run cleared). A drift still there after the gap is still flagged.
+func TestDriftEndedWhileAPeerWasOut(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		after float64 // t1's bias once the peer is back
+		want  bool    // drift flagged after the peer is back
+	}{{"set right", 0, false}, {"still drifting", 3, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			lm := newLoadMachine(13)
+			const calib, clean, drift, out = 2 * 1440, 1440, 300, 60
+			i := 0
+			for range calib + clean {
+				lm.step(t, i, 0)
+				i++
+			}
+			flagged := false
+			for n := range drift {
+				flagged = lm.step(t, i, 3*float64(n+1)/drift)&Drift != 0 || flagged
+				i++
+			}
+			if !flagged {
+				t.Fatal("the drift was never flagged with both model peers in: the scenario does not test what it says")
+			}
+			peer := lm.m.Sensors["t1"].Model.Peers[0].Peer
+			stuck := lm.m.Sensors[peer].Filter.LastValue
+			lm.stuck, lm.stuckOn = &stuck, peer
+			for n := range out {
+				bias := 3.0
+				if n >= out/2 {
+					bias = tc.after // set right (or not) while the peer is out
+				}
+				lm.step(t, i, bias)
+				i++
+			}
+			if !lm.m.Sensors[peer].Detector.Faulty {
+				t.Fatalf("%s not declared stuck", peer)
+			}
+			lm.stuck = nil
+			back, got := -1, false
+			for n := range 120 {
+				if back < 0 && !lm.m.Sensors[peer].Detector.Faulty {
+					back = n
+				}
+				if f := lm.step(t, i, tc.after); f&Drift != 0 && back >= 0 {
+					got = true
+					if !tc.want {
+						t.Fatalf("t1 flagged drift %d readings after %s came back, set right %d readings before it did", n-back, peer, out/2+back)
+					}
+				}
+				i++
+			}
+			if back < 0 {
+				t.Fatalf("%s's stuck fault never cleared", peer)
+			}
+			if got != tc.want {
+				t.Fatalf("drift flagged after %s came back: %v, want %v", peer, got, tc.want)
 			}
 		})
 	}
