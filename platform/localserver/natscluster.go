@@ -135,7 +135,8 @@ func StartNATSCluster(opts NATSClusterOptions) (*NATSCluster, error) {
 }
 
 // WaitHealthy waits until every running node reports healthy (/healthz: JetStream current,
-// a meta leader known), or d passes.
+// a meta leader known) and the meta leader can place streams on every one of them, or d
+// passes.
 func (c *NATSCluster) WaitHealthy(d time.Duration) error {
 	deadline := time.Now().Add(d)
 	for i, n := range c.nodes {
@@ -153,7 +154,28 @@ func (c *NATSCluster) WaitHealthy(d time.Duration) error {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	return nil
+	// A node is healthy before the meta leader has had its first statsz; until then the
+	// leader counts it offline and refuses to place a replica on it ("no suitable peers for
+	// placement, peer offline"), which a loaded machine makes last long enough to hit.
+	for {
+		running, placeable := 0, 0
+		for _, n := range c.nodes {
+			if n == nil {
+				continue
+			}
+			running++
+			if n.srv.JetStreamIsLeader() {
+				placeable = len(n.srv.JetStreamClusterPeers())
+			}
+		}
+		if placeable == running {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the meta leader can place streams on %d of %d nodes after %s", placeable, running, d)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // Nodes are the running nodes, in order; a stopped node is nil.

@@ -12,10 +12,10 @@ import (
 	"meshwork.dev/platform/localserver"
 )
 
-// TestNATSClusterReplicatesOnEveryNode checks that the three nodes form one cluster: an R3
-// stream created through one node has a leader and two current followers, every node fsyncs
-// each write (sync_interval: always), and a message published through one node is read
-// through another.
+// TestNATSClusterReplicatesOnEveryNode checks that the three nodes form one cluster (the meta
+// leader can place on all three as StartNATSCluster returns): an R3 stream created through
+// one node has a leader and two current followers, every node fsyncs each write
+// (sync_interval: always), and a message published through one node is read through another.
 func TestNATSClusterReplicatesOnEveryNode(t *testing.T) {
 	t.Parallel()
 	c, err := localserver.StartNATSCluster(localserver.NATSClusterOptions{Dir: t.TempDir(),
@@ -27,6 +27,20 @@ func TestNATSClusterReplicatesOnEveryNode(t *testing.T) {
 	urls := c.URLs()
 	if len(urls) != localserver.DefaultClusterSize || c.URL() != strings.Join(urls, ",") {
 		t.Fatalf("URLs = %v, URL = %q", urls, c.URL())
+	}
+	// As StartNATSCluster returns, the meta leader can place a replica on every node: it
+	// has had each one's statsz (a peer it has not is "offline" to placement).
+	leaders := 0
+	for i, n := range c.Nodes() {
+		if n.Server().JetStreamIsLeader() {
+			leaders++
+			if peers := n.Server().JetStreamClusterPeers(); len(peers) != localserver.DefaultClusterSize {
+				t.Errorf("node %d leads the meta group and can place on %v only", i+1, peers)
+			}
+		}
+	}
+	if leaders != 1 {
+		t.Errorf("%d meta leaders, want 1", leaders)
 	}
 	for i, n := range c.Nodes() {
 		v, err := n.Server().Varz(nil)
