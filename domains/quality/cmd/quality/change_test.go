@@ -125,7 +125,8 @@ func TestFaultDuringAChangeReachesHealth(t *testing.T) {
 }
 
 // read hands each message of the stream to f until f says it has seen enough, waiting up to
-// wait for each; with wait 0, until the stream has no more (a second without one).
+// wait for each; with wait 0, until the stream has no more (3 s without one: the events of a
+// batch are published together, and the streams store them a moment apart).
 func read(t *testing.T, q *qualityUnderTest, name string, wait time.Duration, f func(jetstream.Msg) bool) {
 	t.Helper()
 	cons, err := q.js.OrderedConsumer(q.ctx, name, jetstream.OrderedConsumerConfig{})
@@ -133,7 +134,7 @@ func read(t *testing.T, q *qualityUnderTest, name string, wait time.Duration, f 
 		t.Fatal(err)
 	}
 	for {
-		m, err := cons.Next(jetstream.FetchMaxWait(cmp.Or(wait, time.Second)))
+		m, err := cons.Next(jetstream.FetchMaxWait(cmp.Or(wait, 3*time.Second)))
 		if wait == 0 && errors.Is(err, nats.ErrTimeout) {
 			return
 		}
